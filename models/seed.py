@@ -1,0 +1,105 @@
+"""Reference data every CityDesk database starts with; loaded by the data migration 0002.
+
+Seeding only adds what is missing (by code), so an administrator's edits survive upgrades.
+"""
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+# (code, 中文名, English name, keeps a desk in the service centre, extension)
+AGENCIES = [
+    ("health", "衛生局", "Department of Health", True, "1101"),
+    ("labor", "勞動局", "Department of Labor", True, "1102"),
+    ("social-welfare", "社會局", "Department of Social Welfare", True, "1103"),
+    ("economic-development", "產業局", "Department of Economic Development", True, "1104"),
+    ("land-administration", "地政局", "Department of Land Administration", True, "1105"),
+    ("civil-affairs", "民政局", "Department of Civil Affairs", True, "1106"),
+    ("commerce", "商業處", "Commerce Office", True, "1107"),
+    ("songshan-land-office", "松山地政事務所", "Songshan Land Office", True, "1108"),
+    ("xinyi-household-registration", "信義戶政事務所", "Xinyi Household Registration Office",
+     True, "1109"),
+    ("secretariat", "秘書處", "Secretariat", True, "1110"),
+    ("environmental-protection", "環保局", "Department of Environmental Protection", False, ""),
+    ("public-works", "工務局", "Public Works Department", False, ""),
+    ("transportation", "交通局", "Department of Transportation", False, ""),
+    ("education", "教育局", "Department of Education", False, ""),
+    ("finance", "財政局", "Department of Finance", False, ""),
+    ("urban-development", "都發局", "Department of Urban Development", False, ""),
+    ("cultural-affairs", "文化局", "Department of Cultural Affairs", False, ""),
+    ("information-tourism", "觀傳局", "Department of Information and Tourism", False, ""),
+    ("information-technology", "資訊局", "Department of Information Technology", False, ""),
+    ("legal-affairs", "法務局", "Department of Legal Affairs", False, ""),
+    ("personnel", "人事處", "Department of Personnel", False, ""),
+    ("budget-accounting-statistics", "主計處", "Department of Budget, Accounting and Statistics",
+     False, ""),
+    ("military-service", "兵役局", "Department of Military Service", False, ""),
+    ("indigenous-peoples", "原民會", "Indigenous Peoples Commission", False, ""),
+    ("hakka-affairs", "客委會", "Hakka Affairs Commission", False, ""),
+    ("research-development-evaluation", "研考會", "Research, Development and Evaluation Commission",
+     False, ""),
+    ("civil-service-ethics", "政風處", "Department of Civil Service Ethics", False, ""),
+]
+
+ZONES = [
+    ("northeast", "東北區", "Northeast"),
+    ("southeast", "東南區", "Southeast"),
+    ("northwest", "西北區", "Northwest"),
+    ("southwest", "西南區", "Southwest"),
+    ("central-north", "中央北區", "Central North"),
+    ("central-south", "中央南區", "Central South"),
+]
+
+FLOORS = ["B2", "B1"] + [f"{n}F" for n in range(1, 13)]
+
+# (code, 中文名, English name, due in working days)
+CATEGORIES = [
+    ("corridor", "淨空走道", "Clear corridors", 1),
+    ("facility", "設施正常", "Facilities in order", 7),
+    ("cleanliness", "環境整潔", "Clean environment", 1),
+    ("ceiling_floor", "天地無虞", "Safe ceilings and floors", 3),
+]
+
+TARGETS = {2023: Decimal("85"), 2024: Decimal("87")}
+
+
+def seed_reference_data(connection: Connection) -> None:
+    """Insert whatever reference rows are missing; never changes existing ones.
+
+    Written against plain tables (not the ORM models) because the data migration calls it:
+    it must keep working whatever columns later migrations add (give those server defaults).
+    """
+    agency = sa.table("agency", *(sa.column(c) for c in (
+        "code", "name_zh", "name_en", "has_desk", "extension", "emails", "webhook_url",
+        "webhook_secret", "active", "sort_order")))
+    zone = sa.table("zone", *(sa.column(c) for c in (
+        "code", "name_zh", "name_en", "active", "sort_order")))
+    floor = sa.table("floor", *(sa.column(c) for c in ("code", "active", "sort_order")))
+    category = sa.table("defect_category", *(sa.column(c) for c in (
+        "code", "name_zh", "name_en", "due_working_days", "sort_order")))
+    target = sa.table("year_target", sa.column("year"),
+                      sa.column("dispatch_target", sa.Numeric(7, 2)))
+
+    def missing(table, key, rows):
+        have = set(connection.scalars(sa.select(table.c[key])))
+        fresh = [row for row in rows if row[key] not in have]
+        if fresh:
+            connection.execute(table.insert(), fresh)
+
+    missing(agency, "code", [
+        {"code": code, "name_zh": zh, "name_en": en, "has_desk": desk, "extension": ext,
+         "emails": "", "webhook_url": "", "webhook_secret": "", "active": True,
+         "sort_order": order}
+        for order, (code, zh, en, desk, ext) in enumerate(AGENCIES)])
+    missing(zone, "code", [
+        {"code": code, "name_zh": zh, "name_en": en, "active": True, "sort_order": order}
+        for order, (code, zh, en) in enumerate(ZONES)])
+    missing(floor, "code", [
+        {"code": code, "active": True, "sort_order": order} for order, code in enumerate(FLOORS)])
+    missing(category, "code", [
+        {"code": code, "name_zh": zh, "name_en": en, "due_working_days": days,
+         "sort_order": order}
+        for order, (code, zh, en, days) in enumerate(CATEGORIES)])
+    missing(target, "year", [
+        {"year": year, "dispatch_target": value} for year, value in TARGETS.items()])

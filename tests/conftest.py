@@ -1,0 +1,199 @@
+"""Shared fixtures: the app on SQLite (default) or PostgreSQL (TEST_DATABASE_URL), a clean
+database per test, a movable clock, factory fixtures and signed-in clients."""
+
+import os
+import re
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from models import clock, db
+from models.seed import seed_reference_data
+from webapp import create_app
+
+TEST_PASSWORD = "correct-horse-battery"
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "citydesk-test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The test database: TEST_DATABASE_URL, else SQLite in a temporary folder."""
+    return _database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory) -> Path:
+    """A throw-away instance folder (secret key, compiled catalogues, uploads)."""
+    return tmp_path_factory.mktemp("instance")
+
+
+def make_app(database_url: str, instance_path: Path, **overrides):
+    """An app configured for tests; extra config wins."""
+    os.environ["CITYDESK_INSTANCE_PATH"] = str(instance_path)
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "test-secret",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, instance_path):
+    """The application, its database migrated once for the whole session."""
+    application = make_app(database_url, instance_path)
+    with application.app_context():
+        _reset_schema()
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.session.remove()
+    return application
+
+
+def _reset_schema() -> None:
+    """Start the session from an empty database (a previous run may have left tables)."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    else:
+        db.drop_all()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def _clean_database() -> None:
+    """Empty every table and load the reference data again."""
+    db.session.remove()
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+        seed_reference_data(conn)
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    """Every test runs in an app context on a clean database with a real clock."""
+    with app.app_context():
+        _clean_database()
+        yield
+        db.session.remove()
+    clock.unfreeze()
+
+
+@pytest.fixture
+def is_postgres(app) -> bool:
+    """True when the suite runs on PostgreSQL."""
+    return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture
+def frozen_clock():
+    """The clock stopped at 2024-03-04 10:00 Taipei; move it with clock.advance()."""
+    from datetime import datetime
+
+    clock.freeze(datetime(2024, 3, 4, 10, 0, tzinfo=clock.TAIPEI))
+    yield clock
+    clock.unfreeze()
+
+
+@pytest.fixture
+def create_user():
+    """Factory: create_user(role="clerk", agency=None, username=None, password=...)."""
+    from models.user import create_user as make_user
+
+    counter = iter(range(1, 10_000))
+
+    def factory(role="clerk", agency=None, username=None, password=TEST_PASSWORD, **kwargs):
+        if role == "agency" and agency is None:
+            agency = "social-welfare"
+        name = username or f"{role}{next(counter)}"
+        user = make_user(name, password, role, agency=agency, **kwargs)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+def login(client, username: str, password: str = TEST_PASSWORD, *, csrf: bool = False):
+    """Sign in through the real form; returns the response."""
+    data = {"username": username, "password": password}
+    if csrf:
+        data["csrf_token"] = csrf_token(client, "/login")
+    return client.post("/login", data=data)
+
+
+def csrf_token(client, path: str) -> str:
+    """The CSRF token rendered in the form at `path`."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def client(app):
+    """A test client (CSRF checks off; see csrf_app for the real thing)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def login_as(app, create_user):
+    """login_as(role, **kw) → a client signed in as a new user of that role (and the user)."""
+
+    def factory(role="clerk", **kwargs):
+        user = create_user(role=role, **kwargs)
+        test_client = app.test_client()
+        response = login(test_client, user.username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return test_client, user
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def csrf_app(database_url, instance_path, app):
+    """The same database served with CSRF protection on, as in production."""
+    return make_app(database_url, instance_path, WTF_CSRF_ENABLED=True)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(csrf_app):
+    """CityDesk served by waitress on loopback in a background thread (CSRF on)."""
+    from waitress.server import create_server
+
+    port = free_port()
+    server = create_server(csrf_app, host="127.0.0.1", port=port, threads=8, ident="CityDesk")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+    thread.join(timeout=5)

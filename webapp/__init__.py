@@ -1,0 +1,134 @@
+"""CityDesk's HTTP face: the application factory."""
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from models import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class DefaultConfig:
+    """Defaults in code; `instance/config.py`, `CITYDESK_*` and the factory's argument override."""
+
+    SQLALCHEMY_DATABASE_URI = None  # set in create_app: SQLite in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    DISPATCH_SLA_SECONDS = 600
+    IDLE_TIMEOUT_MINUTES = 30
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "citydesk_session"
+    PREFERRED_URL_SCHEME = "http"
+    BABEL_DEFAULT_LOCALE = "zh_Hant_TW"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Taipei"
+    LANGUAGES = ["zh_Hant_TW", "en"]
+    WTF_CSRF_CHECK_DEFAULT = False  # checked in before_request: bearer-token API calls skip it
+    WTF_CSRF_TIME_LIMIT = None
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+    API_TITLE = "CityDesk API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    JSON_SORT_KEYS = False
+    BASE_URL = "http://127.0.0.1:5000"
+    RUN_SCHEDULER = False
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build a CityDesk app: defaults → instance/config.py → CITYDESK_* env → `config`."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("CITYDESK_INSTANCE_PATH", str(ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("CITYDESK")
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if config:
+        app.config.update(config)
+    if "DATABASE_URL" in app.config:
+        app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(
+            Path(app.instance_path) / "citydesk.sqlite3"
+        )
+    _configure_engine(app)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app)
+    app.permanent_session_lifetime = app.config["IDLE_TIMEOUT_MINUTES"] * 60
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from webapp import errors, filters, i18n, nav, security
+
+    i18n.init_app(app)
+    nav.init_app(app)
+    filters.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    logging.getLogger("citydesk").setLevel(logging.INFO)
+    return app
+
+
+def _configure_engine(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL, a busy timeout and enforced foreign keys on every SQLite connection."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _instance_secret(app: Flask) -> str:
+    """A secret key generated into the instance folder on first run and reused after."""
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _init_extensions(app: Flask) -> None:
+    from webapp.extensions import api, csrf, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    api.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp import admin, api, auth, main
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    api.register(app)

@@ -1,0 +1,7 @@
+"""Administration: users, agencies, the building, API tokens, targets and settings, audit."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from webapp.admin import views  # noqa: E402, F401

@@ -1,0 +1,260 @@
+"""Administration views: thin wrappers around the operations in models/."""
+
+from decimal import Decimal
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from models import audit, clock, db
+from models.errors import DomainError
+from models.reference import (
+    Agency,
+    Floor,
+    YearTarget,
+    Zone,
+    add_floor,
+    create_agency,
+    save_zone,
+    set_floor_active,
+    set_sla_seconds,
+    set_target,
+    sla_seconds,
+    update_agency,
+)
+from models.user import ApiToken, Role, User, create_token, create_user, revoke_token, update_user
+from models.user import user_by_username
+from webapp.admin import bp
+from webapp.admin.forms import (
+    AgencyForm,
+    ConfirmForm,
+    FloorForm,
+    SlaForm,
+    TargetForm,
+    TokenForm,
+    UserForm,
+    ZoneForm,
+)
+from webapp.forms import choices
+from webapp.security import MANAGERS, role_required
+
+PAGE_SIZE = 50
+
+
+def _agency_choices():
+    rows = db.session.scalars(select(Agency).order_by(Agency.has_desk.desc(), Agency.sort_order))
+    return choices([("", "—")] + [(a.code, f"{a.name_zh} {a.name_en}") for a in rows])
+
+
+@bp.route("/users")
+@role_required(Role.ADMIN)
+def users():
+    """All accounts."""
+    rows = db.session.scalars(select(User).order_by(User.active.desc(), User.username))
+    return render_template("admin/users.html", users=rows)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_new():
+    """Add an account."""
+    form = UserForm()
+    form.agency.choices = _agency_choices()
+    if form.validate_on_submit():
+        if not form.password.data:
+            form.password.errors.append(_("A new user needs a password."))
+        else:
+            try:
+                user = create_user(
+                    form.username.data, form.password.data, form.role.data,
+                    agency=form.agency.data or None, name=form.name.data or "",
+                    email=form.email.data or "", locale=form.locale.data or None,
+                    receives_escalations=form.receives_escalations.data,
+                )
+                update_user(user, active=form.active.data)
+                db.session.commit()
+                flash(_("User %(name)s added.", name=user.username), "success")
+                return redirect(url_for("admin.users"))
+            except DomainError as exc:
+                db.session.rollback()
+                form.username.errors.append(exc.message)
+    return render_template("admin/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_edit(user_id: int):
+    """Edit or deactivate an account (the username cannot change)."""
+    user = db.session.get(User, user_id) or abort(404)
+    form = UserForm(obj=user)
+    form.agency.choices = _agency_choices()
+    if request.method == "GET":
+        form.agency.data = user.agency.code if user.agency else ""
+        form.locale.data = user.locale or ""
+    form.username.data = user.username
+    if form.validate_on_submit():
+        try:
+            update_user(
+                user, name=form.name.data or "", email=form.email.data or "",
+                role=form.role.data, agency=form.agency.data or None,
+                locale=form.locale.data or None, active=form.active.data,
+                receives_escalations=form.receives_escalations.data,
+                password=form.password.data or None,
+            )
+            db.session.commit()
+            flash(_("User %(name)s saved.", name=user.username), "success")
+            return redirect(url_for("admin.users"))
+        except DomainError as exc:
+            db.session.rollback()
+            form.role.errors.append(exc.message)
+    return render_template("admin/user_form.html", form=form, user=user)
+
+
+@bp.route("/agencies")
+@role_required(Role.ADMIN)
+def agencies():
+    """All agencies, desk agencies first."""
+    rows = db.session.scalars(select(Agency).order_by(Agency.has_desk.desc(), Agency.sort_order))
+    return render_template("admin/agencies.html", agencies=rows)
+
+
+@bp.route("/agencies/new", methods=["GET", "POST"])
+@bp.route("/agencies/<code>", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def agency_edit(code: str | None = None):
+    """Add or edit an agency."""
+    agency = None
+    if code is not None:
+        agency = db.session.scalar(select(Agency).where(Agency.code == code)) or abort(404)
+    form = AgencyForm(obj=agency)
+    if agency is not None:
+        form.code.data = agency.code
+    if form.validate_on_submit():
+        fields = {k: getattr(form, k).data for k in (
+            "has_desk", "extension", "emails", "webhook_url", "webhook_secret", "active")}
+        fields = {k: v if v is not None else "" for k, v in fields.items()}
+        fields["sort_order"] = form.sort_order.data or 100
+        try:
+            if agency is None:
+                agency = create_agency(form.code.data, form.name_zh.data, form.name_en.data,
+                                       **fields)
+            else:
+                update_agency(agency, name_zh=form.name_zh.data, name_en=form.name_en.data,
+                              **fields)
+            db.session.commit()
+            flash(_("Agency %(name)s saved.", name=agency.name_zh), "success")
+            return redirect(url_for("admin.agencies"))
+        except DomainError as exc:
+            db.session.rollback()
+            form.code.errors.append(exc.message)
+    return render_template("admin/agency_form.html", form=form, agency=agency)
+
+
+@bp.route("/building", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def building():
+    """Zones and floors of the building."""
+    zone_form, floor_form = ZoneForm(prefix="zone"), FloorForm(prefix="floor")
+    try:
+        if zone_form.submit.data and zone_form.validate_on_submit():
+            save_zone(zone_form.code.data, zone_form.name_zh.data, zone_form.name_en.data,
+                      active=zone_form.active.data, sort_order=zone_form.sort_order.data or 100)
+            db.session.commit()
+            flash(_("Zone saved."), "success")
+            return redirect(url_for("admin.building"))
+        if floor_form.submit.data and floor_form.validate_on_submit():
+            add_floor(floor_form.code.data, floor_form.sort_order.data or 100)
+            db.session.commit()
+            flash(_("Floor added."), "success")
+            return redirect(url_for("admin.building"))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    zones = db.session.scalars(select(Zone).order_by(Zone.sort_order))
+    floors = db.session.scalars(select(Floor).order_by(Floor.sort_order))
+    return render_template("admin/building.html", zones=zones, floors=floors,
+                           zone_form=zone_form, floor_form=floor_form, toggle=ConfirmForm())
+
+
+@bp.route("/building/floors/<code>/toggle", methods=["POST"])
+@role_required(Role.ADMIN)
+def floor_toggle(code: str):
+    """Take a floor out of use, or back into use."""
+    floor = db.session.scalar(select(Floor).where(Floor.code == code)) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        set_floor_active(floor, not floor.active)
+        db.session.commit()
+    return redirect(url_for("admin.building"))
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def tokens():
+    """API tokens: issue (shown once) and revoke."""
+    form, clear = TokenForm(), None
+    if form.validate_on_submit():
+        try:
+            _row, clear = create_token(user_by_username(form.username.data), form.name.data or "")
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            form.username.errors.append(exc.message)
+    rows = db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc()))
+    return render_template("admin/tokens.html", form=form, tokens=rows, clear=clear,
+                           revoke=ConfirmForm())
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@role_required(Role.ADMIN)
+def token_revoke(token_id: int):
+    """Revoke an API token."""
+    token = db.session.get(ApiToken, token_id) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        revoke_token(token)
+        db.session.commit()
+        flash(_("Token revoked."), "success")
+    return redirect(url_for("admin.tokens"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@role_required(*MANAGERS)
+def settings():
+    """Yearly on-time targets and the dispatch time limit."""
+    target_form, sla_form = TargetForm(prefix="target"), SlaForm(prefix="sla")
+    try:
+        if target_form.submit.data and target_form.validate_on_submit():
+            set_target(target_form.year.data, Decimal(target_form.target.data))
+            db.session.commit()
+            flash(_("Target saved."), "success")
+            return redirect(url_for("admin.settings"))
+        if sla_form.submit.data and sla_form.validate_on_submit():
+            set_sla_seconds(int(Decimal(sla_form.minutes.data) * 60))
+            db.session.commit()
+            flash(_("Time limit saved; it applies to dispatches notified from now on."), "success")
+            return redirect(url_for("admin.settings"))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    if not sla_form.is_submitted():
+        sla_form.minutes.data = Decimal(sla_seconds()) / 60
+    targets = db.session.scalars(select(YearTarget).order_by(YearTarget.year.desc()))
+    return render_template("admin/settings.html", target_form=target_form, sla_form=sla_form,
+                           targets=targets, this_year=clock.today().year)
+
+
+@bp.route("/audit", endpoint="audit")
+@role_required(*MANAGERS)
+def audit_trail():
+    """The audit trail, newest first, filtered by action, object and actor."""
+    args = request.args
+    page = max(args.get("page", 1, type=int), 1)
+    stmt = audit.search(
+        action=args.get("action") or None,
+        object_type=args.get("object_type") or None,
+        object_id=args.get("object_id") or None,
+        actor=args.get("actor") or None,
+    )
+    rows = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
+    filters = {k: v for k, v in args.items() if k != "page" and v}
+    return render_template("admin/audit.html", rows=rows, args=args, filters=filters)
+

@@ -1,0 +1,16 @@
+"""Sign-in form."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    """Username and password."""
+
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Sign in"))

@@ -1,0 +1,57 @@
+"""Sign-in and sign-out views."""
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from models import clock, db
+from models.user import authenticate, end_sessions
+from webapp.auth import bp
+from webapp.auth.forms import LoginForm
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        if not urlsplit(target).netloc:
+            return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the sign-in form and sign a user in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        result = authenticate(form.username.data, form.password.data, ip=request.remote_addr)
+        db.session.commit()
+        if result.locked:
+            flash(_("Too many failed sign-ins: this account is locked for 15 minutes."), "error")
+        elif not result.ok:
+            flash(_("Wrong username or password."), "error")
+        else:
+            lang = session.get("lang")
+            session.clear()  # no session fixation: a fresh session for the signed-in user
+            if lang and not result.user.locale:
+                session["lang"] = lang
+            login_user(result.user)
+            session.permanent = True
+            session["seen"] = clock.now().timestamp()
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out: the session ends here and every copy of its cookie stops working."""
+    end_sessions(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))

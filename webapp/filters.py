@@ -1,0 +1,55 @@
+"""Jinja filters: Asia/Taipei times, ROC years and masked personal data."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from flask import Flask
+
+from models import clock
+
+
+def taipei(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as Asia/Taipei wall time (Gregorian)."""
+    if value is None:
+        return "—"
+    return clock.local(value).strftime(fmt)
+
+
+def roc_datetime(value: datetime | None, seconds: bool = False) -> str:
+    """An instant as ROC date and Taipei time: 113/01/05 14:03."""
+    if value is None:
+        return "—"
+    local = clock.local(value)
+    text = f"{local.year - 1911}/{local:%m/%d %H:%M}"
+    return text + f":{local:%S}" if seconds else text
+
+
+def roc_date(value) -> str:
+    """A date (or instant) as ROC date: 113/01/05."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = clock.local(value).date()
+    return f"{value.year - 1911}/{value:%m/%d}"
+
+
+def roc_year(year: int) -> str:
+    """A Gregorian year as the ROC fiscal-year label: 112年度."""
+    return f"{clock.roc_year(int(year))}年度"
+
+
+def percent(value: Decimal | float | None) -> str:
+    """A rate with two decimals, or — when there is none."""
+    if value is None:
+        return "—"
+    return f"{Decimal(value):.2f}%"
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters."""
+    app.add_template_filter(taipei)
+    app.add_template_filter(roc_datetime)
+    app.add_template_filter(roc_date)
+    app.add_template_filter(roc_year)
+    app.add_template_filter(percent)
+    app.add_template_global(clock.now, "server_now")

@@ -1,0 +1,144 @@
+"""Who may reach what: sign-in enforcement, roles, CSRF, idle timeout and security headers."""
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
+
+from models import audit, clock
+from models.user import Role, load_session_user, user_for_token
+from webapp.extensions import csrf, login_manager
+
+# Endpoints an anonymous visitor may reach; every other route requires sign-in.
+PUBLIC_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "main.set_language",
+    "api-docs.openapi_json",
+}
+
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def public(view):
+    """Mark a view as reachable without signing in (keep PUBLIC_ENDPOINTS in step)."""
+    view.is_public = True
+    return view
+
+
+def role_required(*roles: str):
+    """Allow a view only to signed-in users with one of `roles`; others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.roles = roles
+        return wrapped
+
+    return decorator
+
+
+STAFF = (Role.CLERK, Role.SUPERVISOR)
+MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+
+
+def is_api_request() -> bool:
+    """True for requests to the JSON API."""
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login and the request guards into the app."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_session_user)
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if is_api_request():
+            from webapp.errors import json_error
+
+            return json_error(401, "unauthorized", "Sign in or send a valid bearer token")
+        flash(login_manager.login_message, "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+    @app.before_request
+    def guard():
+        g.via_token = False
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            user = user_for_token(header[7:].strip())
+            if user is None:
+                from webapp.errors import json_error
+
+                return json_error(401, "unauthorized", "Invalid or revoked token")
+            g._login_user = user  # Flask-Login's per-request user; the session is not touched
+            g.via_token = True
+        elif current_user.is_authenticated:
+            expired = _idle_expired(app)
+            if expired is not None:
+                return expired
+        user = current_user if current_user.is_authenticated else None
+        audit.set_actor(
+            audit.Actor(user.id if user else None, user.username if user else "anonymous",
+                        request.remote_addr)
+        )
+        if request.method in STATE_CHANGING and not g.via_token and app.config.get(
+            "WTF_CSRF_ENABLED", True
+        ):
+            csrf.protect()
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        if request.endpoint in PUBLIC_ENDPOINTS or getattr(view, "is_public", False):
+            return None
+        if view is None:
+            return None  # a 404/405 follows; nothing is revealed
+        if user is None:
+            return login_manager.unauthorized()
+        return None
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if current_user.is_authenticated and request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _idle_expired(app: Flask):
+    """Sign out a session idle longer than IDLE_TIMEOUT_MINUTES (by the server's clock)."""
+    now = clock.now().timestamp()
+    seen = session.get("seen")
+    limit = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"]).total_seconds()
+    if seen is not None and now - seen > limit:
+        logout_user()
+        session.clear()
+        if is_api_request():
+            from webapp.errors import json_error
+
+            return json_error(401, "unauthorized", "Session expired")
+        flash(_l("Your session expired after inactivity. Please sign in again."), "info")
+        return redirect(url_for("auth.login"))
+    session.permanent = True
+    session["seen"] = now
+    return None
