@@ -76,3 +76,11 @@ def parse_local(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=TAIPEI)
     return value.astimezone(UTC)
+
+
+def in_year(column, year: int):
+    """SQL condition: the timestamp `column` falls in the Asia/Taipei calendar year `year`."""
+    from sqlalchemy import and_
+
+    start, end = year_bounds(year)
+    return and_(column >= start, column < end)

@@ -31,8 +31,15 @@ def load_demo() -> dict[str, str]:
         if username in existing:
             continue
         password = demo_password()
-        create_user(username, password, role, agency=agency, name=name, email=email,
-                    receives_escalations=role == Role.SUPERVISOR)
+        create_user(
+            username,
+            password,
+            role,
+            agency=agency,
+            name=name,
+            email=email,
+            receives_escalations=role == Role.SUPERVISOR,
+        )
         created[username] = password
     if created:
         load_sample_data()

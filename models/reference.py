@@ -148,8 +148,13 @@ def set_sla_seconds(seconds: int) -> None:
         db.session.add(row)
     row.value = str(seconds)
     row.updated_at = clock.now()
-    audit.record("setting.update", "setting", "dispatch_sla_seconds", {"value": before},
-                 {"value": str(seconds)})
+    audit.record(
+        "setting.update",
+        "setting",
+        "dispatch_sla_seconds",
+        {"value": before},
+        {"value": str(seconds)},
+    )
     db.session.flush()
 
 
@@ -191,8 +196,10 @@ def agency_by_code(code: str, *, active_only: bool = True) -> Agency:
 
 def agencies_for_picker() -> list[Agency]:
     """Active agencies, the desk agencies first, then by sort order."""
-    stmt = select(Agency).where(Agency.active).order_by(
-        Agency.has_desk.desc(), Agency.sort_order, Agency.code
+    stmt = (
+        select(Agency)
+        .where(Agency.active)
+        .order_by(Agency.has_desk.desc(), Agency.sort_order, Agency.code)
     )
     return list(db.session.scalars(stmt))
 
@@ -201,8 +208,17 @@ def update_agency(agency: Agency, **fields) -> Agency:
     """Change an agency's editable fields, audited."""
     before = agency.to_dict()
     for name, value in fields.items():
-        if name not in {"name_zh", "name_en", "has_desk", "extension", "emails", "webhook_url",
-                        "webhook_secret", "active", "sort_order"}:
+        if name not in {
+            "name_zh",
+            "name_en",
+            "has_desk",
+            "extension",
+            "emails",
+            "webhook_url",
+            "webhook_secret",
+            "active",
+            "sort_order",
+        }:
             raise InvalidInput(f"Unknown agency field: {name}")
         setattr(agency, name, value)
     audit.record("agency.update", "agency", agency.code, before, agency.to_dict())
@@ -221,18 +237,27 @@ def create_agency(code: str, name_zh: str, name_en: str, **fields) -> Agency:
     return agency
 
 
-def save_zone(code: str, name_zh: str, name_en: str, *, active: bool = True,
-              sort_order: int = 100) -> Zone:
+def save_zone(
+    code: str, name_zh: str, name_en: str, *, active: bool = True, sort_order: int = 100
+) -> Zone:
     """Add a zone or change an existing one's names, order and active flag."""
     zone = db.session.scalar(select(Zone).where(Zone.code == code))
-    before = None if zone is None else {"name_zh": zone.name_zh, "name_en": zone.name_en,
-                                        "active": zone.active}
+    before = (
+        None
+        if zone is None
+        else {"name_zh": zone.name_zh, "name_en": zone.name_en, "active": zone.active}
+    )
     if zone is None:
         zone = Zone(code=code)
         db.session.add(zone)
     zone.name_zh, zone.name_en, zone.active, zone.sort_order = name_zh, name_en, active, sort_order
-    audit.record("zone.save", "zone", code, before,
-                 {"name_zh": name_zh, "name_en": name_en, "active": active})
+    audit.record(
+        "zone.save",
+        "zone",
+        code,
+        before,
+        {"name_zh": name_zh, "name_en": name_en, "active": active},
+    )
     db.session.flush()
     return zone
 

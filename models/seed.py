@@ -18,8 +18,13 @@ AGENCIES = [
     ("civil-affairs", "民政局", "Department of Civil Affairs", True, "1106"),
     ("commerce", "商業處", "Commerce Office", True, "1107"),
     ("songshan-land-office", "松山地政事務所", "Songshan Land Office", True, "1108"),
-    ("xinyi-household-registration", "信義戶政事務所", "Xinyi Household Registration Office",
-     True, "1109"),
+    (
+        "xinyi-household-registration",
+        "信義戶政事務所",
+        "Xinyi Household Registration Office",
+        True,
+        "1109",
+    ),
     ("secretariat", "秘書處", "Secretariat", True, "1110"),
     ("environmental-protection", "環保局", "Department of Environmental Protection", False, ""),
     ("public-works", "工務局", "Public Works Department", False, ""),
@@ -32,13 +37,23 @@ AGENCIES = [
     ("information-technology", "資訊局", "Department of Information Technology", False, ""),
     ("legal-affairs", "法務局", "Department of Legal Affairs", False, ""),
     ("personnel", "人事處", "Department of Personnel", False, ""),
-    ("budget-accounting-statistics", "主計處", "Department of Budget, Accounting and Statistics",
-     False, ""),
+    (
+        "budget-accounting-statistics",
+        "主計處",
+        "Department of Budget, Accounting and Statistics",
+        False,
+        "",
+    ),
     ("military-service", "兵役局", "Department of Military Service", False, ""),
     ("indigenous-peoples", "原民會", "Indigenous Peoples Commission", False, ""),
     ("hakka-affairs", "客委會", "Hakka Affairs Commission", False, ""),
-    ("research-development-evaluation", "研考會", "Research, Development and Evaluation Commission",
-     False, ""),
+    (
+        "research-development-evaluation",
+        "研考會",
+        "Research, Development and Evaluation Commission",
+        False,
+        "",
+    ),
     ("civil-service-ethics", "政風處", "Department of Civil Service Ethics", False, ""),
 ]
 
@@ -70,16 +85,35 @@ def seed_reference_data(connection: Connection) -> None:
     Written against plain tables (not the ORM models) because the data migration calls it:
     it must keep working whatever columns later migrations add (give those server defaults).
     """
-    agency = sa.table("agency", *(sa.column(c) for c in (
-        "code", "name_zh", "name_en", "has_desk", "extension", "emails", "webhook_url",
-        "webhook_secret", "active", "sort_order")))
-    zone = sa.table("zone", *(sa.column(c) for c in (
-        "code", "name_zh", "name_en", "active", "sort_order")))
+    agency = sa.table(
+        "agency",
+        *(
+            sa.column(c)
+            for c in (
+                "code",
+                "name_zh",
+                "name_en",
+                "has_desk",
+                "extension",
+                "emails",
+                "webhook_url",
+                "webhook_secret",
+                "active",
+                "sort_order",
+            )
+        ),
+    )
+    zone = sa.table(
+        "zone", *(sa.column(c) for c in ("code", "name_zh", "name_en", "active", "sort_order"))
+    )
     floor = sa.table("floor", *(sa.column(c) for c in ("code", "active", "sort_order")))
-    category = sa.table("defect_category", *(sa.column(c) for c in (
-        "code", "name_zh", "name_en", "due_working_days", "sort_order")))
-    target = sa.table("year_target", sa.column("year"),
-                      sa.column("dispatch_target", sa.Numeric(7, 2)))
+    category = sa.table(
+        "defect_category",
+        *(sa.column(c) for c in ("code", "name_zh", "name_en", "due_working_days", "sort_order")),
+    )
+    target = sa.table(
+        "year_target", sa.column("year"), sa.column("dispatch_target", sa.Numeric(7, 2))
+    )
 
     def missing(table, key, rows):
         have = set(connection.scalars(sa.select(table.c[key])))
@@ -87,19 +121,54 @@ def seed_reference_data(connection: Connection) -> None:
         if fresh:
             connection.execute(table.insert(), fresh)
 
-    missing(agency, "code", [
-        {"code": code, "name_zh": zh, "name_en": en, "has_desk": desk, "extension": ext,
-         "emails": "", "webhook_url": "", "webhook_secret": "", "active": True,
-         "sort_order": order}
-        for order, (code, zh, en, desk, ext) in enumerate(AGENCIES)])
-    missing(zone, "code", [
-        {"code": code, "name_zh": zh, "name_en": en, "active": True, "sort_order": order}
-        for order, (code, zh, en) in enumerate(ZONES)])
-    missing(floor, "code", [
-        {"code": code, "active": True, "sort_order": order} for order, code in enumerate(FLOORS)])
-    missing(category, "code", [
-        {"code": code, "name_zh": zh, "name_en": en, "due_working_days": days,
-         "sort_order": order}
-        for order, (code, zh, en, days) in enumerate(CATEGORIES)])
-    missing(target, "year", [
-        {"year": year, "dispatch_target": value} for year, value in TARGETS.items()])
+    missing(
+        agency,
+        "code",
+        [
+            {
+                "code": code,
+                "name_zh": zh,
+                "name_en": en,
+                "has_desk": desk,
+                "extension": ext,
+                "emails": "",
+                "webhook_url": "",
+                "webhook_secret": "",
+                "active": True,
+                "sort_order": order,
+            }
+            for order, (code, zh, en, desk, ext) in enumerate(AGENCIES)
+        ],
+    )
+    missing(
+        zone,
+        "code",
+        [
+            {"code": code, "name_zh": zh, "name_en": en, "active": True, "sort_order": order}
+            for order, (code, zh, en) in enumerate(ZONES)
+        ],
+    )
+    missing(
+        floor,
+        "code",
+        [{"code": code, "active": True, "sort_order": order} for order, code in enumerate(FLOORS)],
+    )
+    missing(
+        category,
+        "code",
+        [
+            {
+                "code": code,
+                "name_zh": zh,
+                "name_en": en,
+                "due_working_days": days,
+                "sort_order": order,
+            }
+            for order, (code, zh, en, days) in enumerate(CATEGORIES)
+        ],
+    )
+    missing(
+        target,
+        "year",
+        [{"year": year, "dispatch_target": value} for year, value in TARGETS.items()],
+    )

@@ -207,7 +207,7 @@ def update_user(user: User, *, password: str | None = None, **fields) -> User:
         user.session_version += 1
     after = user.to_dict()
     if password:
-        after["password"] = "changed"
+        after["password_changed"] = True
     audit.record("user.update", "user", user.id, before, after)
     db.session.flush()
     return user
@@ -257,8 +257,14 @@ def authenticate(username: str, password: str, *, ip: str | None = None) -> Sign
             )
             if recent >= LOCKOUT_FAILURES:
                 user.locked_until = at + LOCKOUT_DURATION
-                audit.record("auth.locked", "user", user.id, None,
-                             {"locked_until": user.locked_until.isoformat()}, actor=actor)
+                audit.record(
+                    "auth.locked",
+                    "user",
+                    user.id,
+                    None,
+                    {"locked_until": user.locked_until.isoformat()},
+                    actor=actor,
+                )
         db.session.flush()
         return SignIn(None)
     db.session.execute(db.delete(LoginFailure).where(LoginFailure.user_id == user.id))
@@ -299,8 +305,7 @@ def create_token(user: User, name: str = "") -> tuple[ApiToken, str]:
     row = ApiToken(user_id=user.id, token_hash=_hash_token(clear), name=name)
     db.session.add(row)
     db.session.flush()
-    audit.record("token.create", "api_token", row.id, None,
-                 {"user": user.username, "name": name})
+    audit.record("token.create", "api_token", row.id, None, {"user": user.username, "name": name})
     return row, clear
 
 

@@ -1,8 +1,8 @@
 """Keep the message catalogue in step with the code.
 
-    python scripts/i18n.py update            # extract strings, merge into the .po files
-    python scripts/i18n.py fill FILE.py      # set zh_Hant_TW translations from a dict T in FILE.py
-    python scripts/i18n.py missing           # list msgids without a Chinese translation
+python scripts/i18n.py update            # extract strings, merge into the .po files
+python scripts/i18n.py fill FILE.py      # set zh_Hant_TW translations from a dict T in FILE.py
+python scripts/i18n.py missing           # list msgids without a Chinese translation
 """
 
 import runpy
@@ -19,12 +19,41 @@ ZH = ROOT / "webapp/translations/zh_Hant_TW/LC_MESSAGES/messages.po"
 
 def update() -> None:
     """Extract every translatable string and merge it into the catalogues."""
-    subprocess.run(["pybabel", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
-                    "-o", str(POT), "--no-location", "--sort-output", "--omit-header", "."],
-                   cwd=ROOT, check=True)
-    subprocess.run(["pybabel", "update", "-i", str(POT), "-d", "webapp/translations",
-                    "--no-fuzzy-matching", "--ignore-obsolete", "--omit-header"],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            "pybabel",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(POT),
+            "--no-location",
+            "--sort-output",
+            "--omit-header",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        [
+            "pybabel",
+            "update",
+            "-i",
+            str(POT),
+            "-d",
+            "webapp/translations",
+            "--no-fuzzy-matching",
+            "--ignore-obsolete",
+            "--omit-header",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
 
 
 def _load():
@@ -34,8 +63,15 @@ def _load():
 
 def _save(catalog) -> None:
     with ZH.open("wb") as handle:
-        write_po(handle, catalog, no_location=True, sort_output=True, omit_header=True,
-                 ignore_obsolete=True, width=100)
+        write_po(
+            handle,
+            catalog,
+            no_location=True,
+            sort_output=True,
+            omit_header=True,
+            ignore_obsolete=True,
+            width=100,
+        )
 
 
 def fill(path: str) -> None:

@@ -79,7 +79,7 @@ def _reset_schema() -> None:
 def _clean_database() -> None:
     """Empty every table and load the reference data again."""
     db.session.remove()
-    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)

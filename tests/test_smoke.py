@@ -1,6 +1,7 @@
-from models.reference import Agency
-from models import db
 import sqlalchemy as sa
+
+from models import db
+from models.reference import Agency
 
 
 def test_seeded_agencies(app):

@@ -60,8 +60,7 @@ def create_user_command(username, role, agency_code, name, email):
     password = read_password()
     with audit.acting_as(CLI_ACTOR):
         try:
-            user = create_user(username, password, role, agency=agency_code, name=name,
-                               email=email)
+            user = create_user(username, password, role, agency=agency_code, name=name, email=email)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -132,4 +131,3 @@ def serve_command(host, port, threads, demo):
     db.session.remove()
     click.echo(f"CityDesk on http://{host}:{port}/  (sign in at http://{host}:{port}/login)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="CityDesk")
-

@@ -75,8 +75,12 @@ def init_app(app: Flask) -> None:
             message = exc.description if status != 500 else "Internal error"
             data = getattr(exc, "data", None)
             if isinstance(data, dict) and "messages" in data:
-                return json_error(422 if status == 422 else status, "invalid",
-                                  "Invalid input", fields=data["messages"])
+                return json_error(
+                    422 if status == 422 else status,
+                    "invalid",
+                    "Invalid input",
+                    fields=data["messages"],
+                )
             return json_error(status, ERROR_CODES.get(status, "error"), str(message))
         messages = {
             403: _("Your role does not allow this. Ask an administrator if you need access."),
@@ -93,4 +97,6 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if request.path.startswith("/api/"):
             return json_error(500, "server_error", "Internal error; it has been logged")
-        return _page(500, _("The error has been logged. Please try again or tell the administrator."))
+        return _page(
+            500, _("The error has been logged. Please try again or tell the administrator.")
+        )

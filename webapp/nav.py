@@ -20,15 +20,26 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("admin.users", _l("Users"), _l("Add, edit and deactivate accounts"), (Role.ADMIN,)),
-    NavItem("admin.agencies", _l("Agencies"), _l("Agencies, extensions and notice addresses"),
-            (Role.ADMIN,)),
+    NavItem(
+        "admin.agencies",
+        _l("Agencies"),
+        _l("Agencies, extensions and notice addresses"),
+        (Role.ADMIN,),
+    ),
     NavItem("admin.building", _l("Building"), _l("Zones and floors"), (Role.ADMIN,)),
     NavItem("admin.tokens", _l("API tokens"), _l("Issue and revoke API tokens"), (Role.ADMIN,)),
-    NavItem("admin.settings", _l("Targets & settings"),
-            _l("Yearly on-time targets and the dispatch time limit"),
-            (Role.SUPERVISOR, Role.ADMIN)),
-    NavItem("admin.audit", _l("Audit trail"), _l("Every change and sign-in, filterable"),
-            (Role.SUPERVISOR, Role.ADMIN)),
+    NavItem(
+        "admin.settings",
+        _l("Targets & settings"),
+        _l("Yearly on-time targets and the dispatch time limit"),
+        (Role.SUPERVISOR, Role.ADMIN),
+    ),
+    NavItem(
+        "admin.audit",
+        _l("Audit trail"),
+        _l("Every change and sign-in, filterable"),
+        (Role.SUPERVISOR, Role.ADMIN),
+    ),
 ]
 
 

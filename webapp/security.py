@@ -96,11 +96,16 @@ def init_app(app: Flask) -> None:
                 return expired
         user = current_user if current_user.is_authenticated else None
         audit.set_actor(
-            audit.Actor(user.id if user else None, user.username if user else "anonymous",
-                        request.remote_addr)
+            audit.Actor(
+                user.id if user else None,
+                user.username if user else "anonymous",
+                request.remote_addr,
+            )
         )
-        if request.method in STATE_CHANGING and not g.via_token and app.config.get(
-            "WTF_CSRF_ENABLED", True
+        if (
+            request.method in STATE_CHANGING
+            and not g.via_token
+            and app.config.get("WTF_CSRF_ENABLED", True)
         ):
             csrf.protect()
         view = app.view_functions.get(request.endpoint) if request.endpoint else None

@@ -20,23 +20,32 @@ from webapp.forms import choices
 from webapp.nav import ROLE_LABELS
 
 
-
 class UserForm(FlaskForm):
     """Add or edit a user."""
 
-    username = StringField(_l("Username"), validators=[
-        DataRequired(), Regexp(r"^[A-Za-z0-9_.@-]{2,64}$",
-                               message=_l("2-64 letters, digits or . _ @ -"))])
+    username = StringField(
+        _l("Username"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^[A-Za-z0-9_.@-]{2,64}$", message=_l("2-64 letters, digits or . _ @ -")),
+        ],
+    )
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
-    email = EmailField(_l("E-mail"), validators=[Optional(), Email(check_deliverability=False),
-                                                 Length(max=200)])
-    role = SelectField(_l("Role"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items()))
+    email = EmailField(
+        _l("E-mail"), validators=[Optional(), Email(check_deliverability=False), Length(max=200)]
+    )
+    role = SelectField(
+        _l("Role"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items())
+    )
     agency = SelectField(_l("Agency (agency staff only)"), choices=[], validate_choice=True)
-    password = PasswordField(_l("Password"), validators=[Optional(),
-                                                         Length(min=MIN_PASSWORD_LENGTH, max=200)],
-                             render_kw={"autocomplete": "new-password"})
-    locale = SelectField(_l("Language"), choices=choices([("", "—"), ("zh_Hant_TW", "中文"),
-                                                          ("en", "English")]))
+    password = PasswordField(
+        _l("Password"),
+        validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    locale = SelectField(
+        _l("Language"), choices=choices([("", "—"), ("zh_Hant_TW", "中文"), ("en", "English")])
+    )
     receives_escalations = BooleanField(_l("Receives escalations (service-centre chief)"))
     active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
@@ -45,20 +54,29 @@ class UserForm(FlaskForm):
 class AgencyForm(FlaskForm):
     """Add or edit an agency."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Regexp(
-        r"^[a-z0-9][a-z0-9-]{1,63}$", message=_l("Lower-case letters, digits and -"))])
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$", message=_l("Lower-case letters, digits and -")),
+        ],
+    )
     name_zh = StringField(_l("Chinese name"), validators=[DataRequired(), Length(max=100)])
     name_en = StringField(_l("English name"), validators=[DataRequired(), Length(max=200)])
     has_desk = BooleanField(_l("Keeps a desk in the service centre"))
     extension = StringField(_l("Phone extension"), validators=[Optional(), Length(max=40)])
-    emails = TextAreaField(_l("Notice e-mail addresses (one per line)"),
-                           validators=[Optional(), Length(max=2000)])
-    webhook_url = StringField(_l("Webhook URL"), validators=[Optional(), URL(require_tld=False),
-                                                             Length(max=500)])
-    webhook_secret = StringField(_l("Webhook signing secret"),
-                                 validators=[Optional(), Length(max=200)])
-    sort_order = IntegerField(_l("Sort order"), default=100,
-                              validators=[Optional(), NumberRange(0, 10000)])
+    emails = TextAreaField(
+        _l("Notice e-mail addresses (one per line)"), validators=[Optional(), Length(max=2000)]
+    )
+    webhook_url = StringField(
+        _l("Webhook URL"), validators=[Optional(), URL(require_tld=False), Length(max=500)]
+    )
+    webhook_secret = StringField(
+        _l("Webhook signing secret"), validators=[Optional(), Length(max=200)]
+    )
+    sort_order = IntegerField(
+        _l("Sort order"), default=100, validators=[Optional(), NumberRange(0, 10000)]
+    )
     active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
 
@@ -66,12 +84,18 @@ class AgencyForm(FlaskForm):
 class ZoneForm(FlaskForm):
     """Add or edit a zone."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Regexp(
-        r"^[a-z0-9][a-z0-9-]{1,39}$", message=_l("Lower-case letters, digits and -"))])
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^[a-z0-9][a-z0-9-]{1,39}$", message=_l("Lower-case letters, digits and -")),
+        ],
+    )
     name_zh = StringField(_l("Chinese name"), validators=[DataRequired(), Length(max=50)])
     name_en = StringField(_l("English name"), validators=[DataRequired(), Length(max=100)])
-    sort_order = IntegerField(_l("Sort order"), default=100,
-                              validators=[Optional(), NumberRange(0, 10000)])
+    sort_order = IntegerField(
+        _l("Sort order"), default=100, validators=[Optional(), NumberRange(0, 10000)]
+    )
     active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
 
@@ -79,28 +103,39 @@ class ZoneForm(FlaskForm):
 class FloorForm(FlaskForm):
     """Add a floor."""
 
-    code = StringField(_l("Floor"), validators=[DataRequired(), Regexp(
-        r"^(B\d{1,2}|\d{1,3}F|RF)$", message=_l("Like B2, 1F or 12F"))])
-    sort_order = IntegerField(_l("Sort order"), default=100,
-                              validators=[Optional(), NumberRange(0, 10000)])
+    code = StringField(
+        _l("Floor"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^(B\d{1,2}|\d{1,3}F|RF)$", message=_l("Like B2, 1F or 12F")),
+        ],
+    )
+    sort_order = IntegerField(
+        _l("Sort order"), default=100, validators=[Optional(), NumberRange(0, 10000)]
+    )
     submit = SubmitField(_l("Add floor"))
 
 
 class TargetForm(FlaskForm):
     """Set a year's on-time target."""
 
-    year = IntegerField(_l("Year (Gregorian)"), validators=[DataRequired(),
-                                                            NumberRange(2000, 2100)])
-    target = DecimalField(_l("On-time target (%)"), places=2,
-                          validators=[DataRequired(), NumberRange(0, 100)])
+    year = IntegerField(
+        _l("Year (Gregorian)"), validators=[DataRequired(), NumberRange(2000, 2100)]
+    )
+    target = DecimalField(
+        _l("On-time target (%)"), places=2, validators=[DataRequired(), NumberRange(0, 100)]
+    )
     submit = SubmitField(_l("Save target"))
 
 
 class SlaForm(FlaskForm):
     """Set the dispatch time limit for future dispatches."""
 
-    minutes = DecimalField(_l("Time limit for agencies to arrive (minutes)"), places=1,
-                           validators=[DataRequired(), NumberRange(1, 240)])
+    minutes = DecimalField(
+        _l("Time limit for agencies to arrive (minutes)"),
+        places=1,
+        validators=[DataRequired(), NumberRange(1, 240)],
+    )
     submit = SubmitField(_l("Save time limit"))
 
 

@@ -22,8 +22,16 @@ from models.reference import (
     sla_seconds,
     update_agency,
 )
-from models.user import ApiToken, Role, User, create_token, create_user, revoke_token, update_user
-from models.user import user_by_username
+from models.user import (
+    ApiToken,
+    Role,
+    User,
+    create_token,
+    create_user,
+    revoke_token,
+    update_user,
+    user_by_username,
+)
 from webapp.admin import bp
 from webapp.admin.forms import (
     AgencyForm,
@@ -66,9 +74,13 @@ def user_new():
         else:
             try:
                 user = create_user(
-                    form.username.data, form.password.data, form.role.data,
-                    agency=form.agency.data or None, name=form.name.data or "",
-                    email=form.email.data or "", locale=form.locale.data or None,
+                    form.username.data,
+                    form.password.data,
+                    form.role.data,
+                    agency=form.agency.data or None,
+                    name=form.name.data or "",
+                    email=form.email.data or "",
+                    locale=form.locale.data or None,
                     receives_escalations=form.receives_escalations.data,
                 )
                 update_user(user, active=form.active.data)
@@ -95,9 +107,13 @@ def user_edit(user_id: int):
     if form.validate_on_submit():
         try:
             update_user(
-                user, name=form.name.data or "", email=form.email.data or "",
-                role=form.role.data, agency=form.agency.data or None,
-                locale=form.locale.data or None, active=form.active.data,
+                user,
+                name=form.name.data or "",
+                email=form.email.data or "",
+                role=form.role.data,
+                agency=form.agency.data or None,
+                locale=form.locale.data or None,
+                active=form.active.data,
                 receives_escalations=form.receives_escalations.data,
                 password=form.password.data or None,
             )
@@ -130,17 +146,21 @@ def agency_edit(code: str | None = None):
     if agency is not None:
         form.code.data = agency.code
     if form.validate_on_submit():
-        fields = {k: getattr(form, k).data for k in (
-            "has_desk", "extension", "emails", "webhook_url", "webhook_secret", "active")}
+        fields = {
+            k: getattr(form, k).data
+            for k in ("has_desk", "extension", "emails", "webhook_url", "webhook_secret", "active")
+        }
         fields = {k: v if v is not None else "" for k, v in fields.items()}
         fields["sort_order"] = form.sort_order.data or 100
         try:
             if agency is None:
-                agency = create_agency(form.code.data, form.name_zh.data, form.name_en.data,
-                                       **fields)
+                agency = create_agency(
+                    form.code.data, form.name_zh.data, form.name_en.data, **fields
+                )
             else:
-                update_agency(agency, name_zh=form.name_zh.data, name_en=form.name_en.data,
-                              **fields)
+                update_agency(
+                    agency, name_zh=form.name_zh.data, name_en=form.name_en.data, **fields
+                )
             db.session.commit()
             flash(_("Agency %(name)s saved.", name=agency.name_zh), "success")
             return redirect(url_for("admin.agencies"))
@@ -157,8 +177,13 @@ def building():
     zone_form, floor_form = ZoneForm(prefix="zone"), FloorForm(prefix="floor")
     try:
         if zone_form.submit.data and zone_form.validate_on_submit():
-            save_zone(zone_form.code.data, zone_form.name_zh.data, zone_form.name_en.data,
-                      active=zone_form.active.data, sort_order=zone_form.sort_order.data or 100)
+            save_zone(
+                zone_form.code.data,
+                zone_form.name_zh.data,
+                zone_form.name_en.data,
+                active=zone_form.active.data,
+                sort_order=zone_form.sort_order.data or 100,
+            )
             db.session.commit()
             flash(_("Zone saved."), "success")
             return redirect(url_for("admin.building"))
@@ -172,8 +197,14 @@ def building():
         flash(exc.message, "error")
     zones = db.session.scalars(select(Zone).order_by(Zone.sort_order))
     floors = db.session.scalars(select(Floor).order_by(Floor.sort_order))
-    return render_template("admin/building.html", zones=zones, floors=floors,
-                           zone_form=zone_form, floor_form=floor_form, toggle=ConfirmForm())
+    return render_template(
+        "admin/building.html",
+        zones=zones,
+        floors=floors,
+        zone_form=zone_form,
+        floor_form=floor_form,
+        toggle=ConfirmForm(),
+    )
 
 
 @bp.route("/building/floors/<code>/toggle", methods=["POST"])
@@ -200,8 +231,9 @@ def tokens():
             db.session.rollback()
             form.username.errors.append(exc.message)
     rows = db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc()))
-    return render_template("admin/tokens.html", form=form, tokens=rows, clear=clear,
-                           revoke=ConfirmForm())
+    return render_template(
+        "admin/tokens.html", form=form, tokens=rows, clear=clear, revoke=ConfirmForm()
+    )
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -238,8 +270,13 @@ def settings():
     if not sla_form.is_submitted():
         sla_form.minutes.data = Decimal(sla_seconds()) / 60
     targets = db.session.scalars(select(YearTarget).order_by(YearTarget.year.desc()))
-    return render_template("admin/settings.html", target_form=target_form, sla_form=sla_form,
-                           targets=targets, this_year=clock.today().year)
+    return render_template(
+        "admin/settings.html",
+        target_form=target_form,
+        sla_form=sla_form,
+        targets=targets,
+        this_year=clock.today().year,
+    )
 
 
 @bp.route("/audit", endpoint="audit")
@@ -257,4 +294,3 @@ def audit_trail():
     rows = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
     filters = {k: v for k, v in args.items() if k != "page" and v}
     return render_template("admin/audit.html", rows=rows, args=args, filters=filters)
-

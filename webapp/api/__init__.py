@@ -5,9 +5,8 @@ Each area adds a flask-smorest Blueprint module here and lists it in BLUEPRINTS.
 
 from flask import Flask
 
-from webapp.extensions import api
-
 from webapp.api import me  # noqa: E402
+from webapp.extensions import api
 
 BLUEPRINTS = [me.blp]
 
@@ -15,12 +14,21 @@ BLUEPRINTS = [me.blp]
 def register(app: Flask) -> None:
     """Register the API blueprints and the bearer-token security scheme."""
     api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer",
-                       "description": "A token from `citydesk create-token USERNAME`"}
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from `citydesk create-token USERNAME`",
+        },
     )
     api.spec.components.security_scheme(
-        "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "citydesk_session",
-                       "description": "A signed-in session; send X-CSRFToken on writes"}
+        "cookieAuth",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "citydesk_session",
+            "description": "A signed-in session; send X-CSRFToken on writes",
+        },
     )
     api.spec.options["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
     for blp in BLUEPRINTS:
