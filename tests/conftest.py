@@ -197,3 +197,67 @@ def live_server(csrf_app):
     yield f"http://127.0.0.1:{port}"
     server.close()
     thread.join(timeout=5)
+
+
+# --- Real browser (Playwright driving Debian's Chromium) ---------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("CITYDESK_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's package; `.ci/run` installs it when missing)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed here (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """new_page(viewport=DESKTOP, locale="zh-TW") → a page in a fresh browser context."""
+    contexts = []
+
+    def factory(viewport=None, locale="zh-TW"):
+        context = browser.new_context(viewport=viewport or DESKTOP, locale=locale,
+                                      base_url=live_server)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+def browser_login(page, username: str, password: str = TEST_PASSWORD) -> None:
+    """Sign in through the real form in the browser."""
+    page.goto("/login")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("main form [type=submit]").first.click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ (kept by CI)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
