@@ -211,7 +211,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-sync",
 ]
-ARTIFACTS = Path(os.environ.get("CITYDESK_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("CITYDESK_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")
+)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 
@@ -235,8 +237,9 @@ def new_page(browser, live_server):
     contexts = []
 
     def factory(viewport=None, locale="zh-TW"):
-        context = browser.new_context(viewport=viewport or DESKTOP, locale=locale,
-                                      base_url=live_server)
+        context = browser.new_context(
+            viewport=viewport or DESKTOP, locale=locale, base_url=live_server
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()
