@@ -170,6 +170,7 @@ def set_target(year: int, target: Decimal) -> YearTarget:
         raise InvalidInput("A target is a percentage between 0 and 100")
     if not 2000 <= year <= 2100:
         raise InvalidInput("Year out of range")
+    target = Decimal(target).quantize(Decimal("0.01"))
     row = db.session.get(YearTarget, year)
     before = {"target": str(row.dispatch_target)} if row else None
     if row is None:

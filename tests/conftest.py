@@ -1,6 +1,7 @@
 """Shared fixtures: the app on SQLite (default) or PostgreSQL (TEST_DATABASE_URL), a clean
 database per test, a movable clock, factory fixtures and signed-in clients."""
 
+import contextvars
 import os
 import re
 import socket
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from models import clock, db
 from models.seed import seed_reference_data
@@ -36,6 +38,17 @@ def instance_path(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("instance")
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run in their own context, as on a real server.
+
+    Without this, a request would reuse the test's app context, and with it `g` (Flask-Login's
+    cached user) and the test's database session.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_app(database_url: str, instance_path: Path, **overrides):
     """An app configured for tests; extra config wins."""
     os.environ["CITYDESK_INSTANCE_PATH"] = str(instance_path)
@@ -47,7 +60,9 @@ def make_app(database_url: str, instance_path: Path, **overrides):
         "SERVER_NAME": None,
     }
     config.update(overrides)
-    return create_app(config)
+    application = create_app(config)
+    application.test_client_class = IsolatedClient
+    return application
 
 
 @pytest.fixture(scope="session")
