@@ -62,7 +62,20 @@ def make_app(database_url: str, instance_path: Path, **overrides):
     config.update(overrides)
     application = create_app(config)
     application.test_client_class = IsolatedClient
+    _APPS.append(application)
     return application
+
+
+_APPS: list = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_engines():
+    """Close every pooled connection at the end (unclosed ones warn, and warnings are errors)."""
+    yield
+    for application in _APPS:
+        with application.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
