@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from models import clock, db
+from models.audit import ensure_chain_head
 from models.seed import seed_reference_data
 from webapp import create_app
 
@@ -116,6 +117,7 @@ def _clean_database() -> None:
             for table in tables:
                 conn.execute(table.delete())
         seed_reference_data(conn)
+        ensure_chain_head(conn)
 
 
 @pytest.fixture(autouse=True)

@@ -131,3 +131,24 @@ def serve_command(host, port, threads, demo):
     db.session.remove()
     click.echo(f"CityDesk on http://{host}:{port}/  (sign in at http://{host}:{port}/login)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="CityDesk")
+
+
+@cli.group("audit")
+def audit_group():
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify_command():
+    """Check the audit trail's hash chain; exit 1 and name the first broken entry."""
+    report = audit.verify_chain()
+    if report.ok:
+        click.echo(f"Audit trail intact: {report.checked} entries.")
+        return
+    click.echo(
+        f"Audit trail broken at entry {report.broken_seq}: {report.reason} "
+        f"({report.checked} entries before it are intact).",
+        err=True,
+    )
+    raise SystemExit(1)
