@@ -290,7 +290,7 @@ def browser_login(page, username: str, password: str = TEST_PASSWORD) -> None:
 
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/ (kept by CI)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
