@@ -443,10 +443,15 @@ def log_visit(
     is_senior: bool = False,
     needs_accessibility: bool = False,
     notes: str = "",
+    notify_now: bool = False,
+    settle_now: bool = False,
     by=None,
 ) -> Visit:
-    """Log a walk-in visitor (open, nobody notified yet)."""
+    """Log a walk-in visitor: left open, or at once notified to `agency` (`notify_now`) or
+    settled at the counter (`settle_now`)."""
     _require(by, Role.CLERK)
+    if notify_now and settle_now:
+        raise InvalidInput(_("A visit settled at the counter is not dispatched."))
     if kind not in {k.value for k in VisitKind}:
         raise InvalidInput(
             _("Unknown kind of visit: %(kind)s", kind=kind)
@@ -486,6 +491,10 @@ def log_visit(
             "needs_accessibility": visit.needs_accessibility,
         },
     )
+    if notify_now:
+        notify(visit, by=by)
+    elif settle_now:
+        settle_visit(visit, by=by)
     return visit
 
 
