@@ -80,6 +80,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def guard():
+        # Start from no cached user: when requests share an app context (the test client
+        # inside a test's context) Flask-Login would otherwise reuse the previous request's.
+        g.pop("_login_user", None)
         g.via_token = False
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
