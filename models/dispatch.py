@@ -254,6 +254,7 @@ MAX_TEXT = 2000
 MAX_ETA_MINUTES = 240
 PHONE_RE = re.compile(r"^[0-9+()#*\-. ]{3,40}$")
 TIME_FIELDS = ("notified_at", "acknowledged_at", "arrived_at", "ended_at")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 def _role(user) -> str | None:
@@ -288,6 +289,8 @@ def dispatch_for(user, dispatch_id: int) -> Dispatch:
     agency (agency staff), Forbidden for roles that see no dispatches."""
     if not can_see_dispatches(user):
         raise Forbidden(_("Your role does not allow this."))
+    if not 1 <= dispatch_id <= MAX_ID:
+        raise NotFound(_("No such dispatch."))
     dispatch = db.session.scalar(visible_dispatches(user).where(Dispatch.id == dispatch_id))
     if dispatch is None:
         raise NotFound(_("No such dispatch."))
@@ -297,7 +300,7 @@ def dispatch_for(user, dispatch_id: int) -> Dispatch:
 def visit_for(user, visit_id: int) -> Visit:
     """A visit for the counter staff (clerks and supervisors); NotFound when there is none."""
     _require(user, Role.CLERK, Role.SUPERVISOR)
-    visit = db.session.get(Visit, visit_id)
+    visit = db.session.get(Visit, visit_id) if 1 <= visit_id <= MAX_ID else None
     if visit is None:
         raise NotFound(_("No such visit."))
     return visit
@@ -334,8 +337,19 @@ def _snapshot(dispatch: Dispatch) -> dict:
     }
 
 
+def _storable(value: str, label: str) -> str:
+    """Refuse text a database cannot store (NUL characters, lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = "\x00"
+    if "\x00" in value:
+        raise InvalidInput(_("%(field)s contains characters that are not allowed.", field=label))
+    return value
+
+
 def _clean(text: str | None, label: str, *, limit: int, required: bool = False) -> str:
-    value = (text or "").strip()
+    value = _storable((text or "").strip(), label)
     if required and not value:
         raise InvalidInput(_("%(field)s is required.", field=label))
     if len(value) > limit:
@@ -353,10 +367,16 @@ def _resolve_agency(agency: Agency | str | None) -> Agency | None:
         return agency
     if not str(agency).strip():
         return None
+    return find_agency(str(agency))
+
+
+def find_agency(text: str, *, active_only: bool = True) -> Agency:
+    """The agency named by a code or a Chinese or English name; InvalidInput if unknown."""
+    text = _storable(text.strip(), _("Agency"))
     try:
-        return agency_by_code(str(agency))
+        return agency_by_code(text, active_only=active_only)
     except NotFound as exc:
-        raise InvalidInput(_("Unknown agency: %(name)s", name=str(agency).strip())) from exc
+        raise InvalidInput(_("Unknown agency: %(name)s", name=text)) from exc
 
 
 def _hhmmss(value: datetime | None) -> str:

@@ -88,6 +88,8 @@ def test_post_visit_settled_at_the_counter(clerk_api):
         {"kind": "petition", "subject": ""},
         {"kind": "petition", "subject": "x" * 201},
         {"kind": "petition", "subject": "x", "is_senior": "maybe"},
+        {"kind": "petition", "subject": "x", "settled": 0},
+        {"kind": "petition", "subject": "x", "is_senior": "true"},
         {"kind": "petition", "subject": "x", "surprise": 1},
         {"kind": "petition", "subject": "x", "agency": "no-such-agency"},
         {"kind": "petition", "subject": "x", "agency": "labor", "settled": True},
@@ -117,8 +119,12 @@ def test_only_clerks_log_visits(api_as, role):
     assert db.session.scalar(select(func.count(Visit.id))) == 0
 
 
-def test_api_needs_a_valid_token(client, clerk_api):
+def test_api_needs_a_valid_token(client, csrf_app, clerk_api):
     assert_error(client.post("/api/v1/visits", json=NEW_VISIT), 401, "unauthorized")
+    # With CSRF checks on, a call without any credentials is still a 401 (not a CSRF 400).
+    anonymous = csrf_app.test_client()
+    assert_error(anonymous.post("/api/v1/visits", json=NEW_VISIT), 401, "unauthorized")
+    assert_error(anonymous.post("/api/v1/dispatches/1/arrive"), 401, "unauthorized")
     assert_error(client.get("/api/v1/dispatches"), 401)
     response = client.get("/api/v1/dispatches", headers={"Authorization": "Bearer cd_wrong"})
     assert_error(response, 401)
@@ -201,7 +207,8 @@ def test_list_is_paginated(clerk_api):
     response = clerk_api.get("/dispatches?page=2&page_size=2")
     assert response.status_code == 200
     assert len(response.get_json()) == 1
-    assert '"total": 3' in response.headers["X-Pagination"]
+    assert response.headers["X-Total-Count"] == "3"
+    assert [d["id"] for d in clerk_api.get("/dispatches?page_size=2").get_json()] == [3, 2]
 
 
 @pytest.mark.parametrize(
@@ -215,6 +222,7 @@ def test_list_is_paginated(clerk_api):
         "?agency=nowhere",
         "?page=0",
         "?page_size=100000",
+        "?page_size=0",
         "?page=x",
     ],
 )
@@ -395,6 +403,12 @@ def _page_token(client) -> str:
     return csrf_token(client, "/")
 
 
+def test_a_wrong_method_is_a_405_naming_the_allowed_ones(clerk_api):
+    response = clerk_api.client.delete("/api/v1/visits", headers=clerk_api._headers())
+    assert_error(response, 405)
+    assert response.headers["Allow"]
+
+
 def test_times_are_iso_8601_with_an_offset(clerk_api, notified):
     body = clerk_api.get(f"/dispatches/{notified['id']}").get_json()
     for key in ("notified_at", "deadline_at"):
@@ -438,3 +452,26 @@ def test_the_openapi_document_lists_every_endpoint_and_its_errors(client):
         "on_time",
     ):
         assert key in dispatch
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/dispatches/99999999999999999999", None, 404),
+        ("post", "/dispatches/99999999999999999999/arrive", None, 404),
+        ("post", "/visits/99999999999999999999/dispatches", {"agency": "labor"}, 404),
+        ("get", "/dispatches?page=99999999999999999999", None, 422),
+        ("get", "/dispatches?page=2147483647&page_size=500", None, 200),
+        ("get", "/dispatches?agency=%00x", None, 422),
+        ("post", "/visits", {"kind": "petition", "subject": "a\u0000b"}, 422),
+        ("post", "/visits", {"kind": "petition", "subject": "a\ud800b"}, 422),
+        ("post", "/visits", {"kind": "petition", "subject": "x", "agency": "\u0000"}, 422),
+        ("post", "/visits", {"kind": "petition", "subject": "x", "notes": "\x00"}, 422),
+    ],
+)
+def test_hostile_input_is_a_4xx_never_a_500(clerk_api, method, path, body, status):
+    response = getattr(clerk_api, method)(path, **({"json": body} if body is not None else {}))
+    assert response.status_code == status, response.get_json()
+    if status >= 400:
+        assert_error(response, status)
+    assert db.session.scalar(select(func.count(Visit.id))) == 0

@@ -12,7 +12,9 @@ from sqlalchemy.orm import selectinload
 from models import clock, db
 from models.dispatch import (
     MAX_ETA_MINUTES,
+    MAX_ID,
     MAX_TEXT,
+    PHONE_RE,
     Dispatch,
     DispatchFilter,
     DispatchState,
@@ -26,6 +28,7 @@ from models.dispatch import (
     cancel,
     day_bounds,
     dispatch_for,
+    find_agency,
     log_visit,
     notify,
     open_dispatches,
@@ -35,9 +38,8 @@ from models.dispatch import (
     visible_condition,
     visit_for,
 )
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.errors import Forbidden
 from models.privacy import mask_name, mask_phone
-from models.reference import agency_by_code
 
 visits_blp = Blueprint("visits", __name__, description="Counter visits (clerks)")
 visits_blp.url_prefix_suffix = "/visits"
@@ -101,6 +103,15 @@ class DayOrInstant(fields.Field):
             return clock.parse_local(text)
         except ValueError as exc:
             raise ValidationError("Not a date (YYYY-MM-DD) or an ISO 8601 date-time.") from exc
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean: true or false only (not 0, 1, "yes")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class DispatchSchema(Schema):
@@ -191,12 +202,14 @@ class VisitInSchema(Schema):
         load_default=None, allow_none=True, validate=validate.Length(max=100)
     )
     petitioner_phone = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=40)
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=40), validate.Regexp(PHONE_RE)],
     )
-    is_senior = fields.Boolean(load_default=False)
-    needs_accessibility = fields.Boolean(load_default=False)
+    is_senior = StrictBoolean(load_default=False)
+    needs_accessibility = StrictBoolean(load_default=False)
     notes = fields.String(load_default="", validate=validate.Length(max=MAX_TEXT))
-    settled = fields.Boolean(
+    settled = StrictBoolean(
         load_default=False, metadata={"description": "Settled at the counter: no dispatch"}
     )
 
@@ -247,6 +260,8 @@ class DispatchQuerySchema(Schema):
     from_ = DayOrInstant(data_key="from")
     to = DayOrInstant()
     outcome = fields.String(validate=validate.OneOf(OUTCOME_VALUES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
     @validates_schema
     def _in_order(self, data, **_kwargs):
@@ -376,37 +391,38 @@ def settle(visit_id: int):
 # --- Dispatches --------------------------------------------------------------------------
 
 
+TOTAL_HEADER = {
+    "X-Total-Count": {
+        "description": "How many dispatches match the filters (all pages)",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
 @dispatches_blp.route("")
 @dispatches_blp.arguments(DispatchQuerySchema, location="query")
-@dispatches_blp.response(200, DispatchSchema(many=True))
-@dispatches_blp.paginate(page_size=50, max_page_size=500)
+@dispatches_blp.response(200, DispatchSchema(many=True), headers=TOTAL_HEADER)
 @documents_errors(dispatches_blp, 403, 422)
-def list_dispatches(args, pagination_parameters):
-    """Dispatches the caller may see, newest first (agency staff: their own agency's)."""
+def list_dispatches(args):
+    """Dispatches the caller may see, newest first, a page at a time (`page`, `page_size`;
+    the total is in X-Total-Count). Agency staff see their own agency's only."""
     user = _me()
     if not can_see_dispatches(user):
         raise Forbidden("Your role does not see dispatches")
-    agency = None
-    if args.get("agency"):
-        try:
-            agency = agency_by_code(args["agency"], active_only=False)
-        except NotFound as exc:
-            raise InvalidInput(exc.message) from exc
+    agency = find_agency(args["agency"], active_only=False) if args.get("agency") else None
     start, end = _bounds(args.get("from_"), args.get("to"))
     at = clock.now()
     filters = DispatchFilter(
         start=start, end=end, agency=agency, state=args.get("state"), outcome=args.get("outcome")
     )
     stmt = search_dispatches(user, filters, at)
-    pagination_parameters.item_count = db.session.scalar(
-        select(func.count()).select_from(stmt.order_by(None).subquery())
-    )
-    rows = db.session.scalars(
-        _with_details(stmt)
-        .offset(pagination_parameters.first_item)
-        .limit(pagination_parameters.page_size)
-    )
-    return [dispatch_data(d, at) for d in rows]
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    first = (args["page"] - 1) * args["page_size"]
+    headers = {"X-Total-Count": str(total)}
+    if first >= total:
+        return [], headers  # past the last page (and no huge OFFSET sent to the database)
+    rows = db.session.scalars(_with_details(stmt).offset(first).limit(args["page_size"]))
+    return [dispatch_data(d, at) for d in rows], headers
 
 
 @dispatches_blp.route("/open")

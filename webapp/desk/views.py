@@ -22,6 +22,7 @@ from models.dispatch import (
     correct_time,
     day_bounds,
     dispatch_for,
+    find_agency,
     log_visit,
     notify,
     open_dispatches,
@@ -33,8 +34,8 @@ from models.dispatch import (
     visible_condition,
     visit_for,
 )
-from models.errors import DomainError, InvalidInput, NotFound
-from models.reference import agencies_for_picker, agency_by_code
+from models.errors import DomainError, InvalidInput
+from models.reference import agencies_for_picker
 from models.user import Role
 from webapp.desk import bp
 from webapp.desk.forms import (
@@ -435,8 +436,8 @@ def render_history(endpoint: str, *, choose_agency: bool):
             filters = DispatchFilter()
         elif choose_agency and form.agency.data:
             try:
-                filters.agency = agency_by_code(form.agency.data, active_only=False)
-            except NotFound:
+                filters.agency = find_agency(form.agency.data, active_only=False)
+            except InvalidInput:
                 filters.agency = None
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows = db.paginate(
