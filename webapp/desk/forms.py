@@ -1,7 +1,6 @@
 """Forms of the service-centre desk and the agency inbox."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -16,10 +15,10 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from models.dispatch import MAX_ETA_MINUTES, MAX_TEXT, VisitKind
 from webapp.desk.labels import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, TIME_FIELD_LABELS
-from webapp.forms import choices
+from webapp.forms import Form, choices
 
 
-class VisitForm(FlaskForm):
+class VisitForm(Form):
     """Log a walk-in visitor (one quick form, keyboard only)."""
 
     kind = SelectField(
@@ -53,7 +52,7 @@ class VisitForm(FlaskForm):
     save = SubmitField(_l("Save, notify later"))
 
 
-class NotifyForm(FlaskForm):
+class NotifyForm(Form):
     """Notify an agency for an open visit."""
 
     agency = StringField(
@@ -64,7 +63,7 @@ class NotifyForm(FlaskForm):
     submit = SubmitField(_l("Notify the agency"))
 
 
-class AcknowledgeForm(FlaskForm):
+class AcknowledgeForm(Form):
     """Name the responder the agency sends."""
 
     responder = StringField(_l("Who is coming"), validators=[DataRequired(), Length(max=100)])
@@ -76,7 +75,7 @@ class AcknowledgeForm(FlaskForm):
     submit = SubmitField(_l("Acknowledge"))
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     """End a dispatch with nobody arrived."""
 
     reason = TextAreaField(
@@ -85,7 +84,7 @@ class CancelForm(FlaskForm):
     submit = SubmitField(_l("Cancel the dispatch"))
 
 
-class TransferForm(FlaskForm):
+class TransferForm(Form):
     """Send the matter to another agency (a new clock starts)."""
 
     agency = StringField(
@@ -97,20 +96,20 @@ class TransferForm(FlaskForm):
     submit = SubmitField(_l("Transfer"))
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     """A note while looking after the visitor (代為接待)."""
 
     text = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=MAX_TEXT)])
     submit = SubmitField(_l("Add note"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button with CSRF protection only."""
 
     submit = SubmitField(_l("Confirm"))
 
 
-class CorrectTimeForm(FlaskForm):
+class CorrectTimeForm(Form):
     """A supervisor corrects a recorded time (Taipei time), with a reason."""
 
     field = SelectField(_l("Time to correct"), choices=choices(TIME_FIELD_LABELS.items()))
@@ -124,7 +123,7 @@ class CorrectTimeForm(FlaskForm):
     submit = SubmitField(_l("Correct the time"))
 
 
-class HistoryFilterForm(FlaskForm):
+class HistoryFilterForm(Form):
     """Filters of the dispatch history (a GET form)."""
 
     class Meta:
