@@ -299,9 +299,12 @@
     beep();
   }
 
+  // The "updated at" line is quiet; only a lost connection is announced (role=alert).
   function setStatus(text, problem) {
     var line = document.querySelector("[data-live-status]");
     if (!line) return;
+    if (problem) line.setAttribute("role", "alert");
+    else line.removeAttribute("role");
     setText(line, text);
     line.classList.toggle("is-problem", !!problem);
   }
