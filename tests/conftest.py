@@ -89,7 +89,9 @@ def app(database_url, instance_path):
 
         upgrade()
         db.session.remove()
-    return application
+    yield application
+    with application.app_context():
+        db.engine.dispose()  # close pooled connections (psycopg warns when GC closes them)
 
 
 def _reset_schema() -> None:
@@ -205,7 +207,10 @@ def login_as(app, create_user):
 @pytest.fixture(scope="session")
 def csrf_app(database_url, instance_path, app):
     """The same database served with CSRF protection on, as in production."""
-    return make_app(database_url, instance_path, WTF_CSRF_ENABLED=True)
+    application = make_app(database_url, instance_path, WTF_CSRF_ENABLED=True)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
 
 
 def free_port() -> int:

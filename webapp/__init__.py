@@ -126,9 +126,11 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import admin, api, auth, main
+    from webapp import admin, agency, api, auth, desk, main
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(desk.bp, url_prefix="/desk")
+    app.register_blueprint(agency.bp, url_prefix="/agency")
     api.register(app)

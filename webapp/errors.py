@@ -81,7 +81,10 @@ def init_app(app: Flask) -> None:
                     "Invalid input",
                     fields=data["messages"],
                 )
-            return json_error(status, ERROR_CODES.get(status, "error"), str(message))
+            response = json_error(status, ERROR_CODES.get(status, "error"), str(message))
+            if getattr(exc, "valid_methods", None):  # 405 names the methods allowed
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response
         messages = {
             403: _("Your role does not allow this. Ask an administrator if you need access."),
             404: _("The page or record does not exist, or you cannot see it."),

@@ -19,6 +19,42 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
+    NavItem(
+        "desk.new_visit",
+        _l("New visit"),
+        _l("Log a walk-in visitor and notify the agency"),
+        (Role.CLERK,),
+    ),
+    NavItem(
+        "desk.board",
+        _l("Live board"),
+        _l("Every open dispatch and its countdown"),
+        (Role.CLERK, Role.SUPERVISOR),
+    ),
+    NavItem(
+        "desk.today",
+        _l("Today"),
+        _l("Today's visits and dispatches, the on-time rate so far"),
+        (Role.CLERK, Role.SUPERVISOR),
+    ),
+    NavItem(
+        "desk.history",
+        _l("Dispatches"),
+        _l("All dispatches by date, agency, state and on time or late"),
+        (Role.CLERK, Role.SUPERVISOR),
+    ),
+    NavItem(
+        "agency.inbox",
+        _l("Inbox"),
+        _l("Your agency's dispatches: acknowledge and send someone in time"),
+        (Role.AGENCY,),
+    ),
+    NavItem(
+        "agency.history",
+        _l("Our dispatches"),
+        _l("Your agency's past dispatches, on time or late"),
+        (Role.AGENCY,),
+    ),
     NavItem("admin.users", _l("Users"), _l("Add, edit and deactivate accounts"), (Role.ADMIN,)),
     NavItem(
         "admin.agencies",

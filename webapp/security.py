@@ -80,6 +80,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def guard():
+        # Start from no cached user: when requests share an app context (the test client
+        # inside a test's context) Flask-Login would otherwise reuse the previous request's.
+        g.pop("_login_user", None)
         g.via_token = False
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
@@ -102,14 +105,17 @@ def init_app(app: Flask) -> None:
                 request.remote_addr,
             )
         )
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        is_public = request.endpoint in PUBLIC_ENDPOINTS or getattr(view, "is_public", False)
+        if user is None and view is not None and not is_public and is_api_request():
+            return login_manager.unauthorized()  # an API call without credentials: 401
         if (
             request.method in STATE_CHANGING
             and not g.via_token
             and app.config.get("WTF_CSRF_ENABLED", True)
         ):
             csrf.protect()
-        view = app.view_functions.get(request.endpoint) if request.endpoint else None
-        if request.endpoint in PUBLIC_ENDPOINTS or getattr(view, "is_public", False):
+        if is_public:
             return None
         if view is None:
             return None  # a 404/405 follows; nothing is revealed

@@ -1,0 +1,41 @@
+"""The demo data: realistic visits and dispatches, consistent with the rules."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from models import db
+from models.demo import load_demo
+from models.dispatch import OPEN_STATES, Dispatch, Visit, outcome_counts
+from models.outbox import Notification
+
+
+def test_demo_loads_history_today_and_open_dispatches(frozen_clock):
+    created = load_demo()
+    db.session.commit()
+    assert "clerk" in created
+    states = dict(
+        db.session.execute(select(Dispatch.state, func.count()).group_by(Dispatch.state)).all()
+    )
+    assert states["notified"] + states["acknowledged"] == 4
+    assert states["arrived"] > 40 and states["transferred"] == 1
+    counts = outcome_counts()
+    assert counts.on_time > counts.late > 0
+    assert counts.pending == 3  # the fourth open one is overdue: late
+    for dispatch in db.session.scalars(select(Dispatch)):
+        assert dispatch.deadline_at == dispatch.notified_at + timedelta(
+            seconds=dispatch.sla_seconds
+        )
+        assert dispatch.notified_at >= dispatch.visit.created_at
+        if not dispatch.is_open:
+            assert dispatch.ended_at >= dispatch.notified_at
+    assert db.session.scalar(select(func.count(Visit.id))) > states["arrived"]
+    # Only open dispatches have notices: nothing old is sent when the outbox relay starts.
+    noticed = set(db.session.scalars(select(Notification.dispatch_id)))
+    open_ids = set(
+        db.session.scalars(
+            select(Dispatch.id).where(Dispatch.state.in_([s.value for s in OPEN_STATES]))
+        )
+    )
+    assert noticed and noticed <= open_ids
+    assert load_demo() == {}  # a second run adds nothing

@@ -1,0 +1,7 @@
+"""The agency inbox: an agency's own dispatches, acknowledged within minutes."""
+
+from flask import Blueprint
+
+bp = Blueprint("agency", __name__)
+
+from webapp.agency import views  # noqa: E402, F401

@@ -1,0 +1,114 @@
+"""Agency views: the inbox, a dispatch's page and the acknowledgement (own agency only)."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from models import clock, db
+from models.dispatch import (
+    OPEN_STATES,
+    Dispatch,
+    acknowledge,
+    day_bounds,
+    dispatch_for,
+    open_dispatches,
+    outcome_counts,
+)
+from models.errors import DomainError
+from models.user import Role
+from webapp.agency import bp
+from webapp.desk.forms import AcknowledgeForm
+from webapp.desk.labels import timeline
+from webapp.desk.views import flash_form_errors, render_history
+from webapp.security import role_required
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+@bp.route("/")
+@role_required(Role.AGENCY)
+def inbox():
+    """The agency's open dispatches with their countdowns (new ones appear by themselves),
+    and today's finished ones."""
+    user = _me()
+    at = clock.now()
+    start, end = day_bounds(clock.local(at).date())
+    mine = Dispatch.agency_id == user.agency_id
+    details = (selectinload(Dispatch.visit), selectinload(Dispatch.acknowledged_by))
+    rows = list(db.session.scalars(open_dispatches(at).where(mine).options(*details)))
+    finished = list(
+        db.session.scalars(
+            select(Dispatch)
+            .where(
+                mine,
+                Dispatch.notified_at >= start,
+                Dispatch.notified_at < end,
+                Dispatch.state.not_in([s.value for s in OPEN_STATES]),
+            )
+            .options(*details)
+            .order_by(Dispatch.ended_at.desc())
+        )
+    )
+    form = AcknowledgeForm()
+    form.responder.data = user.name
+    return render_template(
+        "agency/inbox.html",
+        dispatches=rows,
+        finished=finished,
+        counts=outcome_counts(mine, Dispatch.notified_at >= start, Dispatch.notified_at < end),
+        form=form,
+        now=at,
+    )
+
+
+@bp.route("/dispatches/<int:dispatch_id>")
+@role_required(Role.AGENCY)
+def dispatch(dispatch_id: int):
+    """One of the agency's dispatches with its timeline (another agency's is a 404)."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    form = AcknowledgeForm()
+    form.responder.data = _me().name
+    return render_template(
+        "agency/dispatch.html",
+        dispatch=dispatch,
+        events=timeline(dispatch, with_notes=False),
+        form=form,
+    )
+
+
+@bp.route("/dispatches/<int:dispatch_id>/acknowledge", methods=["POST"])
+@role_required(Role.AGENCY)
+def acknowledge_dispatch(dispatch_id: int):
+    """Name who is coming (and optionally when)."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    form = AcknowledgeForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("agency.dispatch", dispatch_id=dispatch.id))
+    try:
+        acknowledge(dispatch, form.responder.data, form.eta_minutes.data, by=_me())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("agency.inbox"))
+    flash(
+        _(
+            "Acknowledged: %(name)s is on the way to the counter (dispatch #%(id)d).",
+            name=dispatch.responder,
+            id=dispatch.id,
+        ),
+        "success",
+    )
+    return redirect(url_for("agency.inbox"))
+
+
+@bp.route("/history")
+@role_required(Role.AGENCY)
+def history():
+    """The agency's own dispatches, filtered by dates, state and on time or late."""
+    return render_history("agency.history", choose_agency=False)

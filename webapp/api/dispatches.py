@@ -1,0 +1,496 @@
+"""Counter visits and agency dispatches over JSON: the same operations as the pages."""
+
+from datetime import date, datetime, timedelta
+
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from models import clock, db
+from models.dispatch import (
+    MAX_ETA_MINUTES,
+    MAX_ID,
+    MAX_TEXT,
+    PHONE_RE,
+    Dispatch,
+    DispatchFilter,
+    DispatchState,
+    Outcome,
+    Visit,
+    VisitKind,
+    VisitStatus,
+    acknowledge,
+    arrive,
+    can_see_dispatches,
+    cancel,
+    day_bounds,
+    dispatch_for,
+    find_agency,
+    log_visit,
+    notify,
+    open_dispatches,
+    search_dispatches,
+    settle_visit,
+    transfer,
+    visible_condition,
+    visit_for,
+)
+from models.errors import Forbidden
+from models.privacy import mask_name, mask_phone
+
+visits_blp = Blueprint("visits", __name__, description="Counter visits (clerks)")
+visits_blp.url_prefix_suffix = "/visits"
+
+dispatches_blp = Blueprint(
+    "dispatches", __name__, description="Agency dispatches and their 10-minute clock"
+)
+dispatches_blp.url_prefix_suffix = "/dispatches"
+
+STATE_VALUES = [s.value for s in DispatchState]
+OUTCOME_VALUES = [o.value for o in Outcome]
+
+
+def documents_errors(blp: Blueprint, *statuses: int):
+    """Document the JSON error responses an endpoint can give (401 always)."""
+    names = {
+        400: "BAD_REQUEST",
+        401: "UNAUTHORIZED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        409: "CONFLICT",
+        422: "UNPROCESSABLE_ENTITY",
+    }
+
+    def decorator(view):
+        for status in sorted({401, *statuses}, reverse=True):
+            view = blp.alt_response(status, response=names[status])(view)
+        return view
+
+    return decorator
+
+
+# --- Schemas -----------------------------------------------------------------------------
+
+
+class TaipeiDateTime(fields.DateTime):
+    """An instant as ISO 8601 with the Asia/Taipei offset (+08:00)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return clock.local(value).isoformat()
+
+
+class DayOrInstant(fields.Field):
+    """A Taipei calendar day (YYYY-MM-DD) or an ISO 8601 instant (no offset = Taipei time)."""
+
+    def __init__(self, **kwargs):
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("type", "string")
+        metadata.setdefault("example", "2024-03-04")
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Not a date or a date-time.")
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return clock.parse_local(text)
+        except ValueError as exc:
+            raise ValidationError("Not a date (YYYY-MM-DD) or an ISO 8601 date-time.") from exc
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean: true or false only (not 0, 1, "yes")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class DispatchSchema(Schema):
+    """A dispatch: the notice to an agency and its clock (times ISO 8601, Taipei offset)."""
+
+    id = fields.Integer(required=True)
+    visit_id = fields.Integer(allow_none=True)
+    agency = fields.String(required=True, metadata={"description": "Agency code"})
+    agency_name = fields.String(required=True)
+    agency_extension = fields.String(required=True)
+    subject = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(STATE_VALUES))
+    kind = fields.String(allow_none=True, metadata={"description": "The visit's kind"})
+    is_senior = fields.Boolean(required=True)
+    needs_accessibility = fields.Boolean(required=True)
+    notified_at = TaipeiDateTime(required=True)
+    sla_seconds = fields.Integer(required=True)
+    deadline_at = TaipeiDateTime(required=True)
+    acknowledged_at = TaipeiDateTime(allow_none=True, required=True)
+    acknowledged_by = fields.String(allow_none=True, metadata={"description": "Who clicked"})
+    responder = fields.String(allow_none=True, metadata={"description": "Who is coming"})
+    eta_minutes = fields.Integer(allow_none=True)
+    arrived_at = TaipeiDateTime(allow_none=True, required=True)
+    ended_at = TaipeiDateTime(allow_none=True, required=True)
+    end_reason = fields.String(allow_none=True)
+    transferred_to_id = fields.Integer(allow_none=True)
+    overdue = fields.Boolean(required=True, metadata={"description": "Open past its deadline"})
+    on_time = fields.Boolean(
+        allow_none=True,
+        required=True,
+        metadata={"description": "null while pending, cancelled in time or transferred"},
+    )
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOME_VALUES))
+    remaining_seconds = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Seconds to the deadline (negative when overdue); null once ended"
+        },
+    )
+
+
+class LiveSchema(Schema):
+    """The open dispatches the caller may see, with the server's time to correct clocks."""
+
+    server_time = TaipeiDateTime(required=True)
+    dispatches = fields.List(fields.Nested(DispatchSchema), required=True)
+
+
+class VisitSchema(Schema):
+    """A counter visit; the petitioner's name and phone are masked."""
+
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in VisitKind]))
+    subject = fields.String(required=True)
+    summary = fields.String(required=True)
+    agency = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in VisitStatus]))
+    petitioner_name = fields.String(allow_none=True, metadata={"description": "Masked: 王○明"})
+    petitioner_phone = fields.String(
+        allow_none=True, metadata={"description": "Masked: 09xx-xxx-123"}
+    )
+    is_senior = fields.Boolean(required=True)
+    needs_accessibility = fields.Boolean(required=True)
+    notes = fields.String(required=True)
+    created_at = TaipeiDateTime(required=True)
+    closed_at = TaipeiDateTime(allow_none=True, required=True)
+    dispatch = fields.Nested(
+        DispatchSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The visit's latest dispatch, if any"},
+    )
+
+
+class VisitInSchema(Schema):
+    """A new visit; with `agency` the agency is notified at once, `settled` closes it."""
+
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in VisitKind]))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    summary = fields.String(load_default="", validate=validate.Length(max=MAX_TEXT))
+    agency = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "Agency code or name: notify it at once"},
+    )
+    petitioner_name = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=100)
+    )
+    petitioner_phone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=40), validate.Regexp(PHONE_RE)],
+    )
+    is_senior = StrictBoolean(load_default=False)
+    needs_accessibility = StrictBoolean(load_default=False)
+    notes = fields.String(load_default="", validate=validate.Length(max=MAX_TEXT))
+    settled = StrictBoolean(
+        load_default=False, metadata={"description": "Settled at the counter: no dispatch"}
+    )
+
+
+class AgencyInSchema(Schema):
+    """The agency to notify."""
+
+    agency = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Agency code, Chinese or English name"},
+    )
+
+
+class TransferInSchema(AgencyInSchema):
+    """The agency to transfer to, and why."""
+
+    reason = fields.String(load_default="", validate=validate.Length(max=MAX_TEXT))
+
+
+class AcknowledgeInSchema(Schema):
+    """Who the agency sends, and optionally in how many minutes."""
+
+    responder = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    eta_minutes = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_ETA_MINUTES),
+        strict=True,
+    )
+
+
+class CancelInSchema(Schema):
+    """Why the dispatch ends with nobody arrived."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
+
+
+class EmptySchema(Schema):
+    """No body needed."""
+
+
+class DispatchQuerySchema(Schema):
+    """Filters for the dispatch list (notified in [from, to]; a day means the whole day)."""
+
+    state = fields.String(validate=validate.OneOf(["open", *STATE_VALUES]))
+    agency = fields.String(validate=validate.Length(max=200))
+    from_ = DayOrInstant(data_key="from")
+    to = DayOrInstant()
+    outcome = fields.String(validate=validate.OneOf(OUTCOME_VALUES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+    @validates_schema
+    def _in_order(self, data, **_kwargs):
+        start, end = _bounds(data.get("from_"), data.get("to"))
+        if start and end and start >= end:
+            raise ValidationError("'from' must be before 'to'.", "to")
+
+
+def _bounds(start, end) -> tuple[datetime | None, datetime | None]:
+    """The [start, end) instants of the from/to query parameters."""
+    if isinstance(start, date) and not isinstance(start, datetime):
+        start = day_bounds(start)[0]
+    if isinstance(end, date) and not isinstance(end, datetime):
+        end = day_bounds(end)[1]
+    elif isinstance(end, datetime):
+        end = end + timedelta(microseconds=1)  # an instant is inclusive
+    return start, end
+
+
+# --- Serialisation -----------------------------------------------------------------------
+
+
+def dispatch_data(dispatch: Dispatch, at: datetime | None = None) -> dict:
+    """The API view of a dispatch at instant `at` (default now)."""
+    at = at or clock.now()
+    visit = dispatch.visit
+    outcome = dispatch.outcome(at)
+    locale = str(get_locale() or "zh")
+    return {
+        "id": dispatch.id,
+        "visit_id": dispatch.visit_id,
+        "agency": dispatch.agency.code,
+        "agency_name": dispatch.agency.display_name(locale),
+        "agency_extension": dispatch.agency.extension,
+        "subject": dispatch.subject,
+        "state": dispatch.state,
+        "kind": visit.kind if visit else None,
+        "is_senior": bool(visit and visit.is_senior),
+        "needs_accessibility": bool(visit and visit.needs_accessibility),
+        "notified_at": dispatch.notified_at,
+        "sla_seconds": dispatch.sla_seconds,
+        "deadline_at": dispatch.deadline_at,
+        "acknowledged_at": dispatch.acknowledged_at,
+        "acknowledged_by": dispatch.acknowledged_by.name if dispatch.acknowledged_by else None,
+        "responder": dispatch.responder,
+        "eta_minutes": dispatch.eta_minutes,
+        "arrived_at": dispatch.arrived_at,
+        "ended_at": dispatch.ended_at,
+        "end_reason": dispatch.end_reason,
+        "transferred_to_id": dispatch.transferred_to_id,
+        "overdue": dispatch.is_overdue(at),
+        "on_time": {Outcome.ON_TIME: True, Outcome.LATE: False}.get(outcome),
+        "outcome": outcome.value,
+        "remaining_seconds": (
+            int((dispatch.deadline_at - at).total_seconds()) if dispatch.is_open else None
+        ),
+    }
+
+
+def visit_data(visit: Visit) -> dict:
+    """The API view of a visit (personal data masked)."""
+    latest = visit.dispatches[-1] if visit.dispatches else None
+    return {
+        "id": visit.id,
+        "kind": visit.kind,
+        "subject": visit.subject,
+        "summary": visit.summary,
+        "agency": visit.agency.code if visit.agency else None,
+        "status": visit.status,
+        "petitioner_name": mask_name(visit.petitioner_name) or None,
+        "petitioner_phone": mask_phone(visit.petitioner_phone) or None,
+        "is_senior": visit.is_senior,
+        "needs_accessibility": visit.needs_accessibility,
+        "notes": visit.notes,
+        "created_at": visit.created_at,
+        "closed_at": visit.closed_at,
+        "dispatch": dispatch_data(latest) if latest else None,
+    }
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _with_details(stmt):
+    return stmt.options(selectinload(Dispatch.visit), selectinload(Dispatch.acknowledged_by))
+
+
+# --- Visits ------------------------------------------------------------------------------
+
+
+@visits_blp.route("", methods=["POST"])
+@visits_blp.arguments(VisitInSchema)
+@visits_blp.response(201, VisitSchema)
+@documents_errors(visits_blp, 400, 403, 422)
+def create_visit(data):
+    """Log a visit (clerks); with `agency` the agency is notified at once."""
+    settled = data.pop("settled")
+    visit = log_visit(**data, notify_now=bool(data.get("agency")), settle_now=settled, by=_me())
+    db.session.commit()
+    return visit_data(visit)
+
+
+@visits_blp.route("/<int:visit_id>/dispatches", methods=["POST"])
+@visits_blp.arguments(AgencyInSchema)
+@visits_blp.response(201, DispatchSchema)
+@documents_errors(visits_blp, 400, 403, 404, 409, 422)
+def notify_agency(data, visit_id: int):
+    """Notify an agency for an open visit: its 10-minute clock starts now (clerks)."""
+    visit = visit_for(_me(), visit_id)
+    dispatch = notify(visit, data["agency"], by=_me())
+    db.session.commit()
+    return dispatch_data(dispatch)
+
+
+@visits_blp.route("/<int:visit_id>/settle", methods=["POST"])
+@visits_blp.response(200, VisitSchema)
+@documents_errors(visits_blp, 400, 403, 404, 409)
+def settle(visit_id: int):
+    """Close an open visit at the counter with no dispatch (clerks)."""
+    visit = visit_for(_me(), visit_id)
+    settle_visit(visit, by=_me())
+    db.session.commit()
+    return visit_data(visit)
+
+
+# --- Dispatches --------------------------------------------------------------------------
+
+
+TOTAL_HEADER = {
+    "X-Total-Count": {
+        "description": "How many dispatches match the filters (all pages)",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+@dispatches_blp.route("")
+@dispatches_blp.arguments(DispatchQuerySchema, location="query")
+@dispatches_blp.response(200, DispatchSchema(many=True), headers=TOTAL_HEADER)
+@documents_errors(dispatches_blp, 403, 422)
+def list_dispatches(args):
+    """Dispatches the caller may see, newest first, a page at a time (`page`, `page_size`;
+    the total is in X-Total-Count). Agency staff see their own agency's only."""
+    user = _me()
+    if not can_see_dispatches(user):
+        raise Forbidden("Your role does not see dispatches")
+    agency = find_agency(args["agency"], active_only=False) if args.get("agency") else None
+    start, end = _bounds(args.get("from_"), args.get("to"))
+    at = clock.now()
+    filters = DispatchFilter(
+        start=start, end=end, agency=agency, state=args.get("state"), outcome=args.get("outcome")
+    )
+    stmt = search_dispatches(user, filters, at)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    first = (args["page"] - 1) * args["page_size"]
+    headers = {"X-Total-Count": str(total)}
+    if first >= total:
+        return [], headers  # past the last page (and no huge OFFSET sent to the database)
+    rows = db.session.scalars(_with_details(stmt).offset(first).limit(args["page_size"]))
+    return [dispatch_data(d, at) for d in rows], headers
+
+
+@dispatches_blp.route("/open")
+@dispatches_blp.response(200, LiveSchema)
+@documents_errors(dispatches_blp, 403)
+def live():
+    """The open dispatches the caller may see, overdue first, with the server time (polled
+    by the live board and the agency inbox)."""
+    user = _me()
+    if not can_see_dispatches(user):
+        raise Forbidden("Your role does not see dispatches")
+    at = clock.now()
+    stmt = _with_details(open_dispatches(at).where(visible_condition(user)))
+    rows = db.session.scalars(stmt)
+    return {"server_time": at, "dispatches": [dispatch_data(d, at) for d in rows]}
+
+
+@dispatches_blp.route("/<int:dispatch_id>")
+@dispatches_blp.response(200, DispatchSchema)
+@documents_errors(dispatches_blp, 403, 404)
+def get_dispatch(dispatch_id: int):
+    """One dispatch (another agency's is a 404 to agency staff)."""
+    return dispatch_data(dispatch_for(_me(), dispatch_id))
+
+
+@dispatches_blp.route("/<int:dispatch_id>/acknowledge", methods=["POST"])
+@dispatches_blp.arguments(AcknowledgeInSchema)
+@dispatches_blp.response(200, DispatchSchema)
+@documents_errors(dispatches_blp, 400, 403, 404, 409, 422)
+def acknowledge_dispatch(data, dispatch_id: int):
+    """The agency names who is coming (its own staff, or a clerk taking its call)."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    acknowledge(dispatch, data["responder"], data["eta_minutes"], by=_me())
+    db.session.commit()
+    return dispatch_data(dispatch)
+
+
+@dispatches_blp.route("/<int:dispatch_id>/arrive", methods=["POST"])
+@dispatches_blp.response(200, DispatchSchema)
+@documents_errors(dispatches_blp, 400, 403, 404, 409)
+def arrive_dispatch(dispatch_id: int):
+    """The responder reached the counter: arrived_at is the server's time now (clerks)."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    arrive(dispatch, by=_me())
+    db.session.commit()
+    return dispatch_data(dispatch)
+
+
+@dispatches_blp.route("/<int:dispatch_id>/cancel", methods=["POST"])
+@dispatches_blp.arguments(CancelInSchema)
+@dispatches_blp.response(200, DispatchSchema)
+@documents_errors(dispatches_blp, 400, 403, 404, 409, 422)
+def cancel_dispatch(data, dispatch_id: int):
+    """End an open dispatch with nobody arrived, with a reason (clerks)."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    cancel(dispatch, data["reason"], by=_me())
+    db.session.commit()
+    return dispatch_data(dispatch)
+
+
+@dispatches_blp.route("/<int:dispatch_id>/transfer", methods=["POST"])
+@dispatches_blp.arguments(TransferInSchema)
+@dispatches_blp.response(201, DispatchSchema, description="The new dispatch")
+@documents_errors(dispatches_blp, 400, 403, 404, 409, 422)
+def transfer_dispatch(data, dispatch_id: int):
+    """Wrong agency: this dispatch ends as transferred and a new one starts its own clock for
+    `agency`; returns the new dispatch (clerks)."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    successor = transfer(dispatch, data["agency"], data["reason"], by=_me())
+    db.session.commit()
+    return dispatch_data(successor)

@@ -1,0 +1,170 @@
+"""Names of kinds, states and outcomes in the users' words (both languages)."""
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from models import audit, clock
+from models.dispatch import Dispatch, DispatchState, Outcome, VisitKind, VisitStatus
+from models.dispatch import corrections as dispatch_corrections
+from models.dispatch import transferred_from as dispatch_transferred_from
+
+KIND_LABELS = {
+    VisitKind.INQUIRY: _l("Inquiry"),
+    VisitKind.PETITION: _l("Petition"),
+    VisitKind.APPLICATION: _l("Application"),
+    VisitKind.OTHER: _l("Other"),
+}
+
+VISIT_STATUS_LABELS = {
+    VisitStatus.OPEN: _l("Open"),
+    VisitStatus.SETTLED: _l("Settled at the counter"),
+    VisitStatus.DISPATCHED: _l("Agency notified"),
+    VisitStatus.CLOSED: _l("Closed"),
+}
+
+STATE_LABELS = {
+    DispatchState.NOTIFIED: _l("Notified"),
+    DispatchState.ACKNOWLEDGED: _l("Acknowledged"),
+    DispatchState.ARRIVED: _l("Arrived"),
+    DispatchState.CANCELLED: _l("Cancelled"),
+    DispatchState.TRANSFERRED: _l("Transferred"),
+}
+
+OUTCOME_LABELS = {
+    Outcome.ON_TIME: _l("On time"),
+    Outcome.LATE: _l("Late"),
+    Outcome.PENDING: _l("Pending"),
+    Outcome.CANCELLED: _l("Cancelled in time (not counted)"),
+    Outcome.TRANSFERRED: _l("Transferred (not counted)"),
+}
+
+OUTCOME_BADGES = {
+    Outcome.ON_TIME: "ok",
+    Outcome.LATE: "bad",
+    Outcome.PENDING: "warn",
+    Outcome.CANCELLED: "",
+    Outcome.TRANSFERRED: "",
+}
+
+TIME_FIELD_LABELS = {
+    "notified_at": _l("Notified at"),
+    "acknowledged_at": _l("Acknowledged at"),
+    "arrived_at": _l("Arrived at"),
+    "ended_at": _l("Ended at"),
+}
+
+
+def duration(seconds: float | None) -> str:
+    """A duration as minutes and seconds: 9分05秒 / 9 min 05 s."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    sign = "−" if seconds < 0 else ""
+    minutes, rest = divmod(abs(seconds), 60)
+    if minutes >= 60:
+        hours, minutes = divmod(minutes, 60)
+        return sign + _("%(h)d h %(m)02d min", h=hours, m=minutes)
+    return sign + _("%(m)d min %(s)02d s", m=minutes, s=rest)
+
+
+def between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from `start` to `end`, or None when either is missing."""
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+def clock_text(seconds: float) -> str:
+    """A countdown as mm:ss (hours folded into minutes)."""
+    seconds = int(abs(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def urgency(dispatch: Dispatch, at: datetime | None = None) -> str:
+    """ok (more than 3 minutes left), warn (3 minutes or less), overdue, or ended."""
+    if not dispatch.is_open:
+        return "ended"
+    at = at or clock.now()
+    remaining = (dispatch.deadline_at - at).total_seconds()
+    if remaining < 0:
+        return "overdue"
+    return "warn" if remaining <= 180 else "ok"
+
+
+def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
+    """Every step of a dispatch in order: who did it, when, and how long after the notice
+    (the clerk's notes only for the counter staff)."""
+    events = []
+
+    def add(at, title, who=None, detail=None, kind="step"):
+        events.append(
+            {
+                "at": at,
+                "title": title,
+                "who": who,
+                "detail": detail,
+                "kind": kind,
+                "since": between(dispatch.notified_at, at),
+            }
+        )
+
+    visit = dispatch.visit
+    previous = dispatch_transferred_from(dispatch)
+    if visit is not None and previous is None:
+        add(
+            visit.created_at, _("Visit logged"), visit.created_by.name if visit.created_by else None
+        )
+    if previous is not None:
+        add(
+            previous.ended_at,
+            _(
+                "Transferred from %(agency)s (dispatch #%(id)d)",
+                agency=previous.agency.name_zh,
+                id=previous.id,
+            ),
+            kind="link",
+        )
+    add(
+        dispatch.notified_at,
+        _(
+            "%(agency)s notified (time limit %(limit)s)",
+            agency=dispatch.agency.name_zh,
+            limit=duration(dispatch.sla_seconds),
+        ),
+        dispatch.notified_by.name if dispatch.notified_by else None,
+    )
+    if dispatch.acknowledged_at:
+        detail = _("Responder: %(name)s", name=dispatch.responder or "—")
+        if dispatch.eta_minutes is not None:
+            detail += " · " + _("ETA %(n)d min", n=dispatch.eta_minutes)
+        add(
+            dispatch.acknowledged_at,
+            _("Acknowledged"),
+            dispatch.acknowledged_by.name if dispatch.acknowledged_by else None,
+            detail,
+        )
+    if visit is not None and with_notes:
+        for note in visit.note_entries:
+            if note.dispatch_id in (None, dispatch.id):
+                add(note.at, _("Note"), note.by.name if note.by else None, note.text, "note")
+    ended_by = dispatch.ended_by.name if dispatch.ended_by else None
+    if dispatch.state == DispatchState.ARRIVED:
+        add(
+            dispatch.arrived_at,
+            _("Responder arrived"),
+            dispatch.arrived_by.name if dispatch.arrived_by else ended_by,
+            kind="end",
+        )
+    elif dispatch.state == DispatchState.CANCELLED:
+        add(dispatch.ended_at, _("Cancelled"), ended_by, dispatch.end_reason, "end")
+    elif dispatch.state == DispatchState.TRANSFERRED:
+        add(dispatch.ended_at, _("Transferred"), ended_by, dispatch.end_reason, "end")
+    events.sort(key=lambda e: (e["at"], e["kind"] == "end"))
+    return events
+
+
+def correction_rows(dispatch: Dispatch) -> list[audit.AuditEntry]:
+    """The supervisor's time corrections on a dispatch (from the audit trail)."""
+    return dispatch_corrections(dispatch)

@@ -1,0 +1,468 @@
+"""Desk views: thin wrappers around the operations in models.dispatch."""
+
+from datetime import datetime
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from models import clock, db
+from models.dispatch import (
+    OPEN_STATES,
+    Dispatch,
+    DispatchFilter,
+    Visit,
+    VisitStatus,
+    acknowledge,
+    add_note,
+    arrive,
+    cancel,
+    correct_time,
+    day_bounds,
+    dispatch_for,
+    find_agency,
+    log_visit,
+    notify,
+    open_dispatches,
+    outcome_counts,
+    record_personal_data_view,
+    search_dispatches,
+    settle_visit,
+    transfer,
+    visible_condition,
+    visit_for,
+)
+from models.errors import DomainError, InvalidInput
+from models.reference import agencies_for_picker
+from models.user import Role
+from webapp.desk import bp
+from webapp.desk.forms import (
+    AcknowledgeForm,
+    CancelForm,
+    ConfirmForm,
+    CorrectTimeForm,
+    HistoryFilterForm,
+    NoteForm,
+    NotifyForm,
+    TransferForm,
+    VisitForm,
+)
+from webapp.desk.labels import correction_rows, timeline
+from webapp.forms import choices
+from webapp.security import STAFF, role_required
+
+PAGE_SIZE = 50
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def flash_form_errors(form) -> None:
+    """Flash each field error of a form that failed validation."""
+    for field in form:
+        for error in field.errors:
+            flash(f"{field.label.text}: {error}", "error")
+
+
+def _with_details(stmt):
+    return stmt.options(
+        selectinload(Dispatch.visit),
+        selectinload(Dispatch.acknowledged_by),
+    )
+
+
+# --- Visits ------------------------------------------------------------------------------
+
+
+@bp.route("/visits/new", methods=["GET", "POST"])
+@role_required(Role.CLERK)
+def new_visit():
+    """Log a walk-in visitor, then notify the agency, settle at the counter, or keep open."""
+    form = VisitForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        notify_now, settle_now = bool(form.notify.data), bool(form.settle.data)
+        if notify_now and not (form.agency.data or "").strip():
+            form.agency.errors.append(_("Choose the agency to notify."))
+        else:
+            try:
+                visit = log_visit(
+                    kind=form.kind.data,
+                    subject=form.subject.data,
+                    summary=form.summary.data or "",
+                    agency=form.agency.data or None,
+                    petitioner_name=form.petitioner_name.data,
+                    petitioner_phone=form.petitioner_phone.data,
+                    is_senior=form.is_senior.data,
+                    needs_accessibility=form.needs_accessibility.data,
+                    notes=form.notes.data or "",
+                    notify_now=notify_now,
+                    settle_now=settle_now,
+                    by=_me(),
+                )
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                errors.append(exc.message)
+            else:
+                if notify_now:
+                    dispatch = visit.open_dispatch
+                    flash(
+                        _(
+                            "%(agency)s notified: phone extension %(ext)s now.",
+                            agency=dispatch.agency.name_zh,
+                            ext=dispatch.agency.extension or "—",
+                        ),
+                        "success",
+                    )
+                    return redirect(url_for("desk.dispatch", dispatch_id=dispatch.id))
+                if settle_now:
+                    flash(_("Visit #%(id)d settled at the counter.", id=visit.id), "success")
+                    return redirect(url_for("desk.new_visit"))
+                flash(_("Visit #%(id)d logged.", id=visit.id), "success")
+                return redirect(url_for("desk.visit", visit_id=visit.id))
+    return render_template(
+        "desk/visit_form.html", form=form, errors=errors, agencies=agencies_for_picker()
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/visits/<int:visit_id>")
+@role_required(*STAFF)
+def visit(visit_id: int):
+    """A visit in full (the petitioner's data is shown whole and the viewing audited)."""
+    visit = visit_for(_me(), visit_id)
+    record_personal_data_view(visit)
+    db.session.commit()
+    notify_form = NotifyForm()
+    if visit.agency is not None:
+        notify_form.agency.data = visit.agency.name_zh
+    return render_template(
+        "desk/visit.html",
+        visit=visit,
+        notify_form=notify_form,
+        note_form=NoteForm(),
+        settle_form=ConfirmForm(),
+        agencies=agencies_for_picker(),
+    )
+
+
+def _visit_action(visit_id: int, form, run, done):
+    """Validate `form`, run one operation on the visit, commit, flash, redirect."""
+    visit = visit_for(_me(), visit_id)
+    target = url_for("desk.visit", visit_id=visit.id)
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(target)
+    try:
+        result = run(visit, form)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(target)
+    message, target = done(result)
+    flash(message, "success")
+    return redirect(target)
+
+
+@bp.route("/visits/<int:visit_id>/notify", methods=["POST"])
+@role_required(Role.CLERK)
+def visit_notify(visit_id: int):
+    """Notify an agency for an open visit."""
+    return _visit_action(
+        visit_id,
+        NotifyForm(),
+        lambda visit, form: notify(visit, form.agency.data, by=_me()),
+        lambda d: (
+            _(
+                "%(agency)s notified: phone extension %(ext)s now.",
+                agency=d.agency.name_zh,
+                ext=d.agency.extension or "—",
+            ),
+            url_for("desk.dispatch", dispatch_id=d.id),
+        ),
+    )
+
+
+@bp.route("/visits/<int:visit_id>/settle", methods=["POST"])
+@role_required(Role.CLERK)
+def visit_settle(visit_id: int):
+    """Close an open visit at the counter with no dispatch."""
+    return _visit_action(
+        visit_id,
+        ConfirmForm(),
+        lambda visit, _form: settle_visit(visit, by=_me()),
+        lambda v: (
+            _("Visit #%(id)d settled at the counter.", id=v.id),
+            url_for("desk.visit", visit_id=v.id),
+        ),
+    )
+
+
+@bp.route("/visits/<int:visit_id>/notes", methods=["POST"])
+@role_required(Role.CLERK)
+def visit_note(visit_id: int):
+    """Add a note to a visit."""
+    return _visit_action(
+        visit_id,
+        NoteForm(),
+        lambda visit, form: add_note(visit, form.text.data, by=_me()),
+        lambda note: (_("Note added."), url_for("desk.visit", visit_id=note.visit_id)),
+    )
+
+
+# --- Dispatches --------------------------------------------------------------------------
+
+
+@bp.route("/dispatches/<int:dispatch_id>")
+@role_required(*STAFF)
+def dispatch(dispatch_id: int):
+    """One dispatch: the agency's extension and the countdown while open, the full timeline
+    with durations, and the moves the clerk (or the supervisor) can make."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    if dispatch.visit is not None:
+        record_personal_data_view(dispatch.visit)
+        db.session.commit()
+    ack_form = AcknowledgeForm()
+    correct_form = CorrectTimeForm()
+    return render_template(
+        "desk/dispatch.html",
+        dispatch=dispatch,
+        events=timeline(dispatch),
+        corrections=correction_rows(dispatch),
+        ack_form=ack_form,
+        cancel_form=CancelForm(),
+        transfer_form=TransferForm(),
+        note_form=NoteForm(),
+        arrive_form=ConfirmForm(),
+        correct_form=correct_form,
+        agencies=agencies_for_picker(),
+    )
+
+
+def _dispatch_action(dispatch_id: int, form, run, done):
+    """Validate `form`, run one operation on the dispatch, commit, flash, redirect; a move
+    another user made first comes back as a clear message."""
+    dispatch = dispatch_for(_me(), dispatch_id)
+    target = url_for("desk.dispatch", dispatch_id=dispatch.id)
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(target)
+    try:
+        result = run(dispatch, form)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(target)
+    flash(done(result), "success")
+    return redirect(url_for("desk.dispatch", dispatch_id=result.id))
+
+
+@bp.route("/dispatches/<int:dispatch_id>/arrive", methods=["POST"])
+@role_required(Role.CLERK)
+def dispatch_arrive(dispatch_id: int):
+    """The responder reached the counter."""
+    return _dispatch_action(
+        dispatch_id,
+        ConfirmForm(),
+        lambda d, _form: arrive(d, by=_me()),
+        lambda d: (
+            _("Arrival recorded: on time.")
+            if d.on_time
+            else _("Arrival recorded: late (after the deadline).")
+        ),
+    )
+
+
+@bp.route("/dispatches/<int:dispatch_id>/acknowledge", methods=["POST"])
+@role_required(Role.CLERK)
+def dispatch_acknowledge(dispatch_id: int):
+    """Record the agency's acknowledgement taken by phone."""
+    return _dispatch_action(
+        dispatch_id,
+        AcknowledgeForm(),
+        lambda d, form: acknowledge(d, form.responder.data, form.eta_minutes.data, by=_me()),
+        lambda d: _("Acknowledged: %(name)s is coming.", name=d.responder),
+    )
+
+
+@bp.route("/dispatches/<int:dispatch_id>/cancel", methods=["POST"])
+@role_required(Role.CLERK)
+def dispatch_cancel(dispatch_id: int):
+    """End the dispatch with nobody arrived."""
+    return _dispatch_action(
+        dispatch_id,
+        CancelForm(),
+        lambda d, form: cancel(d, form.reason.data, by=_me()),
+        lambda _d: _("Dispatch cancelled."),
+    )
+
+
+@bp.route("/dispatches/<int:dispatch_id>/transfer", methods=["POST"])
+@role_required(Role.CLERK)
+def dispatch_transfer(dispatch_id: int):
+    """Send the matter to another agency; a new dispatch starts its own clock."""
+    return _dispatch_action(
+        dispatch_id,
+        TransferForm(),
+        lambda d, form: transfer(d, form.agency.data, form.reason.data or "", by=_me()),
+        lambda new: _(
+            "Transferred: %(agency)s notified, phone extension %(ext)s now.",
+            agency=new.agency.name_zh,
+            ext=new.agency.extension or "—",
+        ),
+    )
+
+
+@bp.route("/dispatches/<int:dispatch_id>/notes", methods=["POST"])
+@role_required(Role.CLERK)
+def dispatch_note(dispatch_id: int):
+    """A note while looking after the visitor."""
+
+    def run(dispatch, form):
+        if dispatch.visit is None:
+            raise InvalidInput(_("This dispatch has no visit to add a note to."))
+        add_note(dispatch.visit, form.text.data, by=_me(), dispatch=dispatch)
+        return dispatch
+
+    return _dispatch_action(dispatch_id, NoteForm(), run, lambda _d: _("Note added."))
+
+
+@bp.route("/dispatches/<int:dispatch_id>/correct", methods=["POST"])
+@role_required(Role.SUPERVISOR)
+def dispatch_correct(dispatch_id: int):
+    """A supervisor corrects a recorded time, with a reason."""
+
+    def run(dispatch, form):
+        value = form.value.data.replace(tzinfo=clock.TAIPEI)
+        return correct_time(dispatch, form.field.data, value, form.reason.data, by=_me())
+
+    return _dispatch_action(
+        dispatch_id,
+        CorrectTimeForm(),
+        run,
+        lambda _d: _("Time corrected; the audit trail keeps both."),
+    )
+
+
+# --- Board, today, history ---------------------------------------------------------------
+
+
+def _open_rows(condition, at: datetime) -> list[Dispatch]:
+    return list(db.session.scalars(_with_details(open_dispatches(at).where(condition))))
+
+
+@bp.route("/board")
+@role_required(*STAFF)
+def board():
+    """The live board: every open dispatch, overdue first, updated without reloading."""
+    at = clock.now()
+    rows = _open_rows(visible_condition(_me()), at)
+    return render_template("desk/board.html", dispatches=rows, now=at, wall=False)
+
+
+@bp.route("/board/wall")
+@role_required(*STAFF)
+def wall():
+    """The live board in large type for a wall display (full screen)."""
+    at = clock.now()
+    rows = _open_rows(visible_condition(_me()), at)
+    return render_template("desk/board.html", dispatches=rows, now=at, wall=True)
+
+
+@bp.route("/today")
+@role_required(*STAFF)
+def today():
+    """Today at the counter: visits, open and closed dispatches, the on-time rate so far."""
+    at = clock.now()
+    start, end = day_bounds(clock.local(at).date())
+    visits = list(
+        db.session.scalars(
+            select(Visit)
+            .where(Visit.created_at >= start, Visit.created_at < end)
+            .options(selectinload(Visit.dispatches))
+            .order_by(Visit.created_at.desc())
+        )
+    )
+    in_today = (Dispatch.notified_at >= start, Dispatch.notified_at < end)
+    dispatches = list(
+        db.session.scalars(
+            _with_details(select(Dispatch).where(*in_today)).order_by(Dispatch.notified_at.desc())
+        )
+    )
+    status_counts = dict(
+        db.session.execute(
+            select(Visit.status, func.count(Visit.id))
+            .where(Visit.created_at >= start, Visit.created_at < end)
+            .group_by(Visit.status)
+        ).all()
+    )
+    return render_template(
+        "desk/today.html",
+        now=at,
+        day=clock.local(at).date(),
+        visits=visits,
+        status_counts=status_counts,
+        open_dispatches=[d for d in dispatches if d.state in OPEN_STATES],
+        closed_dispatches=[d for d in dispatches if d.state not in OPEN_STATES],
+        counts=outcome_counts(*in_today, at=at),
+        VisitStatus=VisitStatus,
+    )
+
+
+def render_history(endpoint: str, *, choose_agency: bool):
+    """The dispatch history with filters, for the desk (all) or an agency (its own)."""
+    user = _me()
+    form = HistoryFilterForm(formdata=request.args or None)
+    agencies = agencies_for_picker()
+    form.agency.choices = choices(
+        [("", _("Any"))] + [(a.code, f"{a.name_zh} {a.name_en}") for a in agencies]
+    )
+    at = clock.now()
+    filters = DispatchFilter()
+    if request.args and form.validate():
+        filters.state = form.state.data or None
+        filters.outcome = form.outcome.data or None
+        if form.start.data:
+            filters.start = day_bounds(form.start.data)[0]
+        if form.end.data:
+            filters.end = day_bounds(form.end.data)[1]
+        if filters.start and filters.end and filters.start >= filters.end:
+            form.end.errors.append(_("The end date is before the start date."))
+            filters = DispatchFilter()
+        elif choose_agency and form.agency.data:
+            try:
+                filters.agency = find_agency(form.agency.data, active_only=False)
+            except InvalidInput:
+                filters.agency = None
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = db.paginate(
+        _with_details(search_dispatches(user, filters, at)),
+        page=page,
+        per_page=PAGE_SIZE,
+        error_out=False,
+    )
+    counts = outcome_counts(visible_condition(user), *filters.conditions(at), at=at)
+    params = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "desk/history.html",
+        form=form,
+        rows=rows,
+        counts=counts,
+        params=params,
+        endpoint=endpoint,
+        choose_agency=choose_agency,
+        detail_endpoint="desk.dispatch" if user.role in STAFF else "agency.dispatch",
+        now=at,
+    )
+
+
+@bp.route("/dispatches")
+@role_required(*STAFF)
+def history():
+    """Every dispatch, filtered by dates, agency, state and on time or late."""
+    return render_history("desk.history", choose_agency=True)
