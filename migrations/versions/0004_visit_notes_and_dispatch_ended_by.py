@@ -4,7 +4,7 @@ A table for the clerk's notes while looking after a visitor (代為接待), and 
 dispatch (cancelled or transferred it; arrived_by_id already says who confirmed an arrival).
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0008
 Create Date: 2026-11-26 03:49:14.620144
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004'
-down_revision = '0003'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
