@@ -525,6 +525,11 @@ def _active_users(*roles: str) -> list[User]:
     )
 
 
+def N_(message: str) -> str:
+    """Mark a message for translation; it is translated later, once per language."""
+    return message
+
+
 def _localized(value, locale: str):
     if isinstance(value, Defect):
         return value.place(locale)
@@ -680,7 +685,7 @@ def _new_defect(user, category, zone, floor, location, description, checked, rou
                 f"defect:{defect.id}:reported",
                 "defect.reported",
                 defect,
-                "New repair ticket #%(id)s: %(category)s at %(place)s",
+                N_("New repair ticket #%(id)s: %(category)s at %(place)s"),
                 id=defect.id,
                 category=category,
                 place=defect,
@@ -728,7 +733,7 @@ def assign(defect: Defect, assignee: User, *, by: User) -> Defect:
             f"defect:{defect.id}:assigned:{event.id}",
             "defect.assigned",
             defect,
-            "Repair ticket #%(id)s was assigned to you: %(place)s",
+            N_("Repair ticket #%(id)s was assigned to you: %(place)s"),
             id=defect.id,
             place=defect,
         )
@@ -785,7 +790,7 @@ def _fix(defect: Defect, from_states, note: str, checked, before_state: str, **v
             f"defect:{defect.id}:fixed:{event.id}",
             "defect.fixed",
             defect,
-            "Repair ticket #%(id)s is fixed: please check and confirm.",
+            N_("Repair ticket #%(id)s is fixed: please check and confirm."),
             id=defect.id,
         )
     return defect
@@ -848,7 +853,7 @@ def reopen(defect: Defect, *, by: User, reason: str) -> Defect:
             f"defect:{defect.id}:reopened:{event.id}",
             "defect.reopened",
             defect,
-            "Repair ticket #%(id)s was reopened: %(reason)s",
+            N_("Repair ticket #%(id)s was reopened: %(reason)s"),
             id=defect.id,
             reason=reason,
         )
@@ -904,7 +909,9 @@ class TicketFilter:
     mine: bool = False  # only tickets the user reported (or added a report to)
 
 
-def ticket_query(user: User, flt: TicketFilter, *, today: date | None = None):
+def ticket_query(
+    user: User, flt: TicketFilter, *, today: date | None = None, newest_first: bool = False
+):
     """A select() of the tickets the user may see, narrowed by `flt`, oldest first."""
     today = today or clock.today()
     stmt = visible_to(user, select(Defect))
@@ -947,6 +954,8 @@ def ticket_query(user: User, flt: TicketFilter, *, today: date | None = None):
     if flt.found_to:
         end = datetime.combine(flt.found_to + timedelta(days=1), datetime.min.time(), clock.TAIPEI)
         stmt = stmt.where(Defect.found_at < end)
+    if newest_first:
+        return stmt.order_by(Defect.found_at.desc(), Defect.id.desc())
     return stmt.order_by(Defect.found_at, Defect.id)
 
 
@@ -1032,7 +1041,7 @@ def notify_overdue(today: date | None = None) -> int:
                 key,
                 "defect.overdue",
                 defect,
-                "Repair ticket #%(id)s is overdue (due %(due)s): %(place)s",
+                N_("Repair ticket #%(id)s is overdue (due %(due)s): %(place)s"),
                 id=defect.id,
                 due=defect.due_on.isoformat(),
                 place=defect,
@@ -1201,10 +1210,10 @@ def notify_rounds_due(today: date | None = None) -> int:
     for item in round_schedule(today):
         if item.status in (RoundStatus.OVERDUE, RoundStatus.NEVER):
             kind, due = "round.overdue", item.due_on.isoformat() if item.due_on else "never"
-            message = "Inspection round overdue: %(zone)s (due %(due)s)"
+            message = N_("Inspection round overdue: %(zone)s (due %(due)s)")
         elif item.status == RoundStatus.DUE_NEXT:
             kind, due = "round.due", item.due_on.isoformat()
-            message = "Inspection round due %(due)s: %(zone)s"
+            message = N_("Inspection round due %(due)s: %(zone)s")
         else:
             continue
         payload = {

@@ -4,6 +4,7 @@ import io
 from functools import partial
 
 import pytest
+from flask import g, request_started
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
@@ -60,3 +61,19 @@ def fast_passwords(monkeypatch):
     """Hash test passwords cheaply: these tests create many users and test no hashing."""
     cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
     monkeypatch.setattr("models.user.generate_password_hash", cheap)
+
+
+@pytest.fixture(autouse=True)
+def fresh_user_per_request():
+    """Requests in these tests share the test's app context (and so `g`): forget the
+    signed-in user at the start of each request, as a real request's fresh context would.
+    The audit actor a request sets is reset too, so it does not leak into the next test."""
+
+    def forget(_sender, **_extra):
+        g.pop("_login_user", None)
+
+    audit.set_actor(audit.SYSTEM)
+    request_started.connect(forget)
+    yield
+    request_started.disconnect(forget)
+    audit.set_actor(audit.SYSTEM)

@@ -10,9 +10,9 @@ from models import facility as fac
 from models.errors import Conflict, Forbidden, InvalidInput
 from models.facility import CheckResult, RoundStatus
 from models.outbox import Notification
-from tests.facility_support import as_user, fast_passwords, upload
+from tests.facility_support import as_user, fast_passwords, fresh_user_per_request, upload
 
-assert fast_passwords
+assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
 
 
 @pytest.fixture

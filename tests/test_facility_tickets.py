@@ -11,9 +11,16 @@ from models.audit import AuditEntry
 from models.errors import Conflict, Forbidden, InvalidInput
 from models.facility import Defect, EventAction, TicketState
 from models.outbox import Notification
-from tests.facility_support import as_user, fast_passwords, move, new_ticket, upload
+from tests.facility_support import (
+    as_user,
+    fast_passwords,
+    fresh_user_per_request,
+    move,
+    new_ticket,
+    upload,
+)
 
-assert fast_passwords  # autouse fixture, imported to take effect here
+assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
 
 
 @pytest.fixture

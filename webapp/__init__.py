@@ -126,9 +126,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import admin, api, auth, main
+    from webapp import admin, api, auth, facility, main
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(facility.bp, url_prefix="/facility")
     api.register(app)
