@@ -323,6 +323,14 @@ class DefectPhoto(db.Model):
         return photos.path_for(self.token, extension, variant)
 
 
+class FieldError(InvalidInput):
+    """Bad input in one named field (pages show the message next to that field)."""
+
+    def __init__(self, message, field: str):
+        super().__init__(message)
+        self.field = field
+
+
 # --- who may do what ----------------------------------------------------------------------
 
 
@@ -651,9 +659,9 @@ def report_defect(
 def _check_description(description: str, floor: Floor | None) -> str:
     description = _clean(description, 4000)
     if not description:
-        raise InvalidInput(_l("Describe the problem."))
+        raise FieldError(_l("Describe the problem."), "description")
     if floor is None:
-        raise InvalidInput(_l("Choose the floor."))
+        raise FieldError(_l("Choose the floor."), "floor")
     return description
 
 
@@ -697,7 +705,7 @@ def add_report(defect: Defect, *, user: User, description: str, uploads=()) -> D
     """Add someone's report of the same defect to an open ticket instead of a new one."""
     description = _clean(description, 4000)
     if not description:
-        raise InvalidInput(_l("Describe the problem."))
+        raise FieldError(_l("Describe the problem."), "description")
     checked = photos.check_all(uploads)
     locked = db.session.scalar(
         select(Defect)
@@ -719,7 +727,7 @@ def assign(defect: Defect, assignee: User, *, by: User) -> Defect:
     """Give the ticket to a facility staff member or supervisor (themselves included)."""
     _require_manager(by)
     if not assignee.active or assignee.role not in TICKET_MANAGERS:
-        raise InvalidInput(_l("Tickets go to active facility staff or supervisors."))
+        raise FieldError(_l("Tickets go to active facility staff or supervisors."), "assignee")
     if defect.state not in OPEN_STATES:
         raise _refuse(defect, _("assigned"))
     before, before_dict = defect.state, defect.to_dict()
@@ -768,14 +776,14 @@ def pending_after_photos(defect: Defect) -> list[DefectPhoto]:
 def _fix_note(note: str) -> str:
     note = _clean(note, 4000)
     if not note:
-        raise InvalidInput(_l("Say what was done (a fix note is required)."))
+        raise FieldError(_l("Say what was done (a fix note is required)."), "note")
     return note
 
 
 def _fix(defect: Defect, from_states, note: str, checked, before_state: str, **values) -> Defect:
     waiting = pending_after_photos(defect)
     if not checked and not waiting:
-        raise InvalidInput(_l("Add a photo taken after the repair."))
+        raise FieldError(_l("Add a photo taken after the repair."), "after_photos")
     before = defect.to_dict()
     _move(defect, from_states, TicketState.FIXED, fixed_at=clock.now(), fix_note=note, **values)
     event = _event(defect, EventAction.FIXED, before=before_state, note=note)
@@ -802,7 +810,7 @@ def fix(defect: Defect, *, by: User, note: str, uploads=()) -> Defect:
     if defect.state != TicketState.IN_PROGRESS:
         raise _refuse(defect, _("closed as fixed"))
     note = _fix_note(note)
-    checked = photos.check_all(uploads)
+    checked = photos.check_all(uploads, "after_photos")
     return _fix(defect, [TicketState.IN_PROGRESS], note, checked, TicketState.IN_PROGRESS.value)
 
 
@@ -835,7 +843,7 @@ def reopen(defect: Defect, *, by: User, reason: str) -> Defect:
     if defect.state not in FIXED_STATES:
         raise _refuse(defect, _("reopened"))
     if not reason:
-        raise InvalidInput(_l("Give the reason for reopening."))
+        raise FieldError(_l("Give the reason for reopening."), "reason")
     before_state, before = defect.state, defect.to_dict()
     _move(
         defect,
@@ -870,7 +878,7 @@ def add_photos(defect: Defect, *, by: User, kind: PhotoKind, uploads) -> list[De
             raise Conflict(_l("After photos go with a ticket that is being worked on."))
     checked = photos.check_all(uploads)
     if not checked:
-        raise InvalidInput(_l("Choose a photo."))
+        raise FieldError(_l("Choose a photo."), "photos")
     event = None
     if kind == PhotoKind.BEFORE:
         event = _event(defect, EventAction.PHOTO_ADDED, before=defect.state)
@@ -1241,7 +1249,7 @@ def start_round(zone: Zone, floor_list: list[Floor], *, by: User) -> InspectionR
     """Start a round; the inspector's unfinished round in the same zone is resumed instead."""
     _require_manager(by)
     if not floor_list:
-        raise InvalidInput(_l("Choose at least one floor."))
+        raise FieldError(_l("Choose at least one floor."), "floors")
     existing = db.session.scalar(
         select(InspectionRound).where(
             InspectionRound.zone_id == zone.id,
@@ -1360,9 +1368,9 @@ def record_finding(
     before_photos = photos.check_all(uploads)
     if fixed_on_spot:
         fix_note = _fix_note(fix_note)
-        after_photos = photos.check_all(after_uploads)
+        after_photos = photos.check_all(after_uploads, "after_photos")
         if not after_photos:
-            raise InvalidInput(_l("Add a photo taken after the repair."))
+            raise FieldError(_l("Add a photo taken after the repair."), "after_photos")
     defect = _new_defect(
         by, category, inspection.zone, floor, location, description, before_photos, inspection
     )

@@ -153,12 +153,19 @@ def check(upload: Upload) -> CheckedPhoto:
     return CheckedPhoto(filename=name, data=data, format=fmt, width=width, height=height)
 
 
-def check_all(uploads) -> list[CheckedPhoto]:
-    """Check every upload (skipping empty file fields); refuses too many at once."""
+def check_all(uploads, field: str = "photos") -> list[CheckedPhoto]:
+    """Check every upload (skipping empty file fields); refuses too many at once.
+
+    An error names the form `field` the uploads came from (`exc.field`).
+    """
     present = [u for u in uploads or () if u is not None and (u.filename or "").strip()]
-    if len(present) > max_count():
-        raise InvalidInput(_l("At most %(count)s photos at a time.", count=max_count()))
-    return [check(upload) for upload in present]
+    try:
+        if len(present) > max_count():
+            raise InvalidInput(_l("At most %(count)s photos at a time.", count=max_count()))
+        return [check(upload) for upload in present]
+    except InvalidInput as exc:
+        exc.field = field
+        raise
 
 
 def new_token() -> str:

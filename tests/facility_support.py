@@ -77,3 +77,12 @@ def fresh_user_per_request():
     yield
     request_started.disconnect(forget)
     audit.set_actor(audit.SYSTEM)
+
+
+@pytest.fixture
+def english():
+    """Render the operations' messages in English (the default language is Chinese)."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield

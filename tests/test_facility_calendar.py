@@ -15,8 +15,11 @@ from models.workdays import (
     is_working_day,
     working_days_between,
 )
+from tests.facility_support import english
 
 CLI = audit.Actor(None, "test")
+pytestmark = pytest.mark.usefixtures("english")
+assert english
 
 
 def test_weekend():

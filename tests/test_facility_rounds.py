@@ -10,9 +10,11 @@ from models import facility as fac
 from models.errors import Conflict, Forbidden, InvalidInput
 from models.facility import CheckResult, RoundStatus
 from models.outbox import Notification
-from tests.facility_support import as_user, fast_passwords, fresh_user_per_request, upload
+from tests.facility_support import as_user, english, fast_passwords, fresh_user_per_request, upload
 
 assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+pytestmark = pytest.mark.usefixtures("english")
+assert english
 
 
 @pytest.fixture

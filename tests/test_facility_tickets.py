@@ -13,6 +13,7 @@ from models.facility import Defect, EventAction, TicketState
 from models.outbox import Notification
 from tests.facility_support import (
     as_user,
+    english,
     fast_passwords,
     fresh_user_per_request,
     move,
@@ -21,6 +22,8 @@ from tests.facility_support import (
 )
 
 assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+pytestmark = pytest.mark.usefixtures("english")
+assert english
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from models.facility import (
     PhotoKind,
     TicketFilter,
 )
-from models.photos import PhotoTooLarge, Upload, accepted_types, max_bytes
+from models.photos import Upload, accepted_types, max_bytes
 from models.user import User
 from webapp.facility import bp
 from webapp.facility.forms import (
@@ -82,9 +82,12 @@ def _place_choices(form) -> None:
     )
 
 
-def _field_error(form_field, exc: DomainError) -> int:
+def _field_error(form, exc: DomainError, default: str, **aliases) -> int:
+    """Show an operation's error next to the form field it names (else `default`)."""
     db.session.rollback()
-    form_field.errors = list(form_field.errors or []) + [exc.message]
+    name = getattr(exc, "field", None) or default
+    field = getattr(form, aliases.get(name, name), None) or getattr(form, default)
+    field.errors = list(field.errors or []) + [exc.message]
     return exc.status
 
 
@@ -148,11 +151,12 @@ def report():
                     "success",
                 )
                 return redirect(url_for("facility.ticket", defect_id=defect.id))
-        except PhotoTooLarge as exc:
-            status = _field_error(form.photos, exc)
         except DomainError as exc:
-            db.session.rollback()
-            status, error = exc.status, exc.message
+            if getattr(exc, "field", None):
+                status = _field_error(form, exc, "description")
+            else:
+                db.session.rollback()
+                status, error = exc.status, exc.message
     elif form.is_submitted():
         status = 422
     return (
@@ -298,7 +302,7 @@ def ticket_assign(defect_id: int):
         person = db.session.get(User, int(form.assignee.data))
         fac.assign(defect, person, by=_me())
     except DomainError as exc:
-        return _ticket_page(defect, _field_error(form.assignee, exc), assign=form)
+        return _ticket_page(defect, _field_error(form, exc, "assignee"), assign=form)
     return _after_move(
         defect, _("Ticket #%(id)s assigned to %(name)s.", id=defect.id, name=person.name)
     )
@@ -329,11 +333,12 @@ def ticket_fix(defect_id: int):
         return _ticket_page(defect, 422, fix=form)
     try:
         fac.fix(defect, by=_me(), note=form.note.data, uploads=_uploads(form.photos.data))
-    except PhotoTooLarge as exc:
-        return _ticket_page(defect, _field_error(form.photos, exc), fix=form)
     except DomainError as exc:
-        field = form.note if "note" in str(exc.message) else form.photos
-        return _ticket_page(defect, _field_error(field, exc), fix=form)
+        if not getattr(exc, "field", None):
+            db.session.rollback()
+            return _ticket_page(defect, exc.status, exc.message)
+        status = _field_error(form, exc, "note", after_photos="photos")
+        return _ticket_page(defect, status, fix=form)
     return _after_move(defect, _("Ticket #%(id)s closed as fixed.", id=defect.id))
 
 
@@ -361,7 +366,10 @@ def ticket_reopen(defect_id: int):
     try:
         fac.reopen(defect, by=_me(), reason=form.reason.data)
     except DomainError as exc:
-        return _ticket_page(defect, _field_error(form.reason, exc), reopen=form)
+        if not getattr(exc, "field", None):
+            db.session.rollback()
+            return _ticket_page(defect, exc.status, exc.message)
+        return _ticket_page(defect, _field_error(form, exc, "reason"), reopen=form)
     return _after_move(defect, _("Ticket #%(id)s reopened.", id=defect.id))
 
 
@@ -378,7 +386,11 @@ def ticket_photos(defect_id: int):
             defect, by=_me(), kind=PhotoKind(form.kind.data), uploads=_uploads(form.photos.data)
         )
     except DomainError as exc:
-        return _ticket_page(defect, _field_error(form.photos, exc), photo=form)
+        if not getattr(exc, "field", None):
+            db.session.rollback()
+            return _ticket_page(defect, exc.status, exc.message)
+        status = _field_error(form, exc, "photos", after_photos="photos")
+        return _ticket_page(defect, status, photo=form)
     return _after_move(defect, _("Photos added."))
 
 
@@ -474,7 +486,7 @@ def round_new():
             db.session.commit()
             return redirect(url_for("facility.round_page", round_id=inspection.id))
         except DomainError as exc:
-            status = _field_error(form.floors, exc)
+            status = _field_error(form, exc, "floors")
     elif form.is_submitted():
         status = 422
     return render_template("facility/round_new.html", form=form), status
@@ -569,12 +581,12 @@ def round_finding(round_id: int):
             flash(_("Finding saved as ticket #%(id)s.", id=defect.id), "success")
             return redirect(url_for("facility.round_page", round_id=round_id, floor=floor.code))
         except DomainError as exc:
-            message = str(exc.message)
-            if "after the repair" in message or "fix note" in message:
-                field = form.after_photos if "photo" in message else form.fix_note
+            if getattr(exc, "field", None):
+                status = _field_error(form, exc, "description", note="fix_note")
             else:
-                field = form.photos if isinstance(exc, PhotoTooLarge) else form.description
-            status = _field_error(field, exc)
+                db.session.rollback()
+                flash(exc.message, "error")
+                return redirect(url_for("facility.round_page", round_id=round_id))
     elif form.is_submitted():
         status = 422
     return (
@@ -701,7 +713,7 @@ def calendar():
             flash(_("%(day)s saved.", day=form.day.data.isoformat()), "success")
             return redirect(url_for("facility.calendar", year=form.day.data.year))
         except DomainError as exc:
-            status = _field_error(form.day, exc)
+            status = _field_error(form, exc, "day")
     elif form.is_submitted():
         status = 422
     return (
