@@ -406,7 +406,8 @@ def allowed_moves(user, defect: Defect) -> set[str]:
     return moves
 
 
-def _require_manager(user) -> None:
+def require_manager(user) -> None:
+    """Refuse (Forbidden) anyone but facility staff and supervisors."""
     if not can_manage(user):
         raise Forbidden(_l("Only facility staff and supervisors work repair tickets."))
 
@@ -725,7 +726,7 @@ def add_report(defect: Defect, *, user: User, description: str, uploads=()) -> D
 
 def assign(defect: Defect, assignee: User, *, by: User) -> Defect:
     """Give the ticket to a facility staff member or supervisor (themselves included)."""
-    _require_manager(by)
+    require_manager(by)
     if not assignee.active or assignee.role not in TICKET_MANAGERS:
         raise FieldError(_l("Tickets go to active facility staff or supervisors."), "assignee")
     if defect.state not in OPEN_STATES:
@@ -750,7 +751,7 @@ def assign(defect: Defect, assignee: User, *, by: User) -> Defect:
 
 def start(defect: Defect, *, by: User) -> Defect:
     """Start work on an assigned ticket."""
-    _require_manager(by)
+    require_manager(by)
     if defect.state != TicketState.ASSIGNED:
         raise _refuse(defect, _("started"))
     before = defect.to_dict()
@@ -806,7 +807,7 @@ def _fix(defect: Defect, from_states, note: str, checked, before_state: str, **v
 
 def fix(defect: Defect, *, by: User, note: str, uploads=()) -> Defect:
     """Close the repair as fixed: a note and an after photo are required."""
-    _require_manager(by)
+    require_manager(by)
     if defect.state != TicketState.IN_PROGRESS:
         raise _refuse(defect, _("closed as fixed"))
     note = _fix_note(note)
@@ -873,7 +874,7 @@ def add_photos(defect: Defect, *, by: User, kind: PhotoKind, uploads) -> list[De
     if "photo" not in allowed_moves(by, defect):
         raise Forbidden(_l("You cannot add photos to this ticket."))
     if kind == PhotoKind.AFTER:
-        _require_manager(by)
+        require_manager(by)
         if defect.state not in (TicketState.ASSIGNED, TicketState.IN_PROGRESS):
             raise Conflict(_l("After photos go with a ticket that is being worked on."))
     checked = photos.check_all(uploads)
@@ -1247,7 +1248,7 @@ def round_floors(inspection: InspectionRound) -> list[Floor]:
 
 def start_round(zone: Zone, floor_list: list[Floor], *, by: User) -> InspectionRound:
     """Start a round; the inspector's unfinished round in the same zone is resumed instead."""
-    _require_manager(by)
+    require_manager(by)
     if not floor_list:
         raise FieldError(_l("Choose at least one floor."), "floors")
     existing = db.session.scalar(
@@ -1279,7 +1280,7 @@ def start_round(zone: Zone, floor_list: list[Floor], *, by: User) -> InspectionR
 
 
 def _lock_open_round(inspection: InspectionRound, by: User) -> InspectionRound:
-    _require_manager(by)
+    require_manager(by)
     locked = db.session.scalar(
         select(InspectionRound)
         .where(InspectionRound.id == inspection.id)

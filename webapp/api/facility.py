@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from models import clock, db
 from models import facility as fac
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.errors import InvalidInput, NotFound
 from models.facility import (
     STATE_LABELS,
     DefectSource,
@@ -312,8 +312,7 @@ def _me() -> User:
 
 
 def _require_manager() -> None:
-    if not fac.can_manage(_me()):
-        raise Forbidden("Only facility staff and supervisors do this")
+    fac.require_manager(_me())
 
 
 def _photo_json(photo) -> dict:
