@@ -88,6 +88,16 @@
     if (report) { duplicateHint(report); }
     var finding = document.getElementById("finding-form");
     if (finding) { fixFields(finding); }
+    document.querySelectorAll(".js-only").forEach(function (el) { el.hidden = false; });
+    document.querySelectorAll("[data-check-all], [data-check-none]").forEach(function (button) {
+      var name = button.dataset.checkAll || button.dataset.checkNone;
+      var value = Boolean(button.dataset.checkAll);
+      button.addEventListener("click", function () {
+        document.querySelectorAll("input[type=checkbox][name=" + name + "]").forEach(function (box) {
+          box.checked = value;
+        });
+      });
+    });
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });
