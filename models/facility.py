@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from models import audit, clock, db, outbox, photos, workdays
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -963,6 +963,11 @@ def ticket_query(
     if flt.found_to:
         end = datetime.combine(flt.found_to + timedelta(days=1), datetime.min.time(), clock.TAIPEI)
         stmt = stmt.where(Defect.found_at < end)
+    stmt = stmt.options(
+        selectinload(Defect.assignee),
+        selectinload(Defect.reported_by),
+        selectinload(Defect.verified_by),
+    )
     if newest_first:
         return stmt.order_by(Defect.found_at.desc(), Defect.id.desc())
     return stmt.order_by(Defect.found_at, Defect.id)

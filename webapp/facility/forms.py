@@ -157,5 +157,5 @@ class CalendarDayForm(FlaskForm):
 
     day = DateField(_l("Date"), validators=[DataRequired()])
     working = SelectField(_l("Kind"), validators=[DataRequired()])
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
+    name = StringField(_l("Name of the day"), validators=[Optional(), Length(max=100)])
     submit = SubmitField(_l("Save day"))
