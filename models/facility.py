@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     or_,
     select,
@@ -331,6 +332,14 @@ class FieldError(InvalidInput):
         self.field = field
 
 
+class MissingAfterPhoto(Conflict):
+    """A fix without an after photo: the ticket has none waiting (the API uploads it first)."""
+
+    def __init__(self):
+        super().__init__(_l("Add a photo taken after the repair."))
+        self.field = "after_photos"
+
+
 # --- who may do what ----------------------------------------------------------------------
 
 
@@ -427,9 +436,20 @@ def visible_to(user, stmt):
     return stmt.where(reported_by(user))
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+FIRST_DATE, LAST_DATE = date(1990, 1, 1), date(2200, 12, 31)
+
+
+def by_id(model, row_id):
+    """A row by primary key; None for a missing row or an id no row can have."""
+    if not isinstance(row_id, int) or not 1 <= row_id <= MAX_ID:
+        return None
+    return db.session.get(model, row_id)
+
+
 def get_defect(defect_id: int, user) -> Defect:
     """A ticket the user may see, else NotFound (never reveals others' tickets)."""
-    defect = db.session.get(Defect, defect_id)
+    defect = by_id(Defect, defect_id)
     if defect is None or not can_see(user, defect):
         raise NotFound(_l("No such ticket, or not one you can see."))
     return defect
@@ -492,7 +512,27 @@ def _refuse(defect: Defect, move: str):
 
 
 def _clean(text: str | None, limit: int) -> str:
-    return (text or "").strip()[:limit]
+    """Trimmed text without NUL characters (which no database column can hold)."""
+    return (text or "").replace("\x00", "").strip()[:limit]
+
+
+def _code(value) -> str | None:
+    """A code as typed, or None when it cannot be one (too long, NUL characters)."""
+    value = (value or "").strip()
+    if not value or len(value) > 64 or "\x00" in value:
+        return None
+    return value
+
+
+def day_start(day: date, *, after: bool = False) -> datetime:
+    """The instant a Taipei day starts (`after`: the next day's), for date filters.
+
+    Dates outside 1990-2200 are clamped (no record lies there; no instant overflows).
+    """
+    day = min(max(day, FIRST_DATE), LAST_DATE)
+    if after:
+        day += timedelta(days=1)
+    return datetime.combine(day, datetime.min.time(), clock.TAIPEI)
 
 
 def _store_photos(defect: Defect, checked, kind: PhotoKind, event: DefectEvent | None):
@@ -577,28 +617,45 @@ def _notify(user: User, event_key: str, kind: str, defect: Defect, message: str,
 # --- reference look-ups -------------------------------------------------------------------
 
 
+def find_by_code(model, code, *, active_only: bool = True):
+    """A category, zone or floor by its code, or None."""
+    key = _code(code)
+    if key is None:
+        return None
+    stmt = select(model).where(model.code == key)
+    if active_only and hasattr(model, "active"):
+        stmt = stmt.where(model.active)
+    return db.session.scalar(stmt)
+
+
 def category_by_code(code: str) -> DefectCategory:
-    """A defect category by its stable code."""
-    row = db.session.scalar(select(DefectCategory).where(DefectCategory.code == (code or "")))
+    """A defect category by its stable code, else NotFound."""
+    row = find_by_code(DefectCategory, code)
     if row is None:
-        raise InvalidInput(_l("Unknown category: %(code)s", code=code))
+        raise NotFound(_l("Unknown category: %(code)s", code=code))
     return row
 
 
 def zone_by_code(code: str) -> Zone:
-    """An active zone by code."""
-    row = db.session.scalar(select(Zone).where(Zone.code == (code or ""), Zone.active))
+    """An active zone by code, else NotFound."""
+    row = find_by_code(Zone, code)
     if row is None:
-        raise InvalidInput(_l("Unknown zone: %(code)s", code=code))
+        raise NotFound(_l("Unknown zone: %(code)s", code=code))
     return row
 
 
 def floor_by_code(code: str) -> Floor:
-    """An active floor by code."""
-    row = db.session.scalar(select(Floor).where(Floor.code == (code or ""), Floor.active))
+    """An active floor by code, else NotFound."""
+    row = find_by_code(Floor, code)
     if row is None:
-        raise InvalidInput(_l("Unknown floor: %(code)s", code=code))
+        raise NotFound(_l("Unknown floor: %(code)s", code=code))
     return row
+
+
+def user_by_username(username: str) -> User | None:
+    """A user by exact username, or None."""
+    key = _code(username)
+    return key and db.session.scalar(select(User).where(User.username == key))
 
 
 def categories() -> list[DefectCategory]:
@@ -784,7 +841,7 @@ def _fix_note(note: str) -> str:
 def _fix(defect: Defect, from_states, note: str, checked, before_state: str, **values) -> Defect:
     waiting = pending_after_photos(defect)
     if not checked and not waiting:
-        raise FieldError(_l("Add a photo taken after the repair."), "after_photos")
+        raise MissingAfterPhoto()
     before = defect.to_dict()
     _move(defect, from_states, TicketState.FIXED, fixed_at=clock.now(), fix_note=note, **values)
     event = _event(defect, EventAction.FIXED, before=before_state, note=note)
@@ -921,7 +978,11 @@ class TicketFilter:
 def ticket_query(
     user: User, flt: TicketFilter, *, today: date | None = None, newest_first: bool = False
 ):
-    """A select() of the tickets the user may see, narrowed by `flt`, oldest first."""
+    """A select() of the tickets the user may see, narrowed by `flt`, oldest first.
+
+    A filter naming a category, zone, floor or person that does not exist matches nothing,
+    and so does a date range that ends before it starts.
+    """
     today = today or clock.today()
     stmt = visible_to(user, select(Defect))
     if flt.mine:
@@ -934,35 +995,31 @@ def ticket_query(
         if flt.state not in {s.value for s in TicketState}:
             raise InvalidInput(_l("Unknown state: %(code)s", code=flt.state))
         stmt = stmt.where(Defect.state == flt.state)
-    if flt.category:
-        stmt = stmt.where(Defect.category_id == category_by_code(flt.category).id)
-    if flt.zone:
-        stmt = stmt.where(Defect.zone_id == zone_by_code(flt.zone).id)
-    if flt.floor:
-        stmt = stmt.where(Defect.floor_id == floor_by_code(flt.floor).id)
+    for value, model, column in (
+        (flt.category, DefectCategory, Defect.category_id),
+        (flt.zone, Zone, Defect.zone_id),
+        (flt.floor, Floor, Defect.floor_id),
+    ):
+        if value:
+            row = find_by_code(model, value, active_only=False)
+            stmt = stmt.where(column == row.id if row else false())
     if flt.assignee == "me":
         stmt = stmt.where(Defect.assignee_id == user.id)
     elif flt.assignee == "none":
         stmt = stmt.where(Defect.assignee_id.is_(None))
     elif flt.assignee:
-        person = db.session.scalar(select(User).where(User.username == flt.assignee))
-        if person is None:
-            raise InvalidInput(_l("Unknown user: %(name)s", name=flt.assignee))
-        stmt = stmt.where(Defect.assignee_id == person.id)
+        person = user_by_username(flt.assignee)
+        stmt = stmt.where(Defect.assignee_id == person.id if person else false())
     if flt.overdue:
         stmt = stmt.where(Defect.state.in_([s.value for s in OPEN_STATES]), Defect.due_on < today)
     if flt.source:
         if flt.source not in {s.value for s in DefectSource}:
             raise InvalidInput(_l("Unknown source: %(code)s", code=flt.source))
         stmt = stmt.where(Defect.source == flt.source)
-    if flt.found_from and flt.found_to and flt.found_from > flt.found_to:
-        raise InvalidInput(_l("The date range ends before it starts."))
     if flt.found_from:
-        start = datetime.combine(flt.found_from, datetime.min.time(), clock.TAIPEI)
-        stmt = stmt.where(Defect.found_at >= start)
+        stmt = stmt.where(Defect.found_at >= day_start(flt.found_from))
     if flt.found_to:
-        end = datetime.combine(flt.found_to + timedelta(days=1), datetime.min.time(), clock.TAIPEI)
-        stmt = stmt.where(Defect.found_at < end)
+        stmt = stmt.where(Defect.found_at < day_start(flt.found_to, after=True))
     stmt = stmt.options(
         selectinload(Defect.assignee),
         selectinload(Defect.reported_by),
@@ -1376,7 +1433,7 @@ def record_finding(
         fix_note = _fix_note(fix_note)
         after_photos = photos.check_all(after_uploads, "after_photos")
         if not after_photos:
-            raise FieldError(_l("Add a photo taken after the repair."), "after_photos")
+            raise MissingAfterPhoto()
     defect = _new_defect(
         by, category, inspection.zone, floor, location, description, before_photos, inspection
     )

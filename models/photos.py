@@ -105,7 +105,8 @@ def _megabytes(size: int) -> str:
 
 def check(upload: Upload) -> CheckedPhoto:
     """Read and check one upload: size first, then its real type by content (not by name)."""
-    name = Path((upload.filename or "photo").replace("\\", "/")).name[:200] or "photo"
+    raw = (upload.filename or "photo").replace("\x00", "").replace("\\", "/")
+    name = Path(raw).name[:200] or "photo"
     limit = max_bytes()
     data = upload.stream.read(limit + 1)
     if len(data) > limit:

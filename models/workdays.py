@@ -322,7 +322,7 @@ def load_year(year: int, *, replace: bool = False) -> CalendarYear:
 def set_day(day: date, *, working: bool, name: str) -> CalendarDay:
     """Mark a day as a day off or as a make-up working day (補班), with its name."""
     _check_year(day.year)
-    name = (name or "").strip()[:100]
+    name = (name or "").replace("\x00", "").strip()[:100]
     if working and day.weekday() < 5:
         raise InvalidInput(_l("A make-up working day (補班) is a Saturday or a Sunday."))
     if not working and not name:

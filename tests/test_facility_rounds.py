@@ -137,7 +137,7 @@ def test_starting_again_resumes_the_unfinished_round(tech):
 def test_finding_fixed_on_the_spot_needs_note_and_after_photo(tech):
     with as_user(tech):
         inspection = fac.start_round(fac.zone_by_code("northeast"), [floor("1F")], by=tech)
-        with pytest.raises(InvalidInput, match="after the repair"):
+        with pytest.raises(Conflict, match="after the repair"):
             fac.record_finding(
                 inspection,
                 floor("1F"),

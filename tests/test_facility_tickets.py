@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from models import clock, db
 from models import facility as fac
 from models.audit import AuditEntry
-from models.errors import Conflict, Forbidden, InvalidInput
+from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.facility import Defect, EventAction, TicketState
 from models.outbox import Notification
 from tests.facility_support import (
@@ -176,7 +176,7 @@ def test_fix_needs_a_note_and_an_after_photo(people):
     with pytest.raises(InvalidInput, match="fix note"), as_user(people["tech"]):
         fac.fix(defect, by=people["tech"], note="  ", uploads=[upload()])
     db.session.rollback()
-    with pytest.raises(InvalidInput, match="after the repair"), as_user(people["tech"]):
+    with pytest.raises(Conflict, match="after the repair"), as_user(people["tech"]):
         fac.fix(defect, by=people["tech"], note="換了", uploads=[])
     db.session.rollback()
     assert db.session.get(Defect, defect.id).state == TicketState.IN_PROGRESS
@@ -413,8 +413,10 @@ def test_bad_input_changes_nothing(people):
         )
     db.session.rollback()
     assert db.session.scalar(select(Defect.id)) is None
-    with pytest.raises(InvalidInput, match="Unknown zone"):
+    with pytest.raises(NotFound, match="Unknown zone"):
         fac.zone_by_code("atlantis")
+    with pytest.raises(NotFound):
+        fac.zone_by_code("north\x00east")
 
 
 def test_ticket_filters(people, frozen_clock):
@@ -445,8 +447,10 @@ def test_ticket_filters(people, frozen_clock):
     assert ids(user=people["agency"]) == [b.id]
     with pytest.raises(InvalidInput):
         ids(state="lost")
-    with pytest.raises(InvalidInput):
-        ids(found_from=date(2024, 3, 9), found_to=date(2024, 3, 1))
+    # filters that name nothing match nothing; so does a range that ends before it starts
+    assert ids(zone="atlantis") == [] and ids(assignee="nobody") == []
+    assert ids(found_from=date(2024, 3, 9), found_to=date(2024, 3, 1)) == []
+    assert ids(found_from=date(1, 1, 1), found_to=date(9999, 12, 31)) == [a.id, b.id]
 
 
 def test_building_grid_counts_open_tickets_and_ages(people, frozen_clock):
@@ -463,3 +467,57 @@ def test_building_grid_counts_open_tickets_and_ages(people, frozen_clock):
     other = grid[(sw.id, fac.floor_by_code("5F").id)]
     assert (other.count, other.oldest, other.band) == (1, fresh.found_at, "age-0")
     assert fac.age_band(fresh.found_at, fresh.found_at + timedelta(days=2)) == "age-1"
+
+
+@pytest.mark.postgres_only
+def test_two_verifications_at_once_on_postgres(app, people, is_postgres):
+    """Two real transactions: the second waits on the row lock, then finds it verified."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL row locks")
+    defect = to_fixed(new_ticket(people["clerk"]), people)
+    clerk_id, defect_id = people["clerk"].id, defect.id
+    outcome = []
+
+    def second():
+        with app.app_context():
+            clerk = db.session.get(fac.User, clerk_id)
+            mine = db.session.get(Defect, defect_id)
+            assert mine.state == "fixed"  # the first verification is not committed yet
+            try:
+                with as_user(clerk):
+                    fac.verify(mine, by=clerk)
+                    db.session.commit()
+                outcome.append("verified")
+            except Conflict:
+                db.session.rollback()
+                outcome.append("conflict")
+            finally:
+                db.session.remove()
+
+    with as_user(people["boss"]):
+        fac.verify(defect, by=people["boss"])  # flushed: holds the row, not committed
+        thread = threading.Thread(target=second)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            db.session.execute(text("select pg_stat_clear_snapshot()"))  # fresh statistics
+            waiting = db.session.execute(
+                text(
+                    "select count(*) from pg_stat_activity "
+                    "where wait_event_type = 'Lock' and datname = current_database()"
+                )
+            ).scalar()
+            if waiting:
+                break
+            time.sleep(0.02)
+        assert waiting, "the second verification should wait on the row lock"
+        db.session.commit()
+    thread.join(timeout=10)
+    assert outcome == ["conflict"]
+    db.session.expire_all()
+    assert [e.action for e in fac.events_of(defect)].count("verified") == 1

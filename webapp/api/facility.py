@@ -6,17 +6,16 @@ first (`POST /defects/{id}/photos` with kind=after), then `POST /defects/{id}/fi
 Rounds: list them, and each zone's schedule.
 """
 
-from datetime import datetime, time, timedelta
-
 from flask import request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import false, select
 
-from models import clock, db
+from models import db
 from models import facility as fac
-from models.errors import InvalidInput, NotFound
+from models.errors import NotFound
 from models.facility import (
     STATE_LABELS,
     DefectSource,
@@ -26,6 +25,7 @@ from models.facility import (
     TicketState,
 )
 from models.photos import Upload
+from models.seed import CATEGORIES
 from models.user import User
 from webapp.i18n import select_locale
 
@@ -42,6 +42,22 @@ rounds_blp = Blueprint(
 rounds_blp.url_prefix_suffix = "/rounds"
 
 MAX_PER_PAGE = 200
+MAX_PAGE = 100_000
+CODE = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$", error="Not a code")
+# Blank: NUL, control characters and every character Python's str.strip() removes. Spelled out
+# (not \s) so that the document's regex means the same in every engine.
+BLANK = r"\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT = validate.Regexp(rf"^[{BLANK}]*[^{BLANK}]", error="Write something")
+CATEGORY = validate.OneOf([code for code, *_rest in CATEGORIES])
+ID = "<int(min=1, max=2147483647):defect_id>"
+# The photo part's accepted types (the server checks the content itself, not this header).
+PHOTO_ENCODING = {
+    "content": {
+        "multipart/form-data": {
+            "encoding": {"photo": {"contentType": "image/jpeg, image/png, image/webp, image/heic"}}
+        }
+    }
+}
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -65,59 +81,61 @@ class DefectQuerySchema(Schema):
         validate=validate.OneOf([*STATES, "open", "closed"]),
         metadata={"description": "A state, `open` or `closed` (fixed or verified)"},
     )
-    category = fields.String(metadata={"description": "corridor, facility, cleanliness…"})
-    zone = fields.String()
-    floor = fields.String()
-    assignee = fields.String(metadata={"description": "A username, `me` or `none`"})
+    category = fields.String(validate=CATEGORY)
+    zone = fields.String(validate=CODE)
+    floor = fields.String(validate=CODE)
+    assignee = fields.String(validate=CODE, metadata={"description": "A username, `me` or `none`"})
     overdue = fields.Boolean(load_default=False)
     source = fields.String(validate=validate.OneOf([s.value for s in DefectSource]))
     found_from = fields.Date(metadata={"description": "Taipei date, inclusive"})
     found_to = fields.Date(metadata={"description": "Taipei date, inclusive"})
     mine = fields.Boolean(load_default=False, metadata={"description": "Only my reports"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 class PlaceQuerySchema(Schema):
     """A zone, floor and category (the duplicate hint)."""
 
-    zone = fields.String(required=True)
-    floor = fields.String(required=True)
-    category = fields.String(required=True)
+    zone = fields.String(required=True, validate=CODE)
+    floor = fields.String(required=True, validate=CODE)
+    category = fields.String(required=True, validate=CATEGORY)
 
 
 class DefectCreateSchema(Schema):
     """A new repair report (photos are uploaded afterwards)."""
 
-    category = fields.String(required=True, metadata={"example": "corridor"})
-    zone = fields.String(required=True, metadata={"example": "northeast"})
-    floor = fields.String(required=True, metadata={"example": "3F"})
+    category = fields.String(required=True, validate=CATEGORY, metadata={"example": "corridor"})
+    zone = fields.String(required=True, validate=CODE, metadata={"example": "northeast"})
+    floor = fields.String(required=True, validate=CODE, metadata={"example": "3F"})
     location = fields.String(load_default="", validate=validate.Length(max=200))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    description = fields.String(required=True, validate=[validate.Length(max=4000), TEXT])
 
 
 class AddReportSchema(Schema):
     """Someone else's report of the same defect."""
 
-    description = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    description = fields.String(required=True, validate=[validate.Length(max=4000), TEXT])
 
 
 class AssignSchema(Schema):
     """Whom to give the ticket to (yourself when left out)."""
 
-    assignee = fields.String(metadata={"description": "Username; default: the caller"})
+    assignee = fields.String(
+        validate=CODE, metadata={"description": "Username; default: the caller"}
+    )
 
 
 class FixSchema(Schema):
     """What was done."""
 
-    note = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    note = fields.String(required=True, validate=[validate.Length(max=4000), TEXT])
 
 
 class ReopenSchema(Schema):
     """Why the ticket is reopened."""
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(required=True, validate=[validate.Length(max=2000), TEXT])
 
 
 class PhotoKindSchema(Schema):
@@ -225,11 +243,11 @@ class PhotoListSchema(Schema):
 class RoundQuerySchema(Schema):
     """Filters of the round list."""
 
-    zone = fields.String()
-    started_from = fields.Date()
-    started_to = fields.Date()
+    zone = fields.String(validate=CODE)
+    started_from = fields.Date(metadata={"description": "Taipei date, inclusive"})
+    started_to = fields.Date(metadata={"description": "Taipei date, inclusive"})
     finished = fields.Boolean()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
@@ -286,10 +304,11 @@ class ScheduleListSchema(Schema):
 
 def _errors(*statuses):
     descriptions = {
+        400: "The body is not valid JSON",
         401: "Not signed in, or the token is invalid",
         403: "The caller's role does not allow this",
         404: "No such record, or not one the caller can see",
-        409: "The ticket or round is not in a state that allows this",
+        409: "The ticket is not in a state that allows this (or a fix has no after photo yet)",
         413: "A photo is larger than the limit (PHOTO_MAX_BYTES, 10 MB by default)",
         422: "Invalid input (see `fields`)",
     }
@@ -408,7 +427,7 @@ def list_defects(args):
 @blp.route("", methods=["POST"])
 @blp.arguments(DefectCreateSchema)
 @blp.response(201, DefectSchema)
-@_errors(401, 422)
+@_errors(400, 401, 404, 422)
 def create_defect(data):
     """File a repair report (any signed-in user). Upload photos with POST …/photos."""
     category, zone, floor = _lookup_place(data)
@@ -429,7 +448,11 @@ def create_defect(data):
 @_errors(401, 422)
 def similar(args):
     """Open tickets at the same zone, floor and category (the duplicate hint)."""
-    category, zone, floor = _lookup_place(args)
+    category = fac.find_by_code(fac.DefectCategory, args["category"])
+    zone = fac.find_by_code(fac.Zone, args["zone"])
+    floor = fac.find_by_code(fac.Floor, args["floor"])
+    if not (category and zone and floor):
+        return {"items": []}  # nothing is open at a place that does not exist
     locale = select_locale()
     return {
         "items": [
@@ -446,7 +469,7 @@ def similar(args):
     }
 
 
-@blp.route("/<int:defect_id>")
+@blp.route(ID)
 @blp.response(200, DefectSchema)
 @_errors(401, 404)
 def get_defect(defect_id):
@@ -455,16 +478,16 @@ def get_defect(defect_id):
 
 
 def _open_defect_for_report(defect_id: int):
-    defect = db.session.get(fac.Defect, defect_id)
+    defect = fac.by_id(fac.Defect, defect_id)
     if defect is None:
         raise NotFound("No such ticket")
     return defect
 
 
-@blp.route("/<int:defect_id>/reports", methods=["POST"])
+@blp.route(ID + "/reports", methods=["POST"])
 @blp.arguments(AddReportSchema)
 @blp.response(201, DefectSchema)
-@_errors(401, 404, 409, 422)
+@_errors(400, 401, 404, 409, 422)
 def add_report(data, defect_id):
     """Add your report of the same defect to an open ticket (any signed-in user)."""
     defect = _open_defect_for_report(defect_id)
@@ -472,24 +495,24 @@ def add_report(data, defect_id):
     return _done(defect)
 
 
-@blp.route("/<int:defect_id>/assign", methods=["POST"])
+@blp.route(ID + "/assign", methods=["POST"])
 @blp.arguments(AssignSchema)
 @blp.response(200, DefectSchema)
-@_errors(401, 403, 404, 409, 422)
+@_errors(400, 401, 403, 404, 409, 422)
 def assign(data, defect_id):
     """Assign the ticket to a facility staff member or supervisor (default: yourself)."""
     _require_manager()
     defect = fac.get_defect(defect_id, _me())
     person = _me()
     if data.get("assignee"):
-        person = db.session.scalar(select(User).where(User.username == data["assignee"]))
+        person = fac.user_by_username(data["assignee"])
         if person is None:
-            raise InvalidInput(f"Unknown user: {data['assignee']}")
+            raise NotFound(_l("Unknown user: %(name)s", name=data["assignee"]))
     fac.assign(defect, person, by=_me())
     return _done(defect)
 
 
-@blp.route("/<int:defect_id>/start", methods=["POST"])
+@blp.route(ID + "/start", methods=["POST"])
 @blp.response(200, DefectSchema)
 @_errors(401, 403, 404, 409)
 def start(defect_id):
@@ -500,10 +523,10 @@ def start(defect_id):
     return _done(defect)
 
 
-@blp.route("/<int:defect_id>/fix", methods=["POST"])
+@blp.route(ID + "/fix", methods=["POST"])
 @blp.arguments(FixSchema)
 @blp.response(200, DefectSchema)
-@_errors(401, 403, 404, 409, 422)
+@_errors(400, 401, 403, 404, 409, 422)
 def fix(data, defect_id):
     """Close as fixed: a note, and an after photo uploaded beforehand (kind=after)."""
     _require_manager()
@@ -512,7 +535,7 @@ def fix(data, defect_id):
     return _done(defect)
 
 
-@blp.route("/<int:defect_id>/verify", methods=["POST"])
+@blp.route(ID + "/verify", methods=["POST"])
 @blp.response(200, DefectSchema)
 @_errors(401, 403, 404, 409)
 def verify(defect_id):
@@ -522,10 +545,10 @@ def verify(defect_id):
     return _done(defect)
 
 
-@blp.route("/<int:defect_id>/reopen", methods=["POST"])
+@blp.route(ID + "/reopen", methods=["POST"])
 @blp.arguments(ReopenSchema)
 @blp.response(200, DefectSchema)
-@_errors(401, 403, 404, 409, 422)
+@_errors(400, 401, 403, 404, 409, 422)
 def reopen(data, defect_id):
     """Reopen a fixed or verified ticket with the reason (managers or the reporter)."""
     defect = fac.get_defect(defect_id, _me())
@@ -533,9 +556,10 @@ def reopen(data, defect_id):
     return _done(defect)
 
 
-@blp.route("/<int:defect_id>/photos", methods=["POST"])
+@blp.route(ID + "/photos", methods=["POST"])
 @blp.arguments(PhotoKindSchema, location="query")
 @blp.arguments(PhotoFilesSchema, location="files")
+@blp.doc(requestBody=PHOTO_ENCODING)
 @blp.response(201, PhotoListSchema)
 @_errors(401, 403, 404, 409, 413, 422)
 def upload_photos(query, files, defect_id):
@@ -591,13 +615,14 @@ def list_rounds(args):
     _require_manager()
     stmt = select(InspectionRound)
     if args.get("zone"):
-        stmt = stmt.where(InspectionRound.zone_id == fac.zone_by_code(args["zone"]).id)
+        zone = fac.find_by_code(fac.Zone, args["zone"], active_only=False)
+        stmt = stmt.where(InspectionRound.zone_id == zone.id if zone else false())
     if args.get("started_from"):
-        start = datetime.combine(args["started_from"], time.min, clock.TAIPEI)
-        stmt = stmt.where(InspectionRound.started_at >= start)
+        stmt = stmt.where(InspectionRound.started_at >= fac.day_start(args["started_from"]))
     if args.get("started_to"):
-        end = datetime.combine(args["started_to"] + timedelta(days=1), time.min, clock.TAIPEI)
-        stmt = stmt.where(InspectionRound.started_at < end)
+        stmt = stmt.where(
+            InspectionRound.started_at < fac.day_start(args["started_to"], after=True)
+        )
     if "finished" in args:
         column = InspectionRound.finished_at
         stmt = stmt.where(column.is_not(None) if args["finished"] else column.is_(None))

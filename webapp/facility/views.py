@@ -22,7 +22,7 @@ from models.facility import (
     PhotoKind,
     TicketFilter,
 )
-from models.photos import Upload, accepted_types, max_bytes
+from models.photos import PhotoTooLarge, Upload, accepted_types, max_bytes
 from models.user import User
 from webapp.facility import bp
 from webapp.facility.forms import (
@@ -45,6 +45,7 @@ from webapp.forms import choices
 from webapp.security import MANAGERS, role_required
 
 PAGE_SIZE = 30
+MAX_PAGE = 10_000
 
 
 def _me():
@@ -88,7 +89,7 @@ def _field_error(form, exc: DomainError, default: str, **aliases) -> int:
     name = getattr(exc, "field", None) or default
     field = getattr(form, aliases.get(name, name), None) or getattr(form, default)
     field.errors = list(field.errors or []) + [exc.message]
-    return exc.status
+    return 413 if isinstance(exc, PhotoTooLarge) else 422  # a form's own input was wrong
 
 
 # --- repair reports -----------------------------------------------------------------------
@@ -109,7 +110,7 @@ def report():
             zone, floor = fac.zone_by_code(form.zone.data), fac.floor_by_code(form.floor.data)
             add_to = request.form.get("add_to", type=int)
             if add_to:
-                defect = db.session.get(Defect, add_to)
+                defect = fac.by_id(Defect, add_to)
                 if defect is None:
                     raise NotFound(_("No such ticket."))
                 fac.add_report(
@@ -174,7 +175,7 @@ def report():
 @bp.route("/mine")
 def mine():
     """The tickets I reported (or added a report to), newest first."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     stmt = fac.ticket_query(_me(), TicketFilter(mine=True), newest_first=True)
     rows = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
     return render_template("facility/mine.html", rows=rows, today=clock.today())
@@ -228,7 +229,7 @@ def _filter_form() -> tuple[TicketFilterForm, TicketFilter]:
 def tickets():
     """Every ticket, filtered: state, category, zone, floor, assignee, overdue, source, dates."""
     form, flt = _filter_form()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     try:
         stmt = fac.ticket_query(_me(), flt)
     except DomainError as exc:
@@ -398,7 +399,7 @@ def ticket_photos(defect_id: int):
 @bp.route("/photos/<int:photo_id>/<variant>")
 def photo(photo_id: int, variant: str | None = None):
     """A photo (signed-in users who may see its ticket): the original or a resized copy."""
-    row = db.session.get(DefectPhoto, photo_id)
+    row = fac.by_id(DefectPhoto, photo_id)
     if row is None or variant not in (None, "display", "thumb"):
         abort(404)
     fac.get_defect(row.defect_id, _me())
@@ -493,7 +494,7 @@ def round_new():
 
 
 def _open_round(round_id: int) -> InspectionRound:
-    inspection = db.session.get(InspectionRound, round_id)
+    inspection = fac.by_id(InspectionRound, round_id)
     if inspection is None:
         abort(404)
     return inspection
