@@ -146,3 +146,30 @@ def test_building_grid_and_ticket_list_on_a_phone(new_page, create_user, photos)
     page.wait_for_url(re.compile(r"/facility/tickets\?"))
     assert page.locator(".ticket-card").count() == 1
     screenshot(page, "facility-tickets-filtered-phone")
+
+
+def test_duplicate_hint_offers_the_open_ticket(new_page, create_user):
+    from tests.facility_support import new_ticket
+
+    first = create_user(role="clerk", username="reporter3")
+    create_user(role="agency", username="visitor3", name="林社工")
+    ticket = new_ticket(first, category="corridor", zone="northeast", floor="3F")
+    page = new_page(viewport=PHONE)
+    browser_login(page, "visitor3")
+    page.goto("/facility/report?zone=northeast&floor=3F")
+    assert page.locator("#similar").is_hidden()
+    page.get_by_label("淨空走道").check()
+    hint = page.locator("#similar")
+    hint.wait_for(state="visible")
+    assert "此處已有人報修且尚未結案" in hint.inner_text()
+    page.get_by_label("發生什麼問題？").fill("紙箱還在")
+    screenshot(page, "facility-report-duplicate-hint-phone")
+    page.get_by_role("button", name=f"將我的報修併入 #{ticket.id}").click()
+    page.wait_for_url(re.compile(rf"/facility/tickets/{ticket.id}$"))
+    assert "已併入案件" in page.locator(".flash-success").inner_text()
+    assert "其他人再次報修" in page.locator(".timeline").inner_text()
+    # another category at the same place: no hint
+    page.goto("/facility/report?zone=northeast&floor=3F")
+    page.get_by_label("設施正常").check()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#similar").is_hidden()
