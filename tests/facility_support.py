@@ -86,3 +86,15 @@ def english():
 
     with force_locale("en"):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dispose_engines_at_the_end(app, csrf_app):
+    """Close pooled database connections when the session ends (an unclosed PostgreSQL
+    connection warns at exit, and warnings are errors)."""
+    yield
+    from models import db as database
+
+    for application in (app, csrf_app):
+        with application.app_context():
+            database.engine.dispose()

@@ -9,10 +9,15 @@ from sqlalchemy import select
 from models import db
 from models import facility as fac
 from tests.conftest import PHONE, browser_login, screenshot
-from tests.facility_support import fast_passwords, fresh_user_per_request, image_bytes
+from tests.facility_support import (
+    dispose_engines_at_the_end,
+    fast_passwords,
+    fresh_user_per_request,
+    image_bytes,
+)
 
 pytestmark = pytest.mark.browser
-assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from models import facility as fac
 from models.user import create_token
 from tests.facility_support import (
     as_user,
+    dispose_engines_at_the_end,
     fast_passwords,
     fresh_user_per_request,
     image_bytes,
@@ -21,7 +22,7 @@ from tests.facility_support import (
     upload,
 )
 
-assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 
 class Api:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from models import db
 from models.user import create_token
 from tests.facility_support import (
+    dispose_engines_at_the_end,
     fast_passwords,
     fresh_user_per_request,
     move,
@@ -18,7 +19,7 @@ from tests.facility_support import (
     upload,
 )
 
-assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 # Fewer by default than the whole-API fuzz test, which covers these operations too.
 MAX_EXAMPLES = int(os.environ.get("CITYDESK_FUZZ_EXAMPLES", "10"))

@@ -15,11 +15,11 @@ from models.workdays import (
     is_working_day,
     working_days_between,
 )
-from tests.facility_support import english
+from tests.facility_support import dispose_engines_at_the_end, english
 
 CLI = audit.Actor(None, "test")
 pytestmark = pytest.mark.usefixtures("english")
-assert english
+assert english and dispose_engines_at_the_end
 
 
 def test_weekend():

@@ -9,9 +9,14 @@ from jobs.facility import run_overdue_tickets, run_round_reminders
 from models import audit, clock, db
 from models import facility as fac
 from models.outbox import Notification
-from tests.facility_support import fast_passwords, fresh_user_per_request, new_ticket
+from tests.facility_support import (
+    dispose_engines_at_the_end,
+    fast_passwords,
+    fresh_user_per_request,
+    new_ticket,
+)
 
-assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 
 def count(kind):

@@ -10,9 +10,16 @@ from models import facility as fac
 from models.errors import Conflict, Forbidden, InvalidInput
 from models.facility import CheckResult, RoundStatus
 from models.outbox import Notification
-from tests.facility_support import as_user, english, fast_passwords, fresh_user_per_request, upload
+from tests.facility_support import (
+    as_user,
+    dispose_engines_at_the_end,
+    english,
+    fast_passwords,
+    fresh_user_per_request,
+    upload,
+)
 
-assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 pytestmark = pytest.mark.usefixtures("english")
 assert english
 

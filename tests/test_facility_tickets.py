@@ -13,6 +13,7 @@ from models.facility import Defect, EventAction, TicketState
 from models.outbox import Notification
 from tests.facility_support import (
     as_user,
+    dispose_engines_at_the_end,
     english,
     fast_passwords,
     fresh_user_per_request,
@@ -21,7 +22,7 @@ from tests.facility_support import (
     upload,
 )
 
-assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 pytestmark = pytest.mark.usefixtures("english")
 assert english
 

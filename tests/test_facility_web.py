@@ -14,9 +14,14 @@ from models import db
 from models import facility as fac
 from models.facility import Defect
 from models.workdays import is_working_day
-from tests.facility_support import fast_passwords, fresh_user_per_request, image_bytes
+from tests.facility_support import (
+    dispose_engines_at_the_end,
+    fast_passwords,
+    fresh_user_per_request,
+    image_bytes,
+)
 
-assert fast_passwords and fresh_user_per_request  # autouse fixtures, imported to apply
+assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 
 def photo(name="photo.jpg", data=None):
