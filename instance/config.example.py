@@ -5,3 +5,6 @@
 # IDLE_TIMEOUT_MINUTES = 30
 # DISPATCH_SLA_SECONDS = 600
 # BASE_URL = "https://citydesk.example.gov.tw"
+# PHOTO_MAX_BYTES = 10 * 1024 * 1024   # largest repair photo accepted (a larger one gets 413)
+# PHOTO_MAX_COUNT = 6                  # photos per submission
+# PHOTO_DIR = "/var/lib/citydesk/photos"  # default: <instance>/photos (never under static/)

@@ -49,5 +49,7 @@ def load_demo() -> dict[str, str]:
 def load_sample_data() -> None:
     """Realistic sample records for each area (each area adds its own here)."""
     from models.demo_dispatch import load_dispatch_demo
+    from models.demo_facility import load_facility_sample
 
     load_dispatch_demo()
+    load_facility_sample()

@@ -172,3 +172,6 @@ def seed_reference_data(connection: Connection) -> None:
         "year",
         [{"year": year, "dispatch_target": value} for year, value in TARGETS.items()],
     )
+    from models.workdays import seed_calendar
+
+    seed_calendar(connection)  # the Taiwan working-day calendar (once its tables exist)

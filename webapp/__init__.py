@@ -126,11 +126,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import admin, agency, api, auth, desk, main
+    from webapp import admin, agency, api, auth, desk, facility, main
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(desk.bp, url_prefix="/desk")
     app.register_blueprint(agency.bp, url_prefix="/agency")
+    app.register_blueprint(facility.bp, url_prefix="/facility")
     api.register(app)

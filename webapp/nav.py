@@ -76,6 +76,42 @@ NAV: list[NavItem] = [
         _l("Every change and sign-in, filterable"),
         (Role.SUPERVISOR, Role.ADMIN),
     ),
+    NavItem(
+        "facility.report",
+        _l("Report a problem"),
+        _l("File a repair report for the building, from your phone or desk"),
+        tuple(Role),
+    ),
+    NavItem(
+        "facility.mine",
+        _l("My repair reports"),
+        _l("Follow the repairs you reported and confirm them"),
+        (Role.CLERK, Role.AGENCY, Role.ADMIN),
+    ),
+    NavItem(
+        "facility.tickets",
+        _l("Repair tickets"),
+        _l("Take, work and close repair tickets; filter and find the overdue ones"),
+        (Role.FACILITY, Role.SUPERVISOR),
+    ),
+    NavItem(
+        "facility.grid",
+        _l("Building grid"),
+        _l("Open tickets per floor and zone, coloured by how long they have waited"),
+        (Role.FACILITY, Role.SUPERVISOR),
+    ),
+    NavItem(
+        "facility.rounds",
+        _l("Inspection rounds"),
+        _l("Rounds due and overdue per zone; walk a round on your phone"),
+        (Role.FACILITY, Role.SUPERVISOR),
+    ),
+    NavItem(
+        "facility.settings",
+        _l("Facility settings"),
+        _l("Round plans, repair due days, the working-day calendar, QR posters"),
+        (Role.SUPERVISOR, Role.ADMIN),
+    ),
 ]
 
 

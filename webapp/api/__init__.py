@@ -5,10 +5,16 @@ Each area adds a flask-smorest Blueprint module here and lists it in BLUEPRINTS.
 
 from flask import Flask
 
-from webapp.api import dispatches, me  # noqa: E402
+from webapp.api import dispatches, facility, me  # noqa: E402
 from webapp.extensions import api
 
-BLUEPRINTS = [me.blp, dispatches.visits_blp, dispatches.dispatches_blp]
+BLUEPRINTS = [
+    me.blp,
+    dispatches.visits_blp,
+    dispatches.dispatches_blp,
+    facility.blp,
+    facility.rounds_blp,
+]
 
 
 def register(app: Flask) -> None:
