@@ -5,3 +5,8 @@
 # IDLE_TIMEOUT_MINUTES = 30
 # DISPATCH_SLA_SECONDS = 600
 # BASE_URL = "https://citydesk.example.gov.tw"
+# MAIL_SERVER = "smtp.example.gov.tw"   # e-mail notices (see docs/jobs.md); none: they wait
+# MAIL_PORT = 587
+# MAIL_USE_TLS = True
+# MAIL_SENDER = "CityDesk <citydesk@example.gov.tw>"
+# RUN_SCHEDULER = False         # when `citydesk jobs` runs as its own process

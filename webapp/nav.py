@@ -19,6 +19,12 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
+    NavItem(
+        "notifications.index",
+        _l("Notifications"),
+        _l("Notices sent to you: dispatches, reminders, overdue alerts"),
+        tuple(Role),
+    ),
     NavItem("admin.users", _l("Users"), _l("Add, edit and deactivate accounts"), (Role.ADMIN,)),
     NavItem(
         "admin.agencies",
@@ -39,6 +45,12 @@ NAV: list[NavItem] = [
         _l("Audit trail"),
         _l("Every change and sign-in, filterable"),
         (Role.SUPERVISOR, Role.ADMIN),
+    ),
+    NavItem(
+        "ops.index",
+        _l("Jobs & notices"),
+        _l("The scheduler, each job's last run and the notification outbox"),
+        (Role.ADMIN,),
     ),
 ]
 
