@@ -71,9 +71,26 @@ def _context(notice: Notification, dispatch: Dispatch | None) -> dict:
         "deadline_roc": _local(deadline, True),
         "deadline_en": _local(deadline, False),
         "deadline_hm": clock.local(deadline).strftime("%H:%M") if deadline else "—",
-        "minutes_late": (int((clock.now() - deadline).total_seconds() // 60) if deadline else None),
+        "minutes_late": payload.get("minutes_late"),
+        "ended": _ended(dispatch),
         "url": absolute_url(link) if link else absolute_url("/"),
     }
+
+
+ENDED = {
+    "arrived": ("已到場", "someone arrived"),
+    "cancelled": ("已取消", "cancelled"),
+    "transferred": ("已轉派其他機關", "transferred to another agency"),
+}
+
+
+def _ended(dispatch: Dispatch | None) -> dict | None:
+    """How a dispatch ended, when a delayed notice goes out after it did."""
+    if dispatch is None or dispatch.is_open:
+        return None
+    zh, en = ENDED.get(dispatch.state, (dispatch.state, dispatch.state))
+    at = dispatch.arrived_at or dispatch.ended_at
+    return {"zh": zh, "en": en, "roc": _local(at, True), "en_at": _local(at, False)}
 
 
 def render_email(notice: Notification, dispatch: Dispatch | None, mail: MailSettings):

@@ -165,6 +165,26 @@ def _deliver_one(ready: Prepared, channels: _Channels, settings: RelaySettings) 
     return outcome
 
 
+def _prepare(notice_id: int, attempts: int, settings: RelaySettings) -> Prepared:
+    """Render a claimed notice; one that cannot be rendered is dead with the reason (after a
+    fix, an administrator retries it) instead of failing every later run."""
+    notice = db.session.get(Notification, notice_id)
+    try:
+        return prepare(notice, attempts, settings.mail)
+    except Exception as exc:
+        log.exception(kv(job=NAME, notification=notice_id, result="unrenderable"))
+        return Prepared(
+            id=notice.id,
+            attempts=attempts,
+            channel=notice.channel,
+            recipient=notice.recipient,
+            event_key=notice.event_key,
+            kind=notice.kind,
+            dispatch_id=notice.dispatch_id,
+            problem=f"cannot be rendered: {type(exc).__name__}: {exc}",
+        )
+
+
 def relay(app: Flask) -> dict:
     """Deliver every due notice (until none is left or MAX_RUN_SECONDS passed)."""
     counts: Counter = Counter()
@@ -188,8 +208,7 @@ def relay(app: Flask) -> dict:
                     if time.monotonic() - claimed_at > settings.lease_seconds - margin:
                         counts["deferred"] += 1  # left to expire and be claimed again
                         continue
-                    notice = db.session.get(Notification, notice_id)
-                    ready = prepare(notice, attempts, settings.mail)
+                    ready = _prepare(notice_id, attempts, settings)
                     db.session.rollback()  # no transaction stays open while we talk
                     counts[_deliver_one(ready, transports, settings)] += 1
         finally:

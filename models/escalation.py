@@ -237,8 +237,10 @@ def _insert_once(dispatch_id: int, step: EscalationStep, due_at: datetime, at: d
     return None if row is None else row[0]
 
 
-def _payload(dispatch: Dispatch, step: EscalationStep, *, agency_side: bool) -> dict:
-    return {
+def _payload(
+    dispatch: Dispatch, step: EscalationStep, ladder: Ladder, *, agency_side: bool
+) -> dict:
+    payload = {
         "dispatch_id": dispatch.id,
         "agency": dispatch.agency.code,
         "agency_name": dispatch.agency.name_zh,
@@ -250,6 +252,9 @@ def _payload(dispatch: Dispatch, step: EscalationStep, *, agency_side: bool) -> 
         "step": step.value,
         "path": dispatch_path(dispatch.id, agency_side=agency_side),
     }
+    if step == EscalationStep.CHIEF:
+        payload["minutes_late"] = ladder.chief_after // 60
+    return payload
 
 
 def _users(*conditions) -> list[User]:
@@ -263,7 +268,7 @@ def _enqueue_step_notices(dispatch: Dispatch, step: EscalationStep, ladder: Ladd
     written = []
 
     def send(channel: Channel, recipient: str, *, user: User | None, agency_side: bool):
-        payload = _payload(dispatch, step, agency_side=agency_side)
+        payload = _payload(dispatch, step, ladder, agency_side=agency_side)
         written.append(
             enqueue(
                 key,

@@ -9,6 +9,7 @@ from jobs.escalation import overdue_sweep
 from jobs.relay import relay
 from jobs.scheduler import run_once
 from models import clock, db
+from models.audit import AuditEntry
 from models.outbox import Channel, Notification, enqueue
 from models.scheduler import take_lease
 from tests.jobs.conftest import notices
@@ -106,3 +107,18 @@ def test_only_administrators_see_the_jobs_page(login_as):
         client, _user = login_as(role)
         assert client.get("/admin/jobs/").status_code == 403
         assert client.post("/admin/jobs/outbox/1/retry").status_code == 403
+
+
+def test_admin_retries_every_dead_notice_at_once(login_as, run):
+    client, _admin = login_as("admin")
+    for n in range(3):
+        enqueue(f"t:{n}", "t", Channel.WEBHOOK, f"mailto:nobody{n}", {})
+    db.session.commit()
+    run(relay)
+    assert {n.state for n in notices()} == {"dead"}
+    assert client.post("/admin/jobs/outbox/retry-dead").status_code == 302
+    assert {(n.state, n.attempts) for n in notices()} == {("pending", 0)}
+    retried = db.session.scalars(
+        sa.select(AuditEntry.object_id).where(AuditEntry.action == "notification.retry")
+    )
+    assert sorted(retried) == sorted(str(n.id) for n in notices())

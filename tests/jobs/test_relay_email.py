@@ -128,3 +128,60 @@ def test_without_a_mail_server_email_notices_wait_and_in_app_ones_go(
     assert notices(channel="email")[0].state == "pending"
     assert notices(channel="email")[0].attempts == 0
     assert notices(channel="in_app")[0].state == "sent"
+
+
+def test_a_notice_that_cannot_be_rendered_is_dead_and_the_others_still_go(
+    frozen_clock, run, mail_to, monkeypatch
+):
+    import jobs.relay
+
+    real_prepare = jobs.relay.prepare
+
+    def prepare(notice, attempts, mail):
+        if notice.recipient == "broken@city.example":
+            raise KeyError("deadline_at")
+        return real_prepare(notice, attempts, mail)
+
+    monkeypatch.setattr(jobs.relay, "prepare", prepare)
+    enqueue("test:1", "test.notice", Channel.EMAIL, "broken@city.example", {"title": "A"})
+    enqueue("test:1", "test.notice", Channel.EMAIL, "fine@city.example", {"title": "B"})
+    assert run(relay) == {"dead": 1, "sent": 1}
+    [broken] = notices(recipient="broken@city.example")
+    assert broken.last_error == "cannot be rendered: KeyError: 'deadline_at'"
+    assert [r for r, _m in mail_to.messages] == [["fine@city.example"]]
+
+
+def test_the_chief_mail_and_a_mail_delayed_past_the_arrival_say_so(
+    frozen_clock, run, make_dispatch, mail_to, create_user
+):
+    create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
+    dispatch = make_dispatch(sla=600)
+    clock.advance(seconds=600 + 301)
+    run(overdue_sweep)
+    run(relay)
+    [chief_mail] = [
+        m for m in mail_to.inbox.to("chief@city.example") if "chief" in m["X-CityDesk-Event"]
+    ]
+    body = chief_mail.get_content()
+    assert "逾時陳報" in chief_mail["Subject"] and "已逾到場期限 5 分鐘" in body
+    assert "5 minutes after the deadline" in body
+    assert f"/desk/dispatches/{dispatch.id}" in body
+    assert "延遲送出" not in body  # still open: no note
+
+    # A breach mail held up by a dead mail server goes out after the agency arrived.
+    late = make_dispatch(sla=600)
+    clock.advance(seconds=601)
+    mail_to.stop()
+    run(overdue_sweep)
+    run(relay)
+    late.state, late.arrived_at = "arrived", clock.now()
+    db.session.commit()
+    mail_to.start()
+    clock.advance(hours=1)
+    run(relay)
+    [held] = [
+        m for m in mail_to.messages if m[1]["X-CityDesk-Event"] == f"dispatch:{late.id}:breach"
+    ]
+    body = held[1].get_content()
+    assert "本信延遲送出：此案件已於 113/03/04 10:25 已到場" in body
+    assert "this dispatch has since ended (someone arrived, 2024-03-04 10:25)" in body
