@@ -34,11 +34,11 @@ class JobSpec:
     daily_at: tuple[int, int] | None = None
 
     def describe(self) -> str:
-        """The schedule in words (for the admin page)."""
+        """The schedule as stored for the admin page: `every:5` or `daily:03:30`."""
         if self.every is not None:
-            return f"every {self.every:g} s"
+            return f"every:{self.every:g}"
         hour, minute = self.daily_at
-        return f"daily {hour:02d}:{minute:02d} Asia/Taipei"
+        return f"daily:{hour:02d}:{minute:02d}"
 
     def trigger(self):
         """The APScheduler trigger."""

@@ -73,7 +73,8 @@ def test_admin_sees_the_scheduler_the_job_runs_and_the_outbox(app, login_as, run
     assert "host-a:4242:abc123" in page and "citydesk jobs" in page
     for job in ("overdue_sweep", "outbox_relay", "retention"):
         assert f"<code>{job}</code>" in page
-    assert "every 5 s" in page and "daily 03:30 Asia/Taipei" in page
+    assert "every 5 s" in page and "daily at 03:30 (Taipei time)" in page
+    assert "lock: lease row" in page
     assert 'data-channel="webhook" data-state="dead">1<' in page
     assert 'data-channel="email" data-state="pending">1<' in page
     assert "not an http(s) URL" in page

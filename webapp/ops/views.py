@@ -2,6 +2,7 @@
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from models import clock, db
@@ -15,6 +16,19 @@ from webapp.ops import bp
 from webapp.security import role_required
 
 PAGE_SIZE = 50
+
+
+def schedule_text(schedule: str) -> str:
+    """A stored schedule (`every:5`, `daily:03:30`) in the reader's language."""
+    kind, _sep, value = (schedule or "").partition(":")
+    if kind == "every":
+        return _("every %(seconds)s s", seconds=value)
+    if kind == "daily":
+        return _("daily at %(time)s (Taipei time)", time=value)
+    return schedule or "—"
+
+
+LOCK_MODES = {"lease": _l("lease row"), "advisory-lock": _l("PostgreSQL advisory lock")}
 
 
 @bp.route("/")
@@ -42,6 +56,8 @@ def index():
         mail_configured=mail_configured,
         mail_waiting=counts.get(Channel.EMAIL.value, {}).get(DeliveryState.PENDING.value, 0),
         form=ConfirmForm(),
+        schedule_text=schedule_text,
+        lock_mode=lambda mode: LOCK_MODES.get(mode, mode),
     )
 
 
