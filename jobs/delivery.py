@@ -30,6 +30,10 @@ class Permanent(DeliveryFailed):
     permanent = True
 
 
+class _Disconnected(Transient):
+    """The server closed the connection."""
+
+
 class Mailer:
     """One SMTP connection per relay run, opened on first use and reused for the batch."""
 
@@ -64,18 +68,24 @@ class Mailer:
         """Send one message to one recipient; raises Transient or Permanent."""
         if self._down:
             raise Transient(self._down)
-        fresh = self._smtp is None
-        if fresh:
+        if self._smtp is None:
             self._smtp = self._connect()
+            self._send(message, recipient)
+            return
+        try:
+            self._send(message, recipient)
+        except _Disconnected:
+            # The server dropped the connection kept from an earlier notice: once more, fresh.
+            self._smtp = self._connect()
+            self._send(message, recipient)
+
+    def _send(self, message: EmailMessage, recipient: str) -> None:
         envelope_from = parseaddr(self.settings.sender)[1]
         try:
             self._smtp.send_message(message, from_addr=envelope_from, to_addrs=[recipient])
         except smtplib.SMTPServerDisconnected as exc:
             self.close()
-            if fresh:
-                raise Transient(f"SMTP server disconnected: {_describe(exc)}") from exc
-            self._smtp = self._connect()  # an idle connection was dropped: once more
-            self.send(message, recipient)
+            raise _Disconnected(f"SMTP server disconnected: {_describe(exc)}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _msg in exc.recipients.values()]
             text = "; ".join(f"{code} {_decode(msg)}" for code, msg in exc.recipients.values())

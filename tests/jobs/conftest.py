@@ -85,6 +85,7 @@ class Inbox:
         self.stall = threading.Event()  # while set, RCPT TO hangs (a slow or dying session)
         self.stalled = threading.Event()  # set once a session reached the stall
         self.sessions = 0
+        self.hang_up = False  # drop a connection that already delivered (an idle timeout)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.sessions += 1
@@ -105,7 +106,16 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))
+        session.delivered = True
         return "250 Message accepted"
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.hang_up and getattr(session, "delivered", False):
+            server.transport.abort()  # the client finds the connection gone
+            return "421 closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     def to(self, address: str) -> list:
         """The messages delivered to `address`."""

@@ -185,3 +185,13 @@ def test_the_chief_mail_and_a_mail_delayed_past_the_arrival_say_so(
     body = held[1].get_content()
     assert "本信延遲送出：此案件已於 113/03/04 10:25 已到場" in body
     assert "this dispatch has since ended (someone arrived, 2024-03-04 10:25)" in body
+
+
+def test_a_connection_the_server_dropped_between_notices_is_reopened(frozen_clock, run, mail_to):
+    mail_to.inbox.hang_up = True
+    for n in range(3):
+        enqueue("test:1", "test.notice", Channel.EMAIL, f"p{n}@city.example", {"title": "Hi"})
+    db.session.commit()
+    assert run(relay) == {"sent": 3}
+    assert len(mail_to.messages) == 3
+    assert mail_to.inbox.sessions == 3
