@@ -8,3 +8,8 @@
 # PHOTO_MAX_BYTES = 10 * 1024 * 1024   # largest repair photo accepted (a larger one gets 413)
 # PHOTO_MAX_COUNT = 6                  # photos per submission
 # PHOTO_DIR = "/var/lib/citydesk/photos"  # default: <instance>/photos (never under static/)
+# MAIL_SERVER = "smtp.example.gov.tw"   # e-mail notices (see docs/jobs.md); none: they wait
+# MAIL_PORT = 587
+# MAIL_USE_TLS = True
+# MAIL_SENDER = "CityDesk <citydesk@example.gov.tw>"
+# RUN_SCHEDULER = False         # when `citydesk jobs` runs as its own process

@@ -47,3 +47,17 @@ def run_round_reminders(app: Flask | None = None) -> int:
 def run_overdue_tickets(app: Flask | None = None) -> int:
     """Notify assignees and supervisors of repair tickets past their due date."""
     return _run(app, notify_overdue)
+
+
+ROUNDS_NAME = "round_reminders"
+OVERDUE_NAME = "overdue_tickets"
+
+
+def round_reminders(app: Flask) -> dict:
+    """Scheduler entry: the round reminder, with its count for the jobs page."""
+    return {"notices": run_round_reminders(app)}
+
+
+def overdue_tickets(app: Flask) -> dict:
+    """Scheduler entry: the overdue-ticket notice, with its count for the jobs page."""
+    return {"notices": run_overdue_tickets(app)}

@@ -599,7 +599,7 @@ def _notice_text(message: str, **params) -> dict[str, str]:
 def _notify(user: User, event_key: str, kind: str, defect: Defect, message: str, **params):
     payload = {
         **_notice_text(message, **params),
-        "url": f"/facility/tickets/{defect.id}",
+        "path": f"/facility/tickets/{defect.id}",
         "defect_id": defect.id,
         "state": defect.state,
     }
@@ -1289,7 +1289,7 @@ def notify_rounds_due(today: date | None = None) -> int:
             continue
         payload = {
             **_notice_text(message, zone=item.zone, due=due),
-            "url": "/facility/rounds",
+            "path": "/facility/rounds",
             "zone": item.zone.code,
             "due_on": item.due_on.isoformat() if item.due_on else None,
         }

@@ -39,7 +39,33 @@ class DefaultConfig:
     OPENAPI_JSON_PATH = "openapi.json"
     JSON_SORT_KEYS = False
     BASE_URL = "http://127.0.0.1:5000"
-    RUN_SCHEDULER = False
+    # Time-driven jobs (jobs/, docs/jobs.md). `citydesk serve` runs them in-process unless
+    # RUN_SCHEDULER is false (then run `citydesk jobs`); create_app() never starts them.
+    RUN_SCHEDULER = True
+    JOBS_SWEEP_SECONDS = 5  # overdue sweep (at most 10)
+    JOBS_RELAY_SECONDS = 2  # outbox relay
+    JOBS_RETENTION_AT = "03:30"  # daily retention run, Asia/Taipei
+    JOBS_LEASE_SECONDS = 15  # scheduler lease (SQLite): a standby takes over after this
+    JOBS_RENEW_SECONDS = 5  # the holder renews, a standby retries, this often
+    ESCALATION_REMINDER_SECONDS = 180  # remind the agency this long before the deadline
+    ESCALATION_BREACH_TO_SUPERVISORS = True  # the breach notice also goes to supervisors
+    ESCALATION_CHIEF_SECONDS = 300  # tell the service-centre chief this long after it
+    ESCALATION_MAX_AGE_HOURS = 24  # older breaches are recorded but send nothing
+    MAIL_SERVER = ""  # no server: e-mail notices wait in the outbox
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False  # STARTTLS
+    MAIL_USE_SSL = False  # SMTPS
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_SENDER = "CityDesk <citydesk@localhost>"
+    MAIL_TIMEOUT = 10
+    WEBHOOK_TIMEOUT = 5
+    OUTBOX_MAX_ATTEMPTS = 8
+    OUTBOX_BACKOFF_SECONDS = 30  # first retry after 15-30 s, doubling each time
+    OUTBOX_BACKOFF_MAX_SECONDS = 1800
+    OUTBOX_LEASE_SECONDS = 120  # a claimed notice returns to the queue if its relay dies
+    OUTBOX_BATCH_SIZE = 50
+    RETENTION_DAYS = 365  # petitioners' names and phones are erased after this
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -126,7 +152,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import admin, agency, api, auth, desk, facility, main
+    from webapp import admin, agency, api, auth, desk, facility, main, notifications, ops
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -134,4 +160,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(desk.bp, url_prefix="/desk")
     app.register_blueprint(agency.bp, url_prefix="/agency")
     app.register_blueprint(facility.bp, url_prefix="/facility")
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(ops.bp, url_prefix="/admin/jobs")
     api.register(app)

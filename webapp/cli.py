@@ -108,6 +108,87 @@ def _print_demo(created: dict[str, str]) -> None:
         click.echo(f"  {username:<22} {password}")
 
 
+def configure_logging() -> None:
+    """Structured log lines on stderr for the long-running commands (serve, jobs)."""
+    import logging
+
+    line = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    for handler in root.handlers:
+        if type(handler) is logging.StreamHandler:  # ours or the migrations' console handler
+            handler.setFormatter(line)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def schema_is_current() -> bool:
+    """True when the database has every migration applied."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = current_app.extensions["migrate"].migrate.get_config()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current == heads
+
+
+def check_jobs_config() -> None:
+    """Fail with a clear message when a jobs setting is wrong or the schema is behind."""
+    from jobs.config import check
+
+    try:
+        check(current_app.config)
+    except DomainError as exc:
+        fail(exc.message)
+    if not schema_is_current():
+        fail("The database is not up to date: run `citydesk db upgrade` first.")
+
+
+@cli.command("jobs")
+@click.option("--once", is_flag=True, help="Run every job once and exit (cron, tests)")
+@with_appcontext
+def jobs_command(once):
+    """Run the time-driven jobs (overdue sweep, outbox relay, retention).
+
+    Without --once this is the scheduler process for multi-worker deployments: only one
+    copy acts at a time (a database lock); further copies stand by and take over.
+    """
+    import signal
+    import threading
+
+    from jobs.scheduler import JobRunner, run_once
+
+    app = current_app._get_current_object()
+    configure_logging()
+    check_jobs_config()
+    db.session.remove()
+    if once:
+        outcomes = run_once(app)
+        for outcome in outcomes:
+            state = "ok" if outcome.ok else "FAILED"
+            click.echo(f"{outcome.name}: {state} {outcome.result} ({outcome.duration_ms} ms)")
+        if not all(outcome.ok for outcome in outcomes):
+            raise SystemExit(1)
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: stop.set())
+    runner = JobRunner(app, process="citydesk jobs")
+    runner.start()
+    click.echo(f"CityDesk jobs as {runner.holder}; standing by until it holds the scheduler lock")
+    try:
+        while not stop.wait(1):
+            pass
+    finally:
+        runner.shutdown()
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -115,7 +196,8 @@ def _print_demo(created: dict[str, str]) -> None:
 @click.option("--demo", is_flag=True, help="Also load demo users and sample data")
 @with_appcontext
 def serve_command(host, port, threads, demo):
-    """Serve CityDesk with waitress (a production WSGI server)."""
+    """Serve CityDesk with waitress (a production WSGI server), and run the jobs in-process
+    unless CITYDESK_RUN_SCHEDULER is false."""
     import waitress
 
     app = current_app._get_current_object()
@@ -128,9 +210,42 @@ def serve_command(host, port, threads, demo):
             created = load_demo()
             db.session.commit()
         _print_demo(created)
+    configure_logging()
+    runner = _start_jobs(app)
     db.session.remove()
     click.echo(f"CityDesk on http://{host}:{port}/  (sign in at http://{host}:{port}/login)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="CityDesk")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="CityDesk")
+    finally:
+        if runner is not None:
+            from jobs.scheduler import stop_in_process
+
+            stop_in_process()
+
+
+def _start_jobs(app):
+    """Start the in-process scheduler for `serve` (once per process), unless switched off."""
+    import signal
+
+    from jobs.config import flag
+    from jobs.scheduler import start_in_process
+
+    try:
+        wanted = flag(app.config, "RUN_SCHEDULER")
+    except DomainError as exc:
+        fail(exc.message)
+    if not wanted:
+        click.echo("Jobs are not run here (CITYDESK_RUN_SCHEDULER is off): run `citydesk jobs`.")
+        return None
+    check_jobs_config()
+
+    def stop(*_args):
+        raise KeyboardInterrupt  # waitress closes; the finally clause releases the scheduler
+
+    signal.signal(signal.SIGTERM, stop)
+    runner = start_in_process(app, process="citydesk serve")
+    click.echo(f"Jobs run in this process as {runner.holder} while it holds the scheduler lock.")
+    return runner
 
 
 @cli.group("audit")

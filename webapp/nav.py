@@ -55,6 +55,12 @@ NAV: list[NavItem] = [
         _l("Your agency's past dispatches, on time or late"),
         (Role.AGENCY,),
     ),
+    NavItem(
+        "notifications.index",
+        _l("Notifications"),
+        _l("Notices sent to you: dispatches, reminders, overdue alerts"),
+        tuple(Role),
+    ),
     NavItem("admin.users", _l("Users"), _l("Add, edit and deactivate accounts"), (Role.ADMIN,)),
     NavItem(
         "admin.agencies",
@@ -111,6 +117,12 @@ NAV: list[NavItem] = [
         _l("Facility settings"),
         _l("Round plans, repair due days, the working-day calendar, QR posters"),
         (Role.SUPERVISOR, Role.ADMIN),
+    ),
+    NavItem(
+        "ops.index",
+        _l("Jobs & notices"),
+        _l("The scheduler, each job's last run and the notification outbox"),
+        (Role.ADMIN,),
     ),
 ]
 

@@ -1,0 +1,149 @@
+"""The jobs' settings, read from the app config (`CITYDESK_*`) and checked: a bad value stops
+the scheduler with a message naming the setting, never a traceback."""
+
+import re
+from dataclasses import dataclass
+
+from models.errors import InvalidInput
+
+
+def number(config, key: str, *, minimum: float, maximum: float | None = None) -> float:
+    """A numeric setting within [minimum, maximum]; InvalidInput names it otherwise."""
+    value = config.get(key)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        result = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"CITYDESK_{key} must be a number (got {value!r})") from None
+    if result < minimum or (maximum is not None and result > maximum):
+        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"≥ {minimum:g}"
+        raise InvalidInput(f"CITYDESK_{key} must be {bounds} (got {value!r})")
+    return result
+
+
+def flag(config, key: str) -> bool:
+    """A true/false setting."""
+    value = config.get(key)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", "", "none"}:
+        return False
+    raise InvalidInput(f"CITYDESK_{key} must be true or false (got {value!r})")
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """How often each job runs and how the scheduler lock is held."""
+
+    sweep_seconds: float
+    relay_seconds: float
+    retention_at: tuple[int, int]  # (hour, minute), Asia/Taipei
+    lease_seconds: float
+    renew_seconds: float
+
+    @classmethod
+    def from_config(cls, config) -> "SchedulerSettings":
+        """Read and check the scheduler's settings."""
+        lease = number(config, "JOBS_LEASE_SECONDS", minimum=1, maximum=300)
+        renew = number(config, "JOBS_RENEW_SECONDS", minimum=0.1, maximum=60)
+        if renew * 2 > lease:
+            raise InvalidInput(
+                "CITYDESK_JOBS_RENEW_SECONDS must be at most half of CITYDESK_JOBS_LEASE_SECONDS"
+            )
+        at = str(config.get("JOBS_RETENTION_AT", ""))
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at.strip())
+        if not match:
+            raise InvalidInput(f"CITYDESK_JOBS_RETENTION_AT must be HH:MM (got {at!r})")
+        return cls(
+            sweep_seconds=number(config, "JOBS_SWEEP_SECONDS", minimum=0.1, maximum=10),
+            relay_seconds=number(config, "JOBS_RELAY_SECONDS", minimum=0.1, maximum=60),
+            retention_at=(int(match.group(1)), int(match.group(2))),
+            lease_seconds=lease,
+            renew_seconds=renew,
+        )
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The SMTP server notices are sent through (`CITYDESK_MAIL_*`)."""
+
+    server: str
+    port: int
+    use_tls: bool
+    use_ssl: bool
+    username: str
+    password: str
+    sender: str
+    timeout: float
+
+    @classmethod
+    def from_config(cls, config) -> "MailSettings":
+        """Read and check the mail settings (no server: e-mail notices wait)."""
+        use_tls, use_ssl = flag(config, "MAIL_USE_TLS"), flag(config, "MAIL_USE_SSL")
+        if use_tls and use_ssl:
+            raise InvalidInput(
+                "Set only one of CITYDESK_MAIL_USE_TLS (STARTTLS) and CITYDESK_MAIL_USE_SSL"
+            )
+        sender = str(config.get("MAIL_SENDER") or "").strip()
+        if "@" not in sender:
+            raise InvalidInput(f"CITYDESK_MAIL_SENDER must be an e-mail address (got {sender!r})")
+        return cls(
+            server=str(config.get("MAIL_SERVER") or "").strip(),
+            port=int(number(config, "MAIL_PORT", minimum=1, maximum=65535)),
+            use_tls=use_tls,
+            use_ssl=use_ssl,
+            username=str(config.get("MAIL_USERNAME") or ""),
+            password=str(config.get("MAIL_PASSWORD") or ""),
+            sender=sender,
+            timeout=number(config, "MAIL_TIMEOUT", minimum=0.1, maximum=300),
+        )
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """How the outbox relay retries and claims."""
+
+    max_attempts: int
+    backoff_seconds: float
+    backoff_max_seconds: float
+    lease_seconds: float
+    batch_size: int
+    webhook_timeout: float
+    mail: MailSettings
+
+    @classmethod
+    def from_config(cls, config) -> "RelaySettings":
+        """Read and check the relay's settings."""
+        mail = MailSettings.from_config(config)
+        webhook_timeout = number(config, "WEBHOOK_TIMEOUT", minimum=0.1, maximum=60)
+        lease = number(config, "OUTBOX_LEASE_SECONDS", minimum=1, maximum=3600)
+        if lease < 2 * max(mail.timeout, webhook_timeout):
+            raise InvalidInput(
+                "CITYDESK_OUTBOX_LEASE_SECONDS must be at least twice the mail and webhook "
+                "timeouts (a claimed notice must not expire while it is being sent)"
+            )
+        return cls(
+            max_attempts=int(number(config, "OUTBOX_MAX_ATTEMPTS", minimum=1, maximum=100)),
+            backoff_seconds=number(config, "OUTBOX_BACKOFF_SECONDS", minimum=0.01),
+            backoff_max_seconds=number(config, "OUTBOX_BACKOFF_MAX_SECONDS", minimum=0.01),
+            lease_seconds=lease,
+            batch_size=int(number(config, "OUTBOX_BATCH_SIZE", minimum=1, maximum=1000)),
+            webhook_timeout=webhook_timeout,
+            mail=mail,
+        )
+
+
+def check(config) -> None:
+    """Check every jobs setting at once (the CLI calls this before starting)."""
+    from models import clock
+    from models.escalation import Ladder
+    from models.retention import retention_cutoff
+
+    SchedulerSettings.from_config(config)
+    RelaySettings.from_config(config)
+    Ladder.from_config(config)
+    retention_cutoff(clock.now(), config.get("RETENTION_DAYS"))

@@ -1,0 +1,171 @@
+"""The channels a notice travels over: SMTP e-mail and signed webhooks (in-app notices need no
+transport: the relay marks them delivered). A `Transient` failure is retried with backoff, a
+`Permanent` one (an address the server refuses, a webhook URL that answers 404) is not."""
+
+import hashlib
+import hmac
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+import httpx
+
+from jobs.config import MailSettings
+
+
+class DeliveryFailed(Exception):
+    """A notice could not be delivered this time."""
+
+    permanent = False
+
+
+class Transient(DeliveryFailed):
+    """Worth another attempt later (server down, timeout, 5xx)."""
+
+
+class Permanent(DeliveryFailed):
+    """Another attempt would fail the same way; an administrator must look (then retry)."""
+
+    permanent = True
+
+
+class _Disconnected(Transient):
+    """The server closed the connection."""
+
+
+class Mailer:
+    """One SMTP connection per relay run, opened on first use and reused for the batch."""
+
+    def __init__(self, settings: MailSettings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        self._down: str | None = None  # the server failed to answer during this run
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            if s.use_ssl:
+                smtp = smtplib.SMTP_SSL(
+                    s.server, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(s.server, s.port, timeout=s.timeout)
+            try:
+                if s.use_tls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.username:
+                    smtp.login(s.username, s.password)
+            except BaseException:
+                smtp.close()
+                raise
+        except (OSError, smtplib.SMTPException) as exc:
+            self._down = f"SMTP server {s.server}:{s.port} unavailable: {_describe(exc)}"
+            raise Transient(self._down) from exc
+        return smtp
+
+    def send(self, message: EmailMessage, recipient: str) -> None:
+        """Send one message to one recipient; raises Transient or Permanent."""
+        if self._down:
+            raise Transient(self._down)
+        if self._smtp is None:
+            self._smtp = self._connect()
+            self._send(message, recipient)
+            return
+        try:
+            self._send(message, recipient)
+        except _Disconnected:
+            # The server dropped the connection kept from an earlier notice: once more, fresh.
+            self._smtp = self._connect()
+            self._send(message, recipient)
+
+    def _send(self, message: EmailMessage, recipient: str) -> None:
+        envelope_from = parseaddr(self.settings.sender)[1]
+        try:
+            self._smtp.send_message(message, from_addr=envelope_from, to_addrs=[recipient])
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            raise _Disconnected(f"SMTP server disconnected: {_describe(exc)}") from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _msg in exc.recipients.values()]
+            text = "; ".join(f"{code} {_decode(msg)}" for code, msg in exc.recipients.values())
+            if codes and all(500 <= code < 600 for code in codes):
+                raise Permanent(f"the mail server refused {recipient}: {text}") from exc
+            raise Transient(f"the mail server deferred {recipient}: {text}") from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise Transient(f"SMTP {exc.smtp_code} {_decode(exc.smtp_error)}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise Transient(f"SMTP error: {_describe(exc)}") from exc
+
+    def close(self) -> None:
+        """Say goodbye to the server (and close the socket whatever it answers)."""
+        if self._smtp is None:
+            return
+        smtp, self._smtp = self._smtp, None
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        finally:
+            smtp.close()
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The webhook signature header value: `sha256=` + HMAC-SHA256(secret, body) in hex."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    """POSTs signed JSON events with one HTTP client per relay run."""
+
+    RETRY_STATUSES = {408, 425, 429}
+
+    def __init__(self, timeout: float):
+        self._client = httpx.Client(
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": "CityDesk-Webhook/1.0"},
+        )
+        self.timeout = timeout
+
+    def send(self, url: str, body: bytes, *, secret: str, notice_id: int, event: str) -> int:
+        """POST the event; returns the HTTP status on success, raises Transient or Permanent."""
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": str(notice_id),
+            "X-CityDesk-Event": event,
+            "X-CityDesk-Signature": signature(secret, body),
+        }
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise Transient(f"webhook timed out after {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise Transient(f"webhook unreachable: {_describe(exc)}") from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return status
+        if status >= 500 or status in self.RETRY_STATUSES:
+            raise Transient(f"webhook answered HTTP {status}")
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "")
+            raise Permanent(
+                f"webhook answered HTTP {status} (redirect to {location!r}): "
+                "set the final URL on the agency"
+            )
+        raise Permanent(f"webhook refused the event: HTTP {status}")
+
+    def close(self) -> None:
+        """Close the HTTP client's connections."""
+        self._client.close()
+
+
+def _decode(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,49 @@
+"""The overdue sweep: walks the escalation ladder for every open dispatch (reminder before the
+deadline, breach at the deadline, the chief after it). Each step is taken in its own
+transaction, once per dispatch, whoever else sweeps at the same time."""
+
+from flask import Flask
+
+from jobs import JOBS_ACTOR, kv, log
+from models import audit, clock, db
+from models.escalation import EscalationStep, Ladder, due_steps, take_step
+
+NAME = "overdue_sweep"
+
+
+def overdue_sweep(app: Flask) -> dict:
+    """Take every escalation step that is due now; returns counts per step and of notices."""
+    counts = {step.value: 0 for step in EscalationStep} | {"notices": 0}
+    failed = 0
+    with app.app_context(), audit.acting_as(JOBS_ACTOR):
+        ladder = Ladder.from_config(app.config)
+        due = due_steps(clock.now(), ladder)
+        db.session.rollback()
+        for dispatch_id, step in due:
+            try:
+                row = take_step(dispatch_id, step, clock.now(), ladder)
+                if row is None:
+                    db.session.rollback()
+                    continue
+                delay = (row.recorded_at - row.due_at).total_seconds()
+                notices = row.notices
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                failed += 1
+                log.exception(kv(job=NAME, step=step.value, dispatch=dispatch_id, result="error"))
+                continue
+            counts[step.value] += 1
+            counts["notices"] += notices
+            log.info(
+                kv(
+                    job=NAME,
+                    step=step.value,
+                    dispatch=dispatch_id,
+                    notices=notices,
+                    delay_s=f"{delay:.1f}",
+                )
+            )
+    if failed:
+        raise RuntimeError(f"{failed} escalation step(s) failed; " + kv(**counts))
+    return counts

@@ -1,0 +1,216 @@
+"""The outbox relay: claims due notices, delivers them (in-app, SMTP e-mail, signed webhook),
+and records the outcome. Failures are retried with exponential backoff and jitter; after the
+last attempt a notice is dead (an administrator may retry it).
+
+Claiming is safe with any number of relays: one UPDATE moves due rows to `sending` with a lease
+(`next_attempt_at` = now + lease) and counts the attempt; on PostgreSQL its subquery takes the
+rows `FOR UPDATE SKIP LOCKED`, on SQLite the database's single writer makes it atomic. A relay
+that dies leaves its rows `sending` until the lease expires; then another relay claims them
+again. Only the claim that is still current (same `attempts`) may record the outcome.
+"""
+
+import random
+import time
+from collections import Counter
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import and_, select, update
+
+from jobs import JOBS_ACTOR, kv, log
+from jobs.config import RelaySettings
+from jobs.delivery import DeliveryFailed, Mailer, WebhookSender
+from jobs.messages import Prepared, prepare
+from models import audit, clock, db
+from models.outbox import Channel, DeliveryState, Notification
+
+NAME = "outbox_relay"
+MAX_RUN_SECONDS = 30.0  # one run stops claiming after this long; the next run continues
+
+
+def backoff(attempts: int, settings: RelaySettings) -> float:
+    """Seconds to wait after failed attempt number `attempts`: exponential, capped, with
+    jitter (between half and all of base * 2^(attempts-1)) so retries do not come in herds."""
+    delay = min(settings.backoff_max_seconds, settings.backoff_seconds * 2 ** (attempts - 1))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def _claimable(now, channels: list[str]):
+    return and_(
+        Notification.channel.in_(channels),
+        Notification.state.in_([DeliveryState.PENDING.value, DeliveryState.SENDING.value]),
+        Notification.next_attempt_at <= now,
+    )
+
+
+def claim(settings: RelaySettings, channels: list[str]) -> list[tuple[int, int]]:
+    """Claim up to a batch of due notices for this relay; [(id, attempts)] in id order."""
+    now = clock.now()
+    candidates = (
+        select(Notification.id)
+        .where(_claimable(now, channels))
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(settings.batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(Notification)
+        .where(Notification.id.in_(candidates.scalar_subquery()), _claimable(now, channels))
+        .values(
+            state=DeliveryState.SENDING.value,
+            next_attempt_at=now + timedelta(seconds=settings.lease_seconds),
+            attempts=Notification.attempts + 1,
+        )
+        .returning(Notification.id, Notification.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    rows = db.session.execute(stmt).all()
+    db.session.commit()
+    return sorted((row[0], row[1]) for row in rows)
+
+
+def _finish(ready: Prepared, **values) -> bool:
+    """Record the outcome if our claim is still the current one; False when it was lost."""
+    result = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.id == ready.id,
+            Notification.state == DeliveryState.SENDING.value,
+            Notification.attempts == ready.attempts,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+class _Channels:
+    """The transports of one relay run (one SMTP connection, one HTTP client)."""
+
+    def __init__(self, settings: RelaySettings):
+        self.settings = settings
+        self._mailer: Mailer | None = None
+        self._webhooks: WebhookSender | None = None
+
+    def deliver(self, ready: Prepared) -> str:
+        if ready.channel == Channel.IN_APP:
+            return "delivered"
+        if ready.channel == Channel.EMAIL:
+            if self._mailer is None:
+                self._mailer = Mailer(self.settings.mail)
+            self._mailer.send(ready.email, ready.recipient)
+            return "sent"
+        if self._webhooks is None:
+            self._webhooks = WebhookSender(self.settings.webhook_timeout)
+        status = self._webhooks.send(
+            ready.recipient,
+            ready.body,
+            secret=ready.secret,
+            notice_id=ready.id,
+            event=ready.kind,
+        )
+        return f"HTTP {status}"
+
+    def close(self) -> None:
+        if self._mailer is not None:
+            self._mailer.close()
+        if self._webhooks is not None:
+            self._webhooks.close()
+
+
+def _deliver_one(ready: Prepared, channels: _Channels, settings: RelaySettings) -> str:
+    """Deliver a prepared notice and record the outcome; returns sent / retry / dead / lost."""
+    fields = {
+        "job": NAME,
+        "notification": ready.id,
+        "channel": ready.channel,
+        "event": ready.event_key,
+        "dispatch": ready.dispatch_id,
+        "recipient": ready.recipient,
+        "attempt": ready.attempts,
+    }
+    error, permanent = ready.problem, ready.problem is not None
+    detail = ""
+    if error is None:
+        try:
+            detail = channels.deliver(ready)
+        except DeliveryFailed as exc:
+            error, permanent = str(exc), exc.permanent
+        except Exception as exc:  # a bug must not stop the other notices
+            log.exception(kv(**fields, result="error"))
+            error, permanent = f"{type(exc).__name__}: {exc}", False
+    now = clock.now()
+    if error is None:
+        outcome = "sent"
+        values = {"state": DeliveryState.SENT.value, "sent_at": now, "last_error": None}
+    elif permanent or ready.attempts >= settings.max_attempts:
+        outcome = "dead"
+        values = {"state": DeliveryState.DEAD.value, "last_error": error[:2000]}
+    else:
+        outcome = "retry"
+        wait = backoff(ready.attempts, settings)
+        values = {
+            "state": DeliveryState.PENDING.value,
+            "next_attempt_at": now + timedelta(seconds=wait),
+            "last_error": error[:2000],
+        }
+        fields["retry_in_s"] = f"{wait:.0f}"
+    if not _finish(ready, **values):
+        outcome = "lost"  # our lease ran out and another relay claimed it again
+    if outcome == "sent":
+        log.info(kv(**fields, result=outcome, detail=detail))
+    else:
+        log.warning(kv(**fields, result=outcome, error=error))
+    return outcome
+
+
+def _prepare(notice_id: int, attempts: int, settings: RelaySettings) -> Prepared:
+    """Render a claimed notice; one that cannot be rendered is dead with the reason (after a
+    fix, an administrator retries it) instead of failing every later run."""
+    notice = db.session.get(Notification, notice_id)
+    try:
+        return prepare(notice, attempts, settings.mail)
+    except Exception as exc:
+        log.exception(kv(job=NAME, notification=notice_id, result="unrenderable"))
+        return Prepared(
+            id=notice.id,
+            attempts=attempts,
+            channel=notice.channel,
+            recipient=notice.recipient,
+            event_key=notice.event_key,
+            kind=notice.kind,
+            dispatch_id=notice.dispatch_id,
+            problem=f"cannot be rendered: {type(exc).__name__}: {exc}",
+        )
+
+
+def relay(app: Flask) -> dict:
+    """Deliver every due notice (until none is left or MAX_RUN_SECONDS passed)."""
+    counts: Counter = Counter()
+    with app.app_context(), audit.acting_as(JOBS_ACTOR):
+        settings = RelaySettings.from_config(app.config)
+        channels = [Channel.IN_APP.value, Channel.WEBHOOK.value]
+        if settings.mail.server:
+            channels.append(Channel.EMAIL.value)  # without a server, e-mail notices wait
+        transports = _Channels(settings)
+        started = time.monotonic()
+        # A notice is sent only while its lease has this much left (a slow batch must not
+        # send a notice that another relay may already have claimed again).
+        margin = max(settings.mail.timeout, settings.webhook_timeout) + 1
+        try:
+            while time.monotonic() - started < MAX_RUN_SECONDS:
+                claimed = claim(settings, channels)
+                if not claimed:
+                    break
+                claimed_at = time.monotonic()
+                for notice_id, attempts in claimed:
+                    if time.monotonic() - claimed_at > settings.lease_seconds - margin:
+                        counts["deferred"] += 1  # left to expire and be claimed again
+                        continue
+                    ready = _prepare(notice_id, attempts, settings)
+                    db.session.rollback()  # no transaction stays open while we talk
+                    counts[_deliver_one(ready, transports, settings)] += 1
+        finally:
+            transports.close()
+    return dict(counts)

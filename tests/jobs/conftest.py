@@ -1,0 +1,238 @@
+"""Fixtures for the time-driven jobs: dispatches inserted directly (the dispatch operations
+are another area's), a real SMTP server and a real webhook receiver on loopback."""
+
+import asyncio
+import email
+import email.policy
+import http.server
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from models import clock, db
+from models.dispatch import Dispatch, DispatchState
+from models.outbox import Notification
+from models.reference import agency_by_code
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def make_dispatch():
+    """make_dispatch(agency="social-welfare", sla=600, notified_at=now, state="notified", ...)
+    inserts a dispatch row as the dispatch area's notify() would (without its notices)."""
+
+    def factory(
+        agency="social-welfare",
+        *,
+        sla=600,
+        notified_at=None,
+        subject="戶籍謄本申請",
+        state=DispatchState.NOTIFIED.value,
+        **fields,
+    ):
+        at = notified_at or clock.now()
+        dispatch = Dispatch(
+            agency=agency_by_code(agency),
+            subject=subject,
+            state=state,
+            notified_at=at,
+            sla_seconds=sla,
+            deadline_at=at + timedelta(seconds=sla),
+            **fields,
+        )
+        db.session.add(dispatch)
+        db.session.commit()
+        return dispatch
+
+    return factory
+
+
+@pytest.fixture
+def run(app):
+    """run(job) → the job's result: commits the test's session first, as a real job sees only
+    committed data, and forgets cached rows after."""
+
+    def invoke(job, *args, **kwargs):
+        db.session.commit()
+        result = job(app, *args, **kwargs)
+        db.session.expire_all()
+        db.session.rollback()
+        return result
+
+    return invoke
+
+
+def notices(**filters) -> list[Notification]:
+    """Outbox rows matching column filters, in id order."""
+    db.session.expire_all()
+    stmt = db.select(Notification).filter_by(**filters).order_by(Notification.id)
+    return list(db.session.scalars(stmt))
+
+
+# --- A real SMTP server ------------------------------------------------------------------
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every message it accepted; can stall or refuse recipients."""
+
+    def __init__(self):
+        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.refuse: set[str] = set()
+        self.stall = threading.Event()  # while set, RCPT TO hangs (a slow or dying session)
+        self.stalled = threading.Event()  # set once a session reached the stall
+        self.sessions = 0
+        self.hang_up = False  # drop a connection that already delivered (an idle timeout)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.stall.is_set():
+            self.stalled.set()
+            while self.stall.is_set():
+                await asyncio.sleep(0.05)
+            return "421 closing"
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        session.delivered = True
+        return "250 Message accepted"
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.hang_up and getattr(session, "delivered", False):
+            server.transport.abort()  # the client finds the connection gone
+            return "421 closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    def to(self, address: str) -> list:
+        """The messages delivered to `address`."""
+        return [m for rcpts, m in self.messages if address in rcpts]
+
+
+class SmtpServer:
+    """A real SMTP server on 127.0.0.1 that can be stopped and started on the same port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.inbox = Inbox()
+        self._controller: Controller | None = None
+
+    @property
+    def messages(self):
+        return self.inbox.messages
+
+    def start(self) -> None:
+        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self.inbox.stall.clear()
+            self._controller.stop()
+            self._controller = None
+
+    def wait_for(self, count: int, seconds: float = 10) -> list:
+        deadline = time.monotonic() + seconds
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture
+def smtp_server():
+    """A running SMTP server; `.messages`, `.inbox.to(addr)`, `.stop()`, `.start()`."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_to(app, monkeypatch, smtp_server):
+    """Point the app's e-mail settings at the SMTP fixture."""
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_server.port)
+    monkeypatch.setitem(app.config, "MAIL_SENDER", "CityDesk <citydesk@city.example>")
+    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 5)
+    return smtp_server
+
+
+# --- A real webhook receiver -------------------------------------------------------------
+
+
+class Receiver:
+    """Records each POST; answers with the scripted statuses, then 200."""
+
+    def __init__(self, statuses=(), delay: float = 0):
+        self.requests: list[dict] = []
+        self.statuses = list(statuses)
+        self.delay = delay
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "status": status,
+                    }
+                )
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the client gave up (a timeout test)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = False
+        self.server.block_on_close = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/citydesk/events"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def json(self, index: int = -1) -> dict:
+        return json.loads(self.requests[index]["body"])
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def webhook_receiver():
+    """webhook_receiver(statuses=(500, 500), delay=0) → a Receiver on loopback."""
+    made = []
+
+    def factory(statuses=(), delay=0):
+        receiver = Receiver(statuses, delay)
+        made.append(receiver)
+        return receiver
+
+    yield factory
+    for receiver in made:
+        receiver.close()

@@ -1,0 +1,150 @@
+"""Two relays and two sweeps at once on PostgreSQL, against the same rows: every breach is
+recorded once and every notice delivered exactly once per recipient."""
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from jobs.escalation import overdue_sweep
+from jobs.relay import relay
+from models import clock, db
+from models.escalation import DispatchEscalation
+from models.outbox import Channel, Notification, enqueue
+from models.reference import agency_by_code, update_agency
+
+AGENCIES = ["social-welfare", "health", "labor"]
+SECRET = "shared-secret"
+
+
+@pytest.fixture
+def busy_centre(frozen_clock, make_dispatch, create_user, webhook_receiver):
+    """Three agencies with addresses, staff and a webhook; supervisors and chiefs; 12 overdue
+    dispatches (past the chief's step) and 6 in their reminder window, each already with
+    its `notified` notices in the outbox."""
+    receiver = webhook_receiver()
+    for code in AGENCIES:
+        update_agency(
+            agency_by_code(code),
+            emails=f"a@{code}.example, b@{code}.example",
+            webhook_url=f"{receiver.url}/{code}",
+            webhook_secret=SECRET,
+        )
+        for _ in range(2):
+            create_user(role="agency", agency=code)
+    db.session.commit()
+    for n in range(3):
+        create_user(role="supervisor", email=f"sup{n}@city.example")
+    create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
+    start = clock.now()
+    overdue = [make_dispatch(AGENCIES[n % 3], sla=600, notified_at=start) for n in range(12)]
+    clock.advance(seconds=600 + 301)
+    reminded = [make_dispatch(AGENCIES[n % 3], sla=600) for n in range(6)]
+    clock.advance(seconds=600 - 170)  # 2:50 before their deadline
+    for dispatch in overdue + reminded:
+        for address in dispatch.agency.email_list:
+            enqueue(
+                f"dispatch:{dispatch.id}:notified",
+                "dispatch.notified",
+                Channel.EMAIL,
+                address,
+                {"dispatch_id": dispatch.id},
+                dispatch_id=dispatch.id,
+            )
+    db.session.commit()
+    return receiver, overdue, reminded
+
+
+def _threads(targets) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(targets))
+
+    def wrap(target):
+        def body():
+            try:
+                barrier.wait()
+                target()
+            except BaseException as exc:  # reported to the test below
+                errors.append(exc)
+
+        return body
+
+    threads = [threading.Thread(target=wrap(t)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads)
+    return errors
+
+
+def test_two_relays_and_two_sweeps_deliver_everything_exactly_once(
+    app, is_postgres, busy_centre, mail_to, monkeypatch
+):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL: SQLite has one writer, so nothing runs concurrently there")
+    receiver, overdue, reminded = busy_centre
+    monkeypatch.setitem(app.config, "OUTBOX_BATCH_SIZE", 4)  # many small, interleaved claims
+    sweep_counts: list[dict] = []
+    relay_counts: list[Counter] = []
+    sweeps_done = threading.Event()
+    finished = []
+
+    def sweep():
+        for _ in range(3):
+            sweep_counts.append(overdue_sweep(app))
+        finished.append(1)
+        if len(finished) == 2:
+            sweeps_done.set()
+
+    def run_relay():
+        total: Counter = Counter()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            total.update(relay(app))
+            if sweeps_done.is_set() and not _waiting(app):
+                break
+        relay_counts.append(total)
+
+    errors = _threads([sweep, sweep, run_relay, run_relay])
+    assert errors == []
+
+    db.session.expire_all()
+    steps = Counter(
+        (row.dispatch_id, row.step) for row in db.session.scalars(sa.select(DispatchEscalation))
+    )
+    assert set(steps.values()) == {1}
+    assert sum(1 for _d, step in steps if step == "breach") == 12
+    assert sum(1 for _d, step in steps if step == "chief") == 12
+    assert sum(1 for _d, step in steps if step == "reminder") == 6
+    assert sum(c["breach"] for c in sweep_counts) == 12  # each taken by one sweep only
+    assert sum(c["reminder"] for c in sweep_counts) == 6
+
+    rows = list(db.session.scalars(sa.select(Notification)))
+    # per breach: 2 staff + 2 addresses + webhook + 4 supervisors (in-app) + 4 e-mails;
+    # per chief step: the chief in-app and e-mail; per reminder: 2 + 2 + webhook;
+    # plus the 18 dispatches' two `notified` e-mails each.
+    assert len(rows) == 12 * 13 + 12 * 2 + 6 * 5 + 18 * 2
+    assert {r.state for r in rows} == {"sent"}
+    assert {r.attempts for r in rows} == {1}  # every row claimed exactly once
+    assert sum(c["sent"] for c in relay_counts) == len(rows)
+
+    mails = Counter((m["X-CityDesk-Event"], tuple(rcpts)) for rcpts, m in mail_to.messages)
+    assert len(mails) == sum(1 for r in rows if r.channel == "email")
+    assert set(mails.values()) == {1}
+    hooks = Counter(r["headers"]["Idempotency-Key"] for r in receiver.requests)
+    assert len(hooks) == sum(1 for r in rows if r.channel == "webhook") == 12 + 6
+    assert set(hooks.values()) == {1}
+
+
+def _waiting(app) -> bool:
+    with app.app_context(), db.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.select(sa.func.count(Notification.id)).where(
+                    Notification.state.in_(["pending", "sending"])
+                )
+            ).scalar()
+        )

@@ -1,0 +1,200 @@
+"""The overdue sweep and its escalation ladder: each step at its time, once per dispatch."""
+
+import pytest
+import sqlalchemy as sa
+
+from jobs.escalation import overdue_sweep
+from models import clock, db
+from models.audit import AuditEntry
+from models.dispatch import DispatchState
+from models.escalation import DispatchEscalation, breaches_for, steps_for
+from models.reference import agency_by_code, update_agency
+from tests.jobs.conftest import notices
+
+
+@pytest.fixture
+def agency_contacts(create_user):
+    """The social-welfare agency with two addresses, a webhook and two staff."""
+    agency = agency_by_code("social-welfare")
+    update_agency(
+        agency,
+        emails="desk@sw.example, chief@sw.example",
+        webhook_url="http://127.0.0.1:9/hook",
+        webhook_secret="s3cret",
+    )
+    db.session.commit()
+    staff = [create_user(role="agency", agency="social-welfare") for _ in range(2)]
+    create_user(role="agency", agency="health")  # another agency: never told
+    return staff
+
+
+def _escalations(step=None):
+    stmt = sa.select(DispatchEscalation).order_by(DispatchEscalation.id)
+    if step:
+        stmt = stmt.where(DispatchEscalation.step == step)
+    return list(db.session.scalars(stmt))
+
+
+def test_breach_is_recorded_once_with_notices_to_agency_contacts_and_supervisors(
+    frozen_clock, run, make_dispatch, agency_contacts, create_user
+):
+    supervisor = create_user(role="supervisor", email="boss@city.example")
+    gone = create_user(role="supervisor", email="gone@city.example")
+    gone.active = False
+    db.session.commit()
+    dispatch = make_dispatch(sla=600)
+
+    clock.advance(seconds=600)  # exactly at the deadline: still on time, no breach
+    assert run(overdue_sweep)["breach"] == 0
+    clock.advance(seconds=1)
+    result = run(overdue_sweep)
+    assert result["breach"] == 1
+
+    [breach] = _escalations("breach")
+    assert breach.dispatch_id == dispatch.id
+    assert breach.due_at == dispatch.deadline_at
+    assert breach.recorded_at == clock.now()
+    rows = notices(event_key=f"dispatch:{dispatch.id}:breach")
+    got = {(n.channel, n.recipient) for n in rows}
+    assert got == {
+        ("in_app", f"user:{agency_contacts[0].id}"),
+        ("in_app", f"user:{agency_contacts[1].id}"),
+        ("email", "desk@sw.example"),
+        ("email", "chief@sw.example"),
+        ("webhook", "http://127.0.0.1:9/hook"),
+        ("in_app", f"user:{supervisor.id}"),
+        ("email", "boss@city.example"),
+    }
+    assert {n.kind for n in rows} == {"dispatch.breach"}
+    assert all(n.state == "pending" and n.dispatch_id == dispatch.id for n in rows)
+    assert breach.notices == len(rows) == 7
+    assert rows[0].payload["deadline_at"] == dispatch.deadline_at.isoformat()
+    agency_rows = [n for n in rows if n.recipient == "desk@sw.example"]
+    assert agency_rows[0].payload["path"] == f"/agency/dispatches/{dispatch.id}"
+    boss_rows = [n for n in rows if n.recipient == "boss@city.example"]
+    assert boss_rows[0].payload["path"] == f"/desk/dispatches/{dispatch.id}"
+
+    # Idempotent: run again (and again later): nothing new.
+    assert run(overdue_sweep)["breach"] == 0
+    clock.advance(seconds=30)
+    assert run(overdue_sweep)["breach"] == 0
+    assert len(_escalations("breach")) == 1
+    assert len(notices(event_key=f"dispatch:{dispatch.id}:breach")) == 7
+    assert breaches_for([dispatch.id]) == {dispatch.id: breach.recorded_at}
+
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "dispatch.breached"))
+    assert entry.actor == "jobs" and entry.object_id == str(dispatch.id)
+    assert entry.after["notices"] == 7
+
+
+def test_reminder_three_minutes_before_the_deadline_only_when_not_acknowledged(
+    frozen_clock, run, make_dispatch, agency_contacts
+):
+    waiting = make_dispatch(sla=600)
+    acknowledged = make_dispatch(sla=600, state=DispatchState.ACKNOWLEDGED.value)
+    acknowledged.acknowledged_at = clock.now()
+    db.session.commit()
+
+    clock.advance(seconds=600 - 181)
+    assert run(overdue_sweep)["reminder"] == 0
+    clock.advance(seconds=1)  # deadline - 3:00
+    assert run(overdue_sweep)["reminder"] == 1
+    assert run(overdue_sweep)["reminder"] == 0
+
+    [reminder] = _escalations("reminder")
+    assert reminder.dispatch_id == waiting.id
+    rows = notices(event_key=f"dispatch:{waiting.id}:reminder")
+    assert {n.channel for n in rows} == {"in_app", "email", "webhook"}
+    assert {n.kind for n in rows} == {"dispatch.reminder"}
+    # Reminders go to the agency only, never to supervisors.
+    assert all(n.payload["path"].startswith("/agency/") for n in rows)
+    assert notices(event_key=f"dispatch:{acknowledged.id}:reminder") == []
+
+
+def test_no_reminder_when_the_sla_is_shorter_than_the_reminder_or_the_deadline_passed(
+    frozen_clock, run, make_dispatch, agency_contacts
+):
+    short = make_dispatch(sla=120)  # the reminder would come before the notice itself
+    clock.advance(seconds=60)
+    assert run(overdue_sweep)["reminder"] == 0
+    late = make_dispatch(sla=600)
+    clock.advance(seconds=700)  # the sweep was down through the reminder window
+    result = run(overdue_sweep)
+    assert result["reminder"] == 0 and result["breach"] == 2
+    assert {s.step for s in steps_for(late.id)} == {"breach"}
+    assert {s.step for s in steps_for(short.id)} == {"breach", "chief"}
+
+
+def test_chief_is_told_five_minutes_after_the_deadline_if_nobody_arrived(
+    frozen_clock, run, make_dispatch, agency_contacts, create_user
+):
+    chief = create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
+    clerk_chief = create_user(role="clerk", receives_escalations=True)
+    open_one = make_dispatch(sla=600)
+    arrived = make_dispatch(sla=600)
+
+    clock.advance(seconds=601)
+    run(overdue_sweep)
+    arrived.state = DispatchState.ARRIVED.value
+    arrived.arrived_at = clock.now()
+    db.session.commit()
+
+    clock.advance(seconds=299)
+    assert run(overdue_sweep)["chief"] == 0
+    clock.advance(seconds=1)
+    assert run(overdue_sweep)["chief"] == 1
+    assert run(overdue_sweep)["chief"] == 0
+
+    rows = notices(event_key=f"dispatch:{open_one.id}:chief")
+    assert {(n.channel, n.recipient) for n in rows} == {
+        ("in_app", f"user:{chief.id}"),
+        ("email", "chief@city.example"),
+        ("in_app", f"user:{clerk_chief.id}"),
+    }
+    assert {n.kind for n in rows} == {"dispatch.escalated"}
+    assert notices(event_key=f"dispatch:{arrived.id}:chief") == []
+    assert [s.step for s in steps_for(open_one.id)] == ["breach", "chief"]
+
+
+def test_closed_dispatches_are_never_escalated(frozen_clock, run, make_dispatch, agency_contacts):
+    for state in ("arrived", "cancelled", "transferred"):
+        make_dispatch(sla=60, state=state, ended_at=clock.now())
+    clock.advance(hours=1)
+    assert run(overdue_sweep) == {"reminder": 0, "breach": 0, "chief": 0, "notices": 0}
+
+
+def test_each_step_is_configurable(
+    frozen_clock, run, make_dispatch, agency_contacts, create_user, monkeypatch, app
+):
+    monkeypatch.setitem(app.config, "ESCALATION_REMINDER_SECONDS", None)  # off
+    monkeypatch.setitem(app.config, "ESCALATION_BREACH_TO_SUPERVISORS", False)
+    monkeypatch.setitem(app.config, "ESCALATION_CHIEF_SECONDS", 60)
+    supervisor = create_user(role="supervisor", receives_escalations=False)
+    chief = create_user(role="supervisor", receives_escalations=True)
+    dispatch = make_dispatch(sla=600)
+    clock.advance(seconds=599)
+    assert run(overdue_sweep)["reminder"] == 0
+    clock.advance(seconds=2)
+    run(overdue_sweep)
+    breach_users = {n.user_id for n in notices(event_key=f"dispatch:{dispatch.id}:breach")}
+    assert supervisor.id not in breach_users and chief.id not in breach_users
+    clock.advance(seconds=60)
+    assert run(overdue_sweep)["chief"] == 1
+    assert {n.user_id for n in notices(event_key=f"dispatch:{dispatch.id}:chief")} == {chief.id}
+
+
+def test_a_breach_found_late_is_recorded_but_stale_ones_send_nothing(
+    frozen_clock, run, make_dispatch, agency_contacts
+):
+    old = make_dispatch(sla=600)
+    clock.advance(hours=30)  # e.g. an open dispatch imported or left from long ago
+    run(overdue_sweep)
+    [breach] = _escalations("breach")
+    assert breach.dispatch_id == old.id and breach.notices == 0
+    assert notices(dispatch_id=old.id) == []
+
+
+def test_bad_ladder_settings_fail_with_a_clear_message(app, monkeypatch, run):
+    monkeypatch.setitem(app.config, "ESCALATION_CHIEF_SECONDS", "five minutes")
+    with pytest.raises(Exception, match="CITYDESK_ESCALATION_CHIEF_SECONDS must be a whole number"):
+        run(overdue_sweep)
