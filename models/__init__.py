@@ -35,4 +35,4 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 # Import every model module so that metadata is complete for Alembic and create_all().
-from models import audit, dispatch, facility, outbox, reference, user  # noqa: E402, F401
+from models import audit, dispatch, facility, outbox, reference, report, user  # noqa: E402, F401
