@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -462,7 +463,7 @@ def check(kind: str, data: bytes, progress: Progress | None = None) -> ImportChe
 def apply(result: ImportCheck, *, source: str = "", progress: Progress | None = None) -> int:
     """Insert the new rows of a checked file in bulk and audit the import (flush, no commit)."""
     if not result.ok:
-        raise InvalidInput("The file has problems; nothing was imported")
+        raise InvalidInput(_("The file has problems; nothing was imported"))
     model = _model(result.kind)
     rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in result.new_rows]
     try:
@@ -474,7 +475,7 @@ def apply(result: ImportCheck, *, source: str = "", progress: Progress | None = 
         db.session.flush()
     except IntegrityError:
         raise Conflict(
-            "Some of these references were added by someone else meanwhile; check the file again"
+            _("Some of these references were added by someone else meanwhile; check the file again")
         ) from None
     result.added = len(rows)
     audit.record(

@@ -25,6 +25,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, case, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -170,11 +171,13 @@ def check_year(year: int, at: datetime | None = None) -> int:
     try:
         year = int(year)
     except (TypeError, ValueError):
-        raise InvalidInput("The year must be a number such as 2023") from None
+        raise InvalidInput(_("The year must be a number such as 2023")) from None
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput(f"The year must be between {FIRST_YEAR} and {LAST_YEAR}")
+        raise InvalidInput(
+            _("The year must be between %(first)s and %(last)s", first=FIRST_YEAR, last=LAST_YEAR)
+        )
     if year > clock.taipei_year(at or clock.now()):
-        raise InvalidInput(f"{year} has not started yet: there is no report for it")
+        raise InvalidInput(_("%(year)s has not started yet: there is no report for it", year=year))
     return year
 
 
@@ -188,7 +191,7 @@ def month_starts(year: int) -> list[datetime]:
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     """UTC instants [start, end) of one Taipei month."""
     if not 1 <= month <= 12:
-        raise InvalidInput("The month must be between 1 and 12")
+        raise InvalidInput(_("The month must be between 1 and 12"))
     starts = month_starts(year)
     return starts[month - 1], starts[month]
 
@@ -616,9 +619,9 @@ def close_year(year: int, user) -> ReportSnapshot:
     at = clock.now()
     year = check_year(year, at)
     if year >= clock.taipei_year(at):
-        raise InvalidInput("Only a year that has ended can be closed")
+        raise InvalidInput(_("Only a year that has ended can be closed"))
     if snapshot(year) is not None:
-        raise Conflict(f"{year} is closed already")
+        raise Conflict(_("%(year)s is closed already", year=year))
     frozen = figures(year, at)
     row = ReportSnapshot(
         year=year,
@@ -632,7 +635,7 @@ def close_year(year: int, user) -> ReportSnapshot:
             db.session.add(row)
             db.session.flush()
     except IntegrityError:
-        raise Conflict(f"{year} is closed already") from None
+        raise Conflict(_("%(year)s is closed already", year=year)) from None
     audit.record(
         "report.close",
         "report_snapshot",

@@ -126,9 +126,11 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import admin, api, auth, main
+    from webapp import admin, api, auth, main, reports
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(reports.bp, url_prefix="/reports")
+    app.register_blueprint(reports.imports_bp, url_prefix="/admin/import")
     api.register(app)

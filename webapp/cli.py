@@ -131,3 +131,10 @@ def serve_command(host, port, threads, demo):
     db.session.remove()
     click.echo(f"CityDesk on http://{host}:{port}/  (sign in at http://{host}:{port}/login)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="CityDesk")
+
+
+# The reports area's commands: `citydesk report yearly` and `citydesk import ...`.
+from webapp.reports.cli import import_group, report_group  # noqa: E402
+
+cli.add_command(report_group)
+cli.add_command(import_group)

@@ -5,10 +5,10 @@ Each area adds a flask-smorest Blueprint module here and lists it in BLUEPRINTS.
 
 from flask import Flask
 
-from webapp.api import me  # noqa: E402
+from webapp.api import me, reports  # noqa: E402
 from webapp.extensions import api
 
-BLUEPRINTS = [me.blp]
+BLUEPRINTS = [me.blp, reports.blp]
 
 
 def register(app: Flask) -> None:
