@@ -60,7 +60,9 @@ def app(database_url, instance_path):
 
         upgrade()
         db.session.remove()
-    return application
+    yield application
+    with application.app_context():
+        db.engine.dispose()  # close pooled connections before exit (psycopg warns otherwise)
 
 
 def _reset_schema() -> None:

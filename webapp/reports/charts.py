@@ -7,7 +7,7 @@ reports.css, positions from SVG attributes.
 from typing import Any
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 44, 84, 14, 34
 
 
 def _y(value: float, top: float = 100.0) -> float:
@@ -42,6 +42,7 @@ def monthly_rate(dispatch: dict) -> dict[str, Any]:
         "height": HEIGHT,
         "left": LEFT,
         "right": WIDTH - RIGHT,
+        "label_x": WIDTH - RIGHT + 6,
         "bottom": _y(0),
         "ticks": [{"value": v, "y": _y(v)} for v in (0, 25, 50, 75, 100)],
         "target_y": _y(target) if target is not None else None,

@@ -1,0 +1,101 @@
+"""The yearly report in a real browser: open it, follow a figure to its records, download the
+XLSX and check it holds the same numbers."""
+
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from tests import report_data as rd
+from tests.conftest import ARTIFACTS, PHONE, browser_login, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def published(frozen_clock, create_user):
+    rd.published_2023()
+    create_user(role="supervisor", username="chief", name="李股長")
+    return frozen_clock
+
+
+def test_report_page_figure_to_records_and_xlsx(new_page, published, tmp_path):
+    page = new_page()
+    browser_login(page, "chief")
+    page.get_by_role("link", name="年度報告").first.click()
+    page.wait_for_url(re.compile(r"/reports/2024$"))
+    page.locator("#year").select_option("2023")
+    page.get_by_role("button", name="顯示").click()
+    page.wait_for_url(re.compile(r"/reports/2023$"))
+    assert "112年度 (2023)" in page.locator("h1").inner_text()
+    narrative = page.locator(".narrative .sentence")
+    assert narrative.nth(0).inner_text() == (
+        "112年度民眾臨櫃陳情，經本處通知主管機關派員到場服務案件共計59件。"
+        "其中計有8件超過10分鐘到場，年度達成率為86.44%，已達112年度訂定之85%目標值。"
+    )
+    assert "淨空走道95件、設施正常48件、環境整潔38件、天地無虞17件" in narrative.nth(1).inner_text()
+    headline = page.locator(".figure-tile.headline")
+    assert "86.44%" in headline.inner_text() and "已達目標" in headline.inner_text()
+    counted = page.locator(".figure-tile", has_text="計入件數").get_by_role("link")
+    late = page.locator(".figure-tile", has=page.locator("dt", has_text=re.compile("^逾時$")))
+    assert counted.inner_text() == "59" and late.get_by_role("link").inner_text() == "8"
+    screenshot(page, "report-2023-zh")
+    page.locator("figure.chart").first.screenshot(path=str(ARTIFACTS / "report-2023-chart.png"))
+    page.screenshot(path=str(ARTIFACTS / "report-2023-top.png"))
+
+    # Follow a figure: the late dispatches of March.
+    march_late = page.locator('a[href="/reports/2023/dispatches?outcome=late&month=3"]')
+    assert march_late.inner_text() == "1"
+    march_late.click()
+    page.wait_for_url(re.compile(r"/reports/2023/dispatches\?outcome=late&month=3"))
+    assert page.locator(".evidence-count").inner_text() == "1"
+    rows = page.locator("table.evidence tbody tr")
+    assert rows.count() == 1 and "逾時" in rows.first.inner_text()
+    screenshot(page, "report-2023-late-march")
+    page.go_back()
+
+    # Another figure: the fixed ceiling/floor defects (17).
+    page.locator(
+        'a[href="/reports/2023/defects?status=fixed&category=ceiling_floor"]'
+    ).first.click()
+    assert page.locator(".evidence-count").inner_text() == "17"
+    assert page.locator("table.evidence tbody tr").count() == 17
+    page.go_back()
+
+    # The XLSX download holds the same numbers as the page.
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Excel（XLSX）").click()
+    download = info.value
+    assert download.suggested_filename == "citydesk-report-2023.xlsx"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    book = load_workbook(saved)
+    summary = {row[0]: row[1] for row in book["摘要"].iter_rows(values_only=True) if row}
+    assert summary["計入件數"] == 59
+    assert summary["準時"] == 51
+    assert summary["逾時"] == 8
+    assert summary["準時達成率 (%)"] == 86.44
+    assert summary["目標值 (%)"] == 85
+    assert summary["完成改善"] == 198
+    categories = list(book["各類別缺失"].iter_rows(values_only=True))[1:]
+    assert [(r[0], r[3]) for r in categories] == [
+        ("corridor", 95),
+        ("facility", 48),
+        ("cleanliness", 38),
+        ("ceiling_floor", 17),
+    ]
+    months = {r[0]: r for r in list(book["各月份"].iter_rows(values_only=True))[1:]}
+    assert months[3][3] == 1  # one late in March, as on the page
+    assert book["派員案件（原始紀錄）"].max_row == 60  # header + 59 dispatches
+
+
+def test_report_prints_on_a4_and_fits_a_phone(new_page, published):
+    page = new_page(viewport=PHONE)
+    browser_login(page, "chief")
+    page.goto("/reports/2023")
+    assert page.locator("svg.chart-svg").count() == 2
+    screenshot(page, "report-2023-phone")
+    page.emulate_media(media="print")
+    assert page.locator(".downloads").is_hidden() and page.locator(".site-header").is_hidden()
+    page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+    screenshot(page, "report-2023-print")
