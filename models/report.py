@@ -197,9 +197,19 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
 
 
 def month_expr(column, year: int):
-    """SQL: the Taipei month (1-12) of a timestamp known to fall in `year`."""
-    starts = month_starts(year)
-    return case(*((column < starts[m], literal(m)) for m in range(1, 12)), else_=literal(12))
+    """SQL: the Taipei month (1-12) of a timestamp known to fall in `year` (a nested CASE that
+    halves the months at each step: four comparisons a row instead of up to eleven)."""
+    starts = month_starts(year)  # starts[m] is the instant month m + 1 begins
+
+    def months(first: int, last: int):
+        if first == last:
+            return literal(first)
+        middle = (first + last) // 2
+        return case(
+            (column < starts[middle], months(first, middle)), else_=months(middle + 1, last)
+        )
+
+    return months(1, 12)
 
 
 def _is_fixed():
@@ -295,7 +305,9 @@ def dispatch_tally_query(year: int, at: datetime):
         .subquery()
     )
     keys = (rows.c.agency_id, rows.c.month, rows.c.outcome, rows.c.sla_seconds)
-    return select(*keys, func.count().label("n")).group_by(*keys)
+    # Grouped month first: grouped agency first, SQLite would walk (agency_id, notified_at)
+    # and visit the table instead of reading the covering index range.
+    return select(*keys, func.count().label("n")).group_by(*keys[1:], keys[0])
 
 
 def duration_histogram_query(year: int, until_column):
@@ -389,7 +401,7 @@ def defect_tally_query(year: int):
         .subquery()
     )
     keys = (rows.c.category_id, rows.c.zone_id, rows.c.fixed)
-    return select(*keys, func.count().label("n")).group_by(*keys)
+    return select(*keys, func.count().label("n")).group_by(*keys[::-1])
 
 
 def defect_dates_query(year: int):
@@ -405,7 +417,7 @@ def defect_dates_query(year: int):
         .subquery()
     )
     keys = (rows.c.category_id, rows.c.found_on, rows.c.fixed_on, rows.c.due_on)
-    return select(*keys, func.count().label("n")).group_by(*keys)
+    return select(*keys, func.count().label("n")).group_by(*keys[1:], keys[0])
 
 
 def rounds_query(year: int):

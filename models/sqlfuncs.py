@@ -16,7 +16,8 @@ class seconds_between(FunctionElement):  # noqa: N801 (reads like an SQL functio
 @compiles(seconds_between)
 def _seconds_between_default(element, compiler, **kw):
     start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"CAST(ROUND(EXTRACT(EPOCH FROM ({end} - {start}))) AS INTEGER)"
+    # date_part gives double precision (EXTRACT gives numeric, much slower to round)
+    return f"CAST(ROUND(date_part('epoch', {end} - {start})) AS INTEGER)"
 
 
 @compiles(seconds_between, "sqlite")

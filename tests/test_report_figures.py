@@ -2,7 +2,7 @@
 word, a missed target, a year with nothing counted, the Taipei year boundary, half-up rounding,
 and each outcome category."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -289,3 +289,36 @@ def test_a_future_year_or_nonsense_is_refused(in_2024):
         yearly_report(1999)
     with pytest.raises(InvalidInput):
         yearly_report("abc")
+
+
+def test_every_taipei_month_boundary(in_2024):
+    import calendar
+
+    for month in range(1, 13):
+        last = calendar.monthrange(2024, month)[1]
+        rd.dispatch(f"2024-{month:02d}-01 00:00:00", arrived=5)  # first instant of the month
+        rd.dispatch(f"2024-{month:02d}-{last:02d} 23:59:59.999999")  # its last instant
+    db.session.commit()
+    clock.freeze(datetime(2025, 2, 1, tzinfo=clock.TAIPEI))
+    months = yearly_report(2024)["dispatch"]["by_month"]
+    assert [(m["on_time"], m["late"]) for m in months] == [(1, 1)] * 12
+
+
+def test_the_sql_month_agrees_with_taipei_time(in_2024):
+    import random
+
+    from sqlalchemy import select
+
+    from models.dispatch import Dispatch
+    from models.report import month_expr
+
+    rng = random.Random(6)
+    start, end = clock.year_bounds(2023)
+    span = int((end - start).total_seconds())
+    for _ in range(200):
+        row = rd.dispatch("2023-01-01 00:00", arrived=1)
+        row.notified_at = start + timedelta(seconds=rng.randrange(span))
+    db.session.commit()
+    rows = db.session.execute(select(Dispatch.notified_at, month_expr(Dispatch.notified_at, 2023)))
+    for notified, month in rows:
+        assert month == clock.local(notified).month
