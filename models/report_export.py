@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
+import xlsxwriter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from models import clock
 from models.report import (
@@ -223,30 +221,33 @@ def _local(value):
 
 
 class _Sheet:
-    """A write-only sheet with a bold header row and number formats for rates and times."""
+    """A worksheet written row by row (XlsxWriter, constant memory): a bold header row, then
+    values with number formats for rates, instants and dates."""
 
-    def __init__(self, book: Workbook, title: str, header: list[str]):
-        self.sheet = book.create_sheet(title=title[:31])
-        bold = Font(bold=True)
-        cells = []
-        for text in header:
-            cell = WriteOnlyCell(self.sheet, value=text)
-            cell.font = bold
-            cells.append(cell)
-        self.sheet.append(cells)
+    def __init__(self, book, formats: dict, title: str, header: list[str]):
+        self.sheet = book.add_worksheet(title[:31])
+        self.formats = formats
+        self.sheet.write_row(0, 0, header, formats["bold"])
+        self.sheet.freeze_panes(1, 0)
+        self.next = 1
 
     def row(self, values: list, rates: tuple[int, ...] = ()) -> None:
-        cells = []
-        for index, value in enumerate(values):
-            cell = WriteOnlyCell(self.sheet, value=_local(value))
-            if index in rates and value is not None:
-                cell.number_format = "0.00"
-            elif isinstance(value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+        """Write one row; the columns in `rates` get two decimals."""
+        write, formats, row = self.sheet, self.formats, self.next
+        for column, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            if isinstance(value, datetime):
+                write.write_datetime(row, column, _local(value), formats["instant"])
             elif isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            cells.append(cell)
-        self.sheet.append(cells)
+                write.write_datetime(row, column, value, formats["date"])
+            elif isinstance(value, bool):
+                write.write_boolean(row, column, value)
+            elif isinstance(value, int | float):
+                write.write_number(row, column, value, formats["rate"] if column in rates else None)
+            else:
+                write.write_string(row, column, str(value))
+        self.next += 1
 
 
 def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
@@ -295,11 +296,21 @@ def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
 
 def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     """The report as an XLSX workbook: a summary, one sheet per table, and every raw row."""
-    book = Workbook(write_only=True)
+    out = io.BytesIO()
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
+    formats = {
+        "bold": workbook.add_format({"bold": True}),
+        "rate": workbook.add_format({"num_format": "0.00"}),
+        "instant": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+        "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
+    }
+
+    def sheet(title: str, header: list[str]) -> _Sheet:
+        return _Sheet(workbook, formats, title, header)
+
     year = report["year"]
     prev = report.get("previous_year")
-    summary = _Sheet(
-        book,
+    summary = sheet(
         _("Summary"),
         [_("Figure"), year_label(year)] + ([year_label(prev["year"])] if prev else []),
     )
@@ -317,12 +328,10 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         summary.row([_("Closed at"), period["closed_at"]])
 
     counts = ["counted", "on_time", "late", "pending", "cancelled", "transferred", "rate"]
-    agencies = _Sheet(
-        book, _("By agency"), [label("code"), label("agency")] + [label(k) for k in counts]
-    )
+    agencies = sheet(_("By agency"), [label("code"), label("agency")] + [label(k) for k in counts])
     for row in d["by_agency"]:
         agencies.row([row["agency"], row["name_zh"]] + [row[k] for k in counts], rates=(8,))
-    months = _Sheet(book, _("By month"), [label("month")] + [label(k) for k in counts])
+    months = sheet(_("By month"), [label("month")] + [label(k) for k in counts])
     for row in d["by_month"]:
         months.row([row["month"]] + [row[k] for k in counts], rates=(7,))
 
@@ -337,8 +346,7 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         "not_yet_due",
         "share_within_due",
     ]
-    categories = _Sheet(
-        book,
+    categories = sheet(
         _("Defects by category"),
         [label("code"), label("category")] + [label(k) for k in category_keys],
     )
@@ -346,15 +354,13 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         categories.row(
             [row["category"], row["name_zh"]] + [row[k] for k in category_keys], rates=(9,)
         )
-    zones = _Sheet(
-        book,
+    zones = sheet(
         _("Defects by zone"),
         [label("code"), label("zone"), label("found"), label("fixed"), label("open")],
     )
     for row in f["by_zone"]:
         zones.row([row["zone"], row["name_zh"], row["found"], row["fixed"], row["open"]])
-    rounds = _Sheet(
-        book,
+    rounds = sheet(
         _("Inspection rounds"),
         [label("code"), label("zone"), label("done"), label("planned")],
     )
@@ -362,12 +368,11 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         rounds.row([row["zone"], row["name_zh"], row["done"], row["planned"]])
 
     if period.get("restatement"):
-        restated = _Sheet(book, _("Restatement"), [_("Figure"), _("Frozen"), _("Current")])
+        restated = sheet(_("Restatement"), [_("Figure"), _("Frozen"), _("Current")])
         for change in period["restatement"]:
             restated.row([change["figure"], change["frozen"], change["current"]])
 
-    raw_dispatches = _Sheet(
-        book,
+    raw_dispatches = sheet(
         _("Dispatches (records)"),
         [
             "id",
@@ -391,8 +396,7 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         values = list(row.values())
         values[-1] = minutes(row["seconds_to_arrival"])
         raw_dispatches.row(values)
-    raw_defects = _Sheet(
-        book,
+    raw_defects = sheet(
         _("Defects (records)"),
         [
             "id",
@@ -415,6 +419,5 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     )
     for row in defect_rows(year, at):
         raw_defects.row(list(row.values()))
-    out = io.BytesIO()
-    book.save(out)
+    workbook.close()
     return out.getvalue()
