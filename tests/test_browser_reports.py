@@ -99,3 +99,33 @@ def test_report_prints_on_a4_and_fits_a_phone(new_page, published):
     assert page.locator(".downloads").is_hidden() and page.locator(".site-header").is_hidden()
     page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
     screenshot(page, "report-2023-print")
+
+
+def test_closing_a_year_in_the_browser_then_a_restatement(new_page, published):
+    from sqlalchemy import select
+
+    from models import db
+    from models.dispatch import Dispatch
+
+    page = new_page()
+    browser_login(page, "chief")
+    page.goto("/reports/2023")
+    page.get_by_role("button", name="關帳並凍結本年度數字").click()  # a real form, CSRF on
+    page.wait_for_load_state()
+    assert "2023 年已關帳，數字已凍結。" in page.locator(".flashes").inner_text()
+    assert "關帳後數字均無變動。" in page.locator(".period-closed").inner_text()
+
+    # A corrected record of the closed year: an on-time arrival was in fact 15 minutes late.
+    row = db.session.scalars(
+        select(Dispatch).where(Dispatch.arrived_at <= Dispatch.deadline_at).limit(1)
+    ).one()
+    row.arrived_at = row.notified_at.replace() + (row.deadline_at - row.notified_at) * 1.5
+    db.session.commit()
+    page.reload()
+    restated = page.locator(".restatement")
+    assert restated.is_visible()
+    assert "派員案件 · 逾時" in restated.inner_text() and "84.75" in restated.inner_text()
+    assert "86.44%" in page.locator(".figure-tile.headline").inner_text()  # frozen figure
+    assert "已達" in restated.inner_text() and "True" not in restated.inner_text()
+    screenshot(page, "report-2023-closed-restated")
+    restated.screenshot(path=str(ARTIFACTS / "report-2023-restatement.png"))

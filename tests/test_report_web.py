@@ -206,3 +206,11 @@ def test_year_to_date_on_the_page(login_as, frozen_clock):
     html = client.get("/reports/2024").get_data(as_text=True)
     assert "80.00" in html and "未達" in html
     assert "年初至今：尚需連續 6 件準時到場，方能達到 87% 目標值。" in html
+
+
+def test_the_page_in_english_keeps_the_chinese_narrative(login_as, data_2023):
+    client, _user = login_as("supervisor", locale="en")
+    html = client.get("/reports/2023").get_data(as_text=True)
+    assert "Yearly report" in html and "On-time rate (%)" in html
+    assert "Department of Social Welfare" in html and "Month 3" in html
+    assert "年度達成率為86.44%，已達112年度訂定之85%目標值。" in html

@@ -27,7 +27,16 @@ from models.report import (
     round_evidence,
     yearly_report,
 )
-from models.report_export import MIME, label, to_csv, to_json, to_xlsx, year_label, yes_no
+from models.report_export import (
+    MIME,
+    RATE_KEYS,
+    label,
+    to_csv,
+    to_json,
+    to_xlsx,
+    year_label,
+    yes_no,
+)
 from models.user import Role
 from webapp.reports import bp, charts
 from webapp.reports.forms import CloseYearForm
@@ -290,6 +299,10 @@ def _figure_label(path: str, report: dict) -> str:
             words.append(_("Minutes from notice to acknowledgement"))
         elif part == "median":
             words.append(_("median"))
+        elif part == "p90":
+            words.append(_("90th percentile"))
+        elif part == "count" and previous.startswith("minutes_to_"):
+            words.append(_("Dispatches"))
         else:
             words.append(label(part))
     return " · ".join(words)
@@ -297,6 +310,17 @@ def _figure_label(path: str, report: dict) -> str:
 
 def _show(value) -> str:
     return "—" if value is None else str(value)
+
+
+def _change_value(value, figure: str) -> str:
+    """A frozen or current figure of a restatement, written as on the page."""
+    if isinstance(value, bool):
+        return yes_no(value)
+    if figure.rsplit(".", 1)[-1] in RATE_KEYS:
+        return format_rate(value)
+    if figure.endswith(".target"):
+        return format_target(value)
+    return _show(value)
 
 
 def _instant(text: str | None):
@@ -313,6 +337,7 @@ def _helpers():
         "fmt_target": format_target,
         "yes_no": yes_no,
         "show": _show,
+        "change_value": _change_value,
         "figure_label": _figure_label,
         "instant": _instant,
         "outcome_label": lambda value: OUTCOME_LABELS.get(value, value),
