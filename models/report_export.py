@@ -162,12 +162,13 @@ def to_csv(report: dict) -> str:
 def to_text(report: dict) -> str:
     """The narrative and the headline figures, for a terminal or an e-mail."""
     d, f = report["dispatch"], report["defects"]
+    title, dispatches, defects = _("Yearly compliance report"), _("Dispatches"), _("Defects")
     lines = [
-        f"{year_label(report['year'])} — {_('Yearly compliance report')}",
+        f"{year_label(report['year'])} — {title}",
         "",
         *report["narrative"],
         "",
-        f"{_('Dispatches')}: {label('counted')} {d['counted']} · {label('on_time')} "
+        f"{dispatches}: {label('counted')} {d['counted']} · {label('on_time')} "
         f"{d['on_time']} · {label('late')} {d['late']} · {label('pending')} {d['pending']} · "
         f"{label('cancelled')} {d['excluded']['cancelled']} · {label('transferred')} "
         f"{d['excluded']['transferred']}",
@@ -178,7 +179,7 @@ def to_text(report: dict) -> str:
         needed = d["year_to_date"]["needed_in_a_row"]
         lines.append(f"{label('needed_in_a_row')}: {'—' if needed is None else needed}")
     lines.append(
-        f"{_('Defects')}: {label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
+        f"{defects}: {label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
         f"{label('open')} {f['open']}"
     )
     for c in f["by_category"]:

@@ -129,3 +129,36 @@ def test_closing_a_year_in_the_browser_then_a_restatement(new_page, published):
     assert "已達" in restated.inner_text() and "True" not in restated.inner_text()
     screenshot(page, "report-2023-closed-restated")
     restated.screenshot(path=str(ARTIFACTS / "report-2023-restatement.png"))
+
+
+def test_importing_records_on_the_admin_page(new_page, frozen_clock, create_user, tmp_path):
+    create_user(role="admin", username="root2")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(
+        "reference,agency,notified_at,outcome,arrived_at\r\n"
+        "112-1,社會局,2023-03-05 14:03,arrived,2023-03-05 14:09\r\n"
+        "112-2,不存在局,2023-03-05 14:03,arrived,2023-03-05 13:00\r\n".encode("utf-8-sig")
+    )
+    good = tmp_path / "good.csv"
+    good.write_bytes(
+        bad.read_bytes().replace("不存在局".encode(), "衛生局".encode()).replace(b"13:00", b"14:20")
+    )
+    page = new_page()
+    browser_login(page, "root2")
+    page.goto("/admin/import")
+    page.locator("#file").set_input_files(str(bad))
+    page.get_by_role("button", name="檢查檔案").click()
+    page.wait_for_load_state()
+    problems = page.locator("table.problems tbody tr")
+    assert problems.count() == 2
+    assert "未知的機關「不存在局」" in problems.nth(0).inner_text()
+    assert problems.nth(1).inner_text().startswith("3")
+    screenshot(page, "import-problems")
+    page.locator("#file").set_input_files(str(good))
+    page.get_by_role("button", name="檢查檔案").click()
+    page.wait_for_load_state()
+    assert "將新增 2 筆" in page.locator(".import-result").inner_text()
+    page.get_by_role("button", name="匯入", exact=True).click()
+    page.wait_for_load_state()
+    assert "讀取 2 列：新增 2 筆，略過 0 筆" in page.locator(".flashes").inner_text()
+    screenshot(page, "import-done")
