@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 from flask_babel import gettext as _
@@ -219,35 +218,39 @@ def _is_fixed():
 # --- Defect due dates (one rule for the figures, the evidence and the raw rows) --------------
 
 
-@lru_cache(maxsize=65536)
-def _due_date(found: date, days: int) -> date:
-    return add_working_days(found, days)
+class WorkingDays:
+    """The working-day answers of one report, memoised for that report only (the calendar may
+    be edited between two reports, so nothing is kept longer)."""
 
+    def __init__(self):
+        self._after: dict[tuple[date, int], date] = {}
+        self._between: dict[tuple[date, date], int] = {}
 
-@lru_cache(maxsize=65536)
-def _days_to_fix(found: date, fixed: date) -> int:
-    return working_days_between(found, fixed)
+    def due_date(self, found: date, category_days: int, due_on: date | None) -> date:
+        """A defect's due date: its own `due_on`, else found + the category's working days."""
+        if due_on is not None:
+            return due_on
+        key = (found, category_days)
+        if key not in self._after:
+            self._after[key] = add_working_days(found, category_days)
+        return self._after[key]
 
+    def due_status(
+        self, found: date, fixed: date | None, due_on: date | None, category_days: int, today: date
+    ) -> str:
+        """within_due (fixed by the due date), past_due (fixed later, or still open after it)
+        or not_yet_due (open, due date not passed). Dates are Taipei calendar dates."""
+        due = self.due_date(found, category_days, due_on)
+        if fixed is not None:
+            return "within_due" if fixed <= due else "past_due"
+        return "past_due" if today > due else "not_yet_due"
 
-def due_date(found: date, category_days: int, due_on: date | None) -> date:
-    """A defect's due date: its own `due_on`, else found date + the category's working days."""
-    return due_on or _due_date(found, category_days)
-
-
-def due_status(
-    found: date, fixed: date | None, due_on: date | None, category_days: int, today: date
-) -> str:
-    """within_due (fixed by the due date), past_due (fixed later or still open after it) or
-    not_yet_due (open, due date not passed). Dates are Taipei calendar dates."""
-    due = due_date(found, category_days, due_on)
-    if fixed is not None:
-        return "within_due" if fixed <= due else "past_due"
-    return "past_due" if today > due else "not_yet_due"
-
-
-def days_to_fix(found: date, fixed: date) -> int:
-    """Working days from the day a defect was found to the day it was fixed."""
-    return _days_to_fix(found, fixed)
+    def days_to_fix(self, found: date, fixed: date) -> int:
+        """Working days from the day a defect was found to the day it was fixed."""
+        key = (found, fixed)
+        if key not in self._between:
+            self._between[key] = working_days_between(found, fixed)
+        return self._between[key]
 
 
 # --- Reference rows ---------------------------------------------------------------------------
@@ -456,6 +459,7 @@ def _period_days(year: int, at: datetime) -> int:
 
 def _defect_figures(year: int, at: datetime, refs: _Refs) -> dict[str, Any]:
     today = clock.local(at).date()
+    calendar = WorkingDays()
     by_category: dict[int, Counter] = defaultdict(Counter)
     by_zone: dict[int, Counter] = defaultdict(Counter)
     for category_id, zone_id, fixed, n in db.session.execute(defect_tally_query(year)):
@@ -468,10 +472,10 @@ def _defect_figures(year: int, at: datetime, refs: _Refs) -> dict[str, Any]:
     category_days = {c.id: c.due_working_days for c in refs.categories}
     for category_id, found_on, fixed_on, due_on, n in db.session.execute(defect_dates_query(year)):
         found_on, fixed_on, due_on = _as_date(found_on), _as_date(fixed_on), _as_date(due_on)
-        status = due_status(found_on, fixed_on, due_on, category_days[category_id], today)
+        status = calendar.due_status(found_on, fixed_on, due_on, category_days[category_id], today)
         due_by_category[category_id][status] += n
         if fixed_on is not None:
-            days_by_category[category_id][days_to_fix(found_on, fixed_on)] += n
+            days_by_category[category_id][calendar.days_to_fix(found_on, fixed_on)] += n
 
     def median_days(histogram: Counter) -> float | None:
         return _round_fraction(percentile(histogram.items(), Fraction(1, 2)), TENTHS)
@@ -825,11 +829,12 @@ def defect_evidence_ids(
     rows = db.session.execute(stmt).all()
     if status in ("found", "fixed", "open"):
         return [r[0] for r in rows]
-    today = clock.local(at).date()
+    today, calendar = clock.local(at).date(), WorkingDays()
     return [
         r[0]
         for r in rows
-        if due_status(_as_date(r[1]), _as_date(r[2]), _as_date(r[3]), r[4], today) == status
+        if calendar.due_status(_as_date(r[1]), _as_date(r[2]), _as_date(r[3]), r[4], today)
+        == status
     ]
 
 
@@ -897,7 +902,7 @@ def dispatch_rows(year: int, at: datetime | None = None) -> Iterator[dict[str, A
 def defect_rows(year: int, at: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Every defect of the year with fixed-or-open, working days to fix and due status."""
     at = at or clock.now()
-    today = clock.local(at).date()
+    today, calendar = clock.local(at).date(), WorkingDays()
     stmt = (
         select(
             Defect.id,
@@ -940,9 +945,9 @@ def defect_rows(year: int, at: datetime | None = None) -> Iterator[dict[str, Any
             "found_at": row[10],
             "fixed": bool(row[15]),
             "fixed_at": row[11] if row[15] else None,
-            "due_on": due_date(found_on, row[4], due_on),
-            "working_days_to_fix": days_to_fix(found_on, fixed_on) if fixed_on else None,
-            "due_status": due_status(found_on, fixed_on, due_on, row[4], today),
+            "due_on": calendar.due_date(found_on, row[4], due_on),
+            "working_days_to_fix": calendar.days_to_fix(found_on, fixed_on) if fixed_on else None,
+            "due_status": calendar.due_status(found_on, fixed_on, due_on, row[4], today),
             "description": row[16],
         }
 
