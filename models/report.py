@@ -572,11 +572,11 @@ def narrative(year: int, dispatch: dict, defects: dict) -> list[str]:
 # --- The report -------------------------------------------------------------------------------
 
 
-def figures(year: int, at: datetime | None = None) -> dict[str, Any]:
+def figures(year: int, at: datetime | None = None, refs: _Refs | None = None) -> dict[str, Any]:
     """The live roll-up of one Taipei calendar year, as JSON-ready data."""
     at = at or clock.now()
     year = check_year(year, at)
-    refs = _refs()
+    refs = refs or _refs()
     dispatch = _dispatch_figures(year, at, refs)
     defects = _defect_figures(year, at, refs)
     return {
@@ -707,10 +707,10 @@ def restatement(frozen: dict, current: dict) -> list[dict[str, Any]]:
     return changes
 
 
-def _official(year: int, at: datetime) -> dict[str, Any]:
+def _official(year: int, at: datetime, refs: _Refs) -> dict[str, Any]:
     """A year's figures as published: frozen when closed, live otherwise."""
     row = snapshot(year)
-    return dict(row.figures) if row is not None else figures(year, at)
+    return dict(row.figures) if row is not None else figures(year, at, refs)
 
 
 def yearly_report(year: int, at: datetime | None = None) -> dict[str, Any]:
@@ -719,7 +719,8 @@ def yearly_report(year: int, at: datetime | None = None) -> dict[str, Any]:
     at = at or clock.now()
     year = check_year(year, at)
     row = snapshot(year)
-    live = figures(year, at)
+    refs = _refs()
+    live = figures(year, at, refs)
     report = dict(row.figures) if row is not None else live
     period: dict[str, Any] = {
         "closed": row is not None,
@@ -729,7 +730,7 @@ def yearly_report(year: int, at: datetime | None = None) -> dict[str, Any]:
     }
     if row is not None and period["restatement"]:
         period["current_narrative"] = live["narrative"]
-    previous = _official(year - 1, at) if year - 1 >= FIRST_YEAR else None
+    previous = _official(year - 1, at, refs) if year - 1 >= FIRST_YEAR else None
     return {**report, "previous_year": previous, "period": period}
 
 
