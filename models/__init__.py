@@ -42,6 +42,7 @@ from models import (  # noqa: E402, F401
     facility,
     outbox,
     reference,
+    report,
     scheduler,
     user,
 )

@@ -8,7 +8,7 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
@@ -846,9 +846,11 @@ def on_time_rate(on_time: int, counted: int) -> Decimal | None:
     is counted (never 100%)."""
     if counted <= 0:
         return None
-    return (Decimal(on_time) * 100 / Decimal(counted)).quantize(
-        Decimal("0.01"), rounding=ROUND_HALF_UP
-    )
+    # Exact integer arithmetic: hundredths of a percent, then half up on the remainder.
+    hundredths, remainder = divmod(on_time * 10_000, counted)
+    if 2 * remainder >= counted:
+        hundredths += 1
+    return Decimal(hundredths).scaleb(-2)
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,18 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import admin, agency, api, auth, desk, facility, main, notifications, ops
+    from webapp import (
+        admin,
+        agency,
+        api,
+        auth,
+        desk,
+        facility,
+        main,
+        notifications,
+        ops,
+        reports,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -162,4 +173,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(facility.bp, url_prefix="/facility")
     app.register_blueprint(notifications.bp)
     app.register_blueprint(ops.bp, url_prefix="/admin/jobs")
+    app.register_blueprint(reports.bp, url_prefix="/reports")
+    app.register_blueprint(reports.imports_bp, url_prefix="/admin/import")
     api.register(app)

@@ -267,3 +267,10 @@ def audit_verify_command():
         err=True,
     )
     raise SystemExit(1)
+
+
+# The reports area's commands: `citydesk report yearly` and `citydesk import ...`.
+from webapp.reports.cli import import_group, report_group  # noqa: E402
+
+cli.add_command(report_group)
+cli.add_command(import_group)

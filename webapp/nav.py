@@ -124,6 +124,18 @@ NAV: list[NavItem] = [
         _l("The scheduler, each job's last run and the notification outbox"),
         (Role.ADMIN,),
     ),
+    NavItem(
+        "reports.index",
+        _l("Yearly report"),
+        _l("On-time rate, defects fixed and the published sentences, with the records behind"),
+        (Role.SUPERVISOR, Role.CLERK, Role.ADMIN),
+    ),
+    NavItem(
+        "imports.upload",
+        _l("Import records"),
+        _l("Load past dispatches and defects from CSV"),
+        (Role.SUPERVISOR, Role.ADMIN),
+    ),
 ]
 
 

@@ -5,7 +5,7 @@ Each area adds a flask-smorest Blueprint module here and lists it in BLUEPRINTS.
 
 from flask import Flask
 
-from webapp.api import dispatches, facility, me  # noqa: E402
+from webapp.api import dispatches, facility, me, reports  # noqa: E402
 from webapp.extensions import api
 
 BLUEPRINTS = [
@@ -14,6 +14,7 @@ BLUEPRINTS = [
     dispatches.dispatches_blp,
     facility.blp,
     facility.rounds_blp,
+    reports.blp,
 ]
 
 

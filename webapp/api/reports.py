@@ -1,0 +1,218 @@
+"""GET /api/v1/reports/yearly: the yearly report as JSON (the same figures as the page and CLI)."""
+
+from flask import Response
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from models.report import FIRST_YEAR, LAST_YEAR, yearly_report
+from models.report_export import to_json
+from models.user import Role
+from webapp.security import role_required
+
+blp = Blueprint(
+    "reports-api",
+    __name__,
+    description="The yearly compliance report (年度達成率) with the figures behind it",
+)
+blp.url_prefix_suffix = "/reports"
+
+
+class ReportErrorSchema(Schema):
+    """An error: a code and a message."""
+
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", metadata={"description": "Per-field problems"})
+
+
+class YearArgs(Schema):
+    """Which year."""
+
+    year = fields.Integer(
+        required=True,
+        validate=validate.Range(FIRST_YEAR, LAST_YEAR),
+        metadata={"description": "Gregorian year (Asia/Taipei calendar), e.g. 2023"},
+    )
+
+
+class CountsSchema(Schema):
+    """Counts of one slice of dispatches (an agency, a month)."""
+
+    counted = fields.Integer(metadata={"description": "on time + late"})
+    on_time = fields.Integer()
+    late = fields.Integer()
+    pending = fields.Integer(metadata={"description": "open within the deadline; not counted"})
+    cancelled = fields.Integer(metadata={"description": "cancelled in time; excluded"})
+    transferred = fields.Integer(metadata={"description": "transferred; excluded"})
+    rate = fields.Float(
+        allow_none=True,
+        metadata={"description": "on time ÷ counted × 100, half up, 2 decimals; null if none"},
+    )
+
+
+class AgencyRowSchema(CountsSchema):
+    """One agency's dispatches."""
+
+    agency = fields.String(metadata={"description": "agency code"})
+    name_zh = fields.String()
+    name_en = fields.String()
+
+
+class MonthRowSchema(CountsSchema):
+    """One Taipei month's dispatches."""
+
+    month = fields.Integer()
+
+
+class MinutesSchema(Schema):
+    """Minutes from notice to arrival (or acknowledgement)."""
+
+    count = fields.Integer()
+    median = fields.Float(allow_none=True)
+    p90 = fields.Float(allow_none=True)
+
+
+class ExcludedSchema(Schema):
+    """Dispatches excluded from the rate."""
+
+    cancelled = fields.Integer()
+    transferred = fields.Integer()
+
+
+class YearToDateSchema(Schema):
+    """For the current year only."""
+
+    as_of = fields.String()
+    needed_in_a_row = fields.Integer(
+        allow_none=True, metadata={"description": "on-time arrivals in a row to reach the target"}
+    )
+
+
+class DispatchSchema(Schema):
+    """The dispatch figures of the year."""
+
+    counted = fields.Integer()
+    on_time = fields.Integer()
+    late = fields.Integer()
+    pending = fields.Integer()
+    excluded = fields.Nested(ExcludedSchema)
+    total = fields.Integer()
+    rate = fields.Float(allow_none=True)
+    target = fields.Float(allow_none=True, metadata={"description": "85, 87.5; null when unset"})
+    target_met = fields.Boolean(allow_none=True)
+    sla_minutes = fields.Float(allow_none=True)
+    year_to_date = fields.Nested(YearToDateSchema, allow_none=True)
+    by_agency = fields.List(fields.Nested(AgencyRowSchema))
+    by_month = fields.List(fields.Nested(MonthRowSchema))
+    minutes_to_arrival = fields.Nested(MinutesSchema)
+    minutes_to_acknowledgement = fields.Nested(MinutesSchema)
+
+
+class DueSchema(Schema):
+    """Fixed within the due date."""
+
+    median_working_days_to_fix = fields.Float(allow_none=True)
+    within_due = fields.Integer()
+    past_due = fields.Integer()
+    not_yet_due = fields.Integer()
+    share_within_due = fields.Float(allow_none=True)
+
+
+class CategoryRowSchema(DueSchema):
+    """One defect category (all four, in the order corridor, facility, cleanliness,
+    ceiling_floor)."""
+
+    category = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    due_working_days = fields.Integer()
+    found = fields.Integer()
+    fixed = fields.Integer()
+    open = fields.Integer()
+
+
+class ZoneRowSchema(Schema):
+    """One zone's defects."""
+
+    zone = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    found = fields.Integer()
+    fixed = fields.Integer()
+    open = fields.Integer()
+
+
+class RoundsRowSchema(Schema):
+    """Inspection rounds of one zone."""
+
+    zone = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    done = fields.Integer()
+    planned = fields.Integer(allow_none=True)
+    frequency_days = fields.Integer(allow_none=True)
+
+
+class DefectsSchema(DueSchema):
+    """The defect figures of the year."""
+
+    found = fields.Integer()
+    fixed = fields.Integer()
+    open = fields.Integer()
+    by_category = fields.List(fields.Nested(CategoryRowSchema))
+    by_zone = fields.List(fields.Nested(ZoneRowSchema))
+    inspection_rounds = fields.List(fields.Nested(RoundsRowSchema))
+
+
+class FiguresSchema(Schema):
+    """One year's figures."""
+
+    year = fields.Integer()
+    roc_year = fields.Integer()
+    as_of = fields.String(metadata={"description": "when the figures were computed (frozen)"})
+    complete = fields.Boolean(metadata={"description": "the year was over at as_of"})
+    dispatch = fields.Nested(DispatchSchema)
+    defects = fields.Nested(DefectsSchema)
+    narrative = fields.List(fields.String(), metadata={"description": "the two sentences"})
+
+
+class ChangeSchema(Schema):
+    """A figure of a closed year that changed after it was closed."""
+
+    figure = fields.String()
+    frozen = fields.Raw(allow_none=True)
+    current = fields.Raw(allow_none=True)
+
+
+class PeriodSchema(Schema):
+    """Whether the year is closed and what changed since."""
+
+    closed = fields.Boolean()
+    closed_at = fields.String(allow_none=True)
+    closed_by = fields.String(allow_none=True)
+    restatement = fields.List(fields.Nested(ChangeSchema))
+    current_narrative = fields.List(fields.String())
+
+
+class YearlyReportSchema(FiguresSchema):
+    """The yearly report: frozen figures when the year is closed, the previous year beside."""
+
+    previous_year = fields.Nested(FiguresSchema, allow_none=True)
+    period = fields.Nested(PeriodSchema)
+
+
+@blp.route("/yearly")
+@role_required(Role.CLERK, Role.SUPERVISOR, Role.ADMIN)
+@blp.arguments(YearArgs, location="query", as_kwargs=True)
+@blp.response(200, YearlyReportSchema)
+@blp.alt_response(401, schema=ReportErrorSchema, description="Not signed in, or a bad token")
+@blp.alt_response(403, schema=ReportErrorSchema, description="Only clerks, supervisors and admins")
+@blp.alt_response(
+    422, schema=ReportErrorSchema, description="No or a bad year, or a year that has not started"
+)
+def yearly(year: int):
+    """The yearly report of one Asia/Taipei calendar year.
+
+    Rates are half-up percentages with two decimals, null when nothing was counted.
+    """
+    return Response(to_json(yearly_report(year), indent=None), mimetype="application/json")
