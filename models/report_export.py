@@ -43,7 +43,7 @@ LABELS = {
     "ack_median": _l("Median minutes from notice to acknowledgement"),
     "ack_p90": _l("90th percentile minutes from notice to acknowledgement"),
     "found": _l("Found"),
-    "fixed": _l("Fixed"),
+    "fixed": _l("Defects fixed"),
     "open": _l("Open"),
     "median_working_days_to_fix": _l("Median working days to fix"),
     "within_due": _l("Fixed within the due date"),

@@ -25,7 +25,7 @@ def test_report_page_figure_to_records_and_xlsx(new_page, published, tmp_path):
     page.get_by_role("link", name="年度報告").first.click()
     page.wait_for_url(re.compile(r"/reports/2024$"))
     page.locator("#year").select_option("2023")
-    page.get_by_role("button", name="顯示").click()
+    page.get_by_role("button", name="查詢").click()
     page.wait_for_url(re.compile(r"/reports/2023$"))
     assert "112年度 (2023)" in page.locator("h1").inner_text()
     narrative = page.locator(".narrative .sentence")

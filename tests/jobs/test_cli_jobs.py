@@ -41,12 +41,20 @@ def test_jobs_once_runs_every_job_and_exits(citydesk, make_dispatch, mail_to, cr
     assert lines[0].startswith("overdue_sweep: ok ") and "breach=1" in lines[0]
     assert lines[1].startswith("outbox_relay: ok ") and "sent=2" in lines[1]
     assert lines[2].startswith("retention: ok erased=0")
+    assert lines[3].startswith("overdue_tickets: ok notices=0")
+    assert lines[4].startswith("round_reminders: ok ")
     assert dispatch_id in breaches_for([dispatch_id])
     assert {n.state for n in notices(dispatch_id=dispatch_id)} == {"sent"}
     assert notices(user_id=staff_id)[0].state == "sent"
     assert len(mail_to.inbox.to("desk@sw.example")) == 1
     statuses = job_statuses()
-    assert set(statuses) == {"overdue_sweep", "outbox_relay", "retention"}
+    assert set(statuses) == {
+        "overdue_sweep",
+        "outbox_relay",
+        "retention",
+        "overdue_tickets",
+        "round_reminders",
+    }
     assert all(s.last_ok and s.holder.startswith("once:") for s in statuses.values())
 
     assert citydesk("jobs", "--once").exit_code == 0  # again: nothing new is sent

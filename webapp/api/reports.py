@@ -88,7 +88,7 @@ class YearToDateSchema(Schema):
     )
 
 
-class DispatchSchema(Schema):
+class DispatchFiguresSchema(Schema):
     """The dispatch figures of the year."""
 
     counted = fields.Integer()
@@ -171,7 +171,7 @@ class FiguresSchema(Schema):
     roc_year = fields.Integer()
     as_of = fields.String(metadata={"description": "when the figures were computed (frozen)"})
     complete = fields.Boolean(metadata={"description": "the year was over at as_of"})
-    dispatch = fields.Nested(DispatchSchema)
+    dispatch = fields.Nested(DispatchFiguresSchema)
     defects = fields.Nested(DefectsSchema)
     narrative = fields.List(fields.String(), metadata={"description": "the two sentences"})
 

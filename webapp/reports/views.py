@@ -57,7 +57,7 @@ OUTCOME_LABELS = {
 }
 STATUS_LABELS = {
     "found": _l("Found"),
-    "fixed": _l("Fixed"),
+    "fixed": _l("Defects fixed"),
     "open": _l("Open"),
     "within_due": _l("Fixed within the due date"),
     "past_due": _l("Past the due date"),
