@@ -195,7 +195,12 @@ class JobRunner:
             return
         from jobs import escalation, relay
 
-        job = self.scheduler.get_job(spec.name)
+        # The scheduler's shutdown holds its job-store lock while it waits for running jobs:
+        # a job must not ask the scheduler anything once shutdown has begun (see shutdown()).
+        with self._control:
+            if self._stopping:
+                return
+            job = self.scheduler.get_job(spec.name)
         outcome = run_job(
             self.app,
             spec,
