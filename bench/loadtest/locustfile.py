@@ -16,7 +16,8 @@ from collections import Counter
 
 from locust import HttpUser, between, constant_pacing, events, task
 
-ACCOUNTS = json.loads(open(os.environ["LOADTEST_ACCOUNTS"], encoding="utf-8").read())
+with open(os.environ["LOADTEST_ACCOUNTS"], encoding="utf-8") as _fh:
+    ACCOUNTS = json.load(_fh)
 COUNTS = {
     role: int(n)
     for role, n in (

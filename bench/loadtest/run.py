@@ -89,10 +89,9 @@ def make_accounts(env, counts) -> dict:
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from models import audit
+        from models import audit, db
         from models.user import create_token, create_user
         from webapp import create_app
-        from models import db
 
         app = create_app()
         # Clerks notify the desk agencies that have staff in this run (all ten at full load).
@@ -161,12 +160,12 @@ def database_counts(env) -> dict:
     os.environ.update(env)
     from sqlalchemy import func, select
 
+    from models import db
     from models.audit import AuditEntry
     from models.dispatch import Dispatch
     from models.outbox import Notification
     from models.user import Role, User
     from webapp import create_app
-    from models import db
 
     app = create_app()
     with app.app_context():
