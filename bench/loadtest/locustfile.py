@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import random
+import re
 import time
 from collections import Counter
 
@@ -80,7 +81,7 @@ class Base(HttpUser):
         self.me = _account(self.role)
         self.client.headers["Authorization"] = f"Bearer {self.me['token']}"
 
-    def call(self, method, url, name, *, ok=(200,), race_409=False, **kwargs):
+    def call(self, method, url, name, *, ok=(200,), race_409=False, parse=True, **kwargs):
         """A request that fails (for locust) on anything but `ok`; a clean JSON 409 is an
         expected race when `race_409`."""
         with self.client.request(
@@ -88,7 +89,9 @@ class Base(HttpUser):
         ) as response:
             if response.status_code in ok:
                 response.success()
-                return response.json() if response.content else {}
+                if not parse or not response.content or response.status_code >= 300:
+                    return {}
+                return response.json()
             if race_409 and response.status_code == 409:
                 try:
                     body = response.json()
@@ -289,13 +292,54 @@ class FacilityStaff(Base):
 
 
 class Supervisor(Base):
-    """Asks for the yearly report now and then."""
+    """Signs in with a session like a browser and looks at pages (the board, today's list, the
+    dispatch list, the report page); asks the API for the yearly report now and then."""
 
     role = "supervisor"
     fixed_count = COUNTS.get("supervisor", 1)
-    wait_time = between(10, 20)
+    wait_time = between(3, 8)
 
-    @task
+    def on_start(self):
+        self.me = _account(self.role)
+        self.bearer = {"Authorization": f"Bearer {self.me['token']}"}
+        login = self.client.get("/login", name="/login")
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login.text)
+        self.call(
+            "POST",
+            "/login",
+            "/login [POST]",
+            ok=(200, 302),
+            allow_redirects=False,
+            data={
+                "csrf_token": token.group(1) if token else "",
+                "username": self.me["username"],
+                "password": self.me["password"],
+            },
+        )
+
+    @task(3)
+    def board(self):
+        self.call("GET", "/desk/board", "/desk/board", parse=False)
+
+    @task(1)
+    def today(self):
+        self.call("GET", "/desk/today", "/desk/today", parse=False)
+
+    @task(1)
+    def dispatch_list(self):
+        self.call("GET", "/desk/dispatches", "/desk/dispatches", parse=False)
+
+    @task(1)
+    def report_page(self):
+        year = time.gmtime().tm_year
+        self.call("GET", f"/reports/{year}", "/reports/[year]", parse=False)
+
+    @task(1)
     def report(self):
         year = time.gmtime().tm_year
-        self.call("GET", f"/api/v1/reports/yearly?year={year}", "/api/v1/reports/yearly")
+        self.call(
+            "GET",
+            f"/api/v1/reports/yearly?year={year}",
+            "/api/v1/reports/yearly",
+            headers=self.bearer,
+        )

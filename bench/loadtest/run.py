@@ -39,7 +39,7 @@ DESK_AGENCIES = [
     "secretariat",
 ]
 PAGE_BUDGET_MS, REPORT_BUDGET_MS = 200, 1000
-REPORT_NAMES = {"/api/v1/reports/yearly", "/reports/yearly"}
+REPORT_NAMES = {"/api/v1/reports/yearly", "/reports/[year]"}
 
 
 def parse_args(argv=None):
@@ -102,9 +102,10 @@ def make_accounts(env, counts) -> dict:
                 accounts[role] = []
                 for i in range(n):
                     agency = DESK_AGENCIES[i % len(DESK_AGENCIES)] if role == "agency" else None
+                    password = f"pw-{role}-{i}-load!"
                     user = create_user(
                         f"load-{role}-{i + 1}",
-                        f"pw-{role}-{i}-load!",
+                        password,
                         role,
                         agency=agency,
                         name=f"Load {role} {i + 1}",
@@ -112,7 +113,12 @@ def make_accounts(env, counts) -> dict:
                     db.session.flush()
                     _row, token = create_token(user, "load test")
                     accounts[role].append(
-                        {"username": user.username, "token": token, "agency": agency}
+                        {
+                            "username": user.username,
+                            "password": password,
+                            "token": token,
+                            "agency": agency,
+                        }
                     )
             db.session.commit()
         return accounts
