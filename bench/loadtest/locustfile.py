@@ -30,8 +30,10 @@ ZONES = ["northeast", "southeast", "northwest", "southwest", "central-north", "c
 FLOORS = ["B2", "B1"] + [f"{n}F" for n in range(1, 13)]
 KINDS = ["inquiry", "petition", "application", "other"]
 
-# Every request: (name, milliseconds, status, expected race?, problem or "").
-REQUESTS: list[tuple[str, float, int, bool, str]] = []
+# Every request: (name, milliseconds, status, expected race?, problem or "", seconds since
+# the first request).
+REQUESTS: list[tuple[str, float, int, bool, str, float]] = []
+_T0: list[float] = []
 # Successful moves, to count against the database afterwards.
 DONE: Counter = Counter()
 DISPATCH_IDS: set[int] = set()
@@ -48,12 +50,14 @@ def _record(name, response_time, response, exception, context, **_kwargs):
     status = getattr(response, "status_code", 0) or 0
     race = bool(context and context.get("race"))
     problem = ""
-    if exception is not None and status == 0:
+    if exception is not None:  # a connection error, or a status the user did not expect
         problem = f"{type(exception).__name__}: {exception}"[:300]
     text = getattr(response, "text", "") or ""
     if "database is locked" in text:
         problem = "database is locked"
-    REQUESTS.append((name, response_time, status, race, problem))
+    if not _T0:
+        _T0.append(time.monotonic())
+    REQUESTS.append((name, response_time, status, race, problem, time.monotonic() - _T0[0]))
 
 
 @events.test_stop.add_listener
