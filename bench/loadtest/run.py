@@ -139,7 +139,7 @@ def make_accounts(env, counts) -> dict:
                 os.environ[k] = v
 
 
-def wait_up(url: str, proc, seconds=60) -> None:
+def wait_up(url: str, proc, seconds=120) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -150,7 +150,7 @@ def wait_up(url: str, proc, seconds=60) -> None:
                     return
         except OSError:
             time.sleep(0.3)
-    raise SystemExit("the server did not answer within a minute")
+    raise SystemExit("the server did not answer within two minutes")
 
 
 def stop(proc, name) -> None:
