@@ -61,8 +61,15 @@ def _as(user):
     return audit.acting_as(audit.Actor(user.id, user.username))
 
 
-def build_world(create_user, *, subject="低收入戶補助申請", name="王小明", notes="",
-                description="燈管閃爍", location="男廁旁走道") -> World:
+def build_world(
+    create_user,
+    *,
+    subject="低收入戶補助申請",
+    name="王小明",
+    notes="",
+    description="燈管閃爍",
+    location="男廁旁走道",
+) -> World:
     """One user per role; a visit notified to agency A; a ticket filed by the clerk with a
     photo; a round started by the facility user; an in-app notice to the agency A user."""
     world = World()

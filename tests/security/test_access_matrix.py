@@ -15,7 +15,7 @@ from models import clock
 from tests.security.conftest import ROLES
 
 OK, DENY, HIDDEN = "ok", "deny", "hidden"
-ALL = {r: OK for r in ROLES}
+ALL = dict.fromkeys(ROLES, OK)
 NOBODY: dict = {}
 
 
@@ -66,8 +66,14 @@ TABLE = [
     R("POST", "/logout", ALL),
     R("POST", "/language", ALL),
     R("GET", "/notifications", ALL),
-    R("POST", "/notifications/{notice_a}/read", only("agency_a", **dict.fromkeys(
-        ("clerk", "agency_b", "facility", "supervisor", "admin"), HIDDEN))),
+    R(
+        "POST",
+        "/notifications/{notice_a}/read",
+        only(
+            "agency_a",
+            **dict.fromkeys(("clerk", "agency_b", "facility", "supervisor", "admin"), HIDDEN),
+        ),
+    ),
     R("POST", "/notifications/read-all", ALL),
     R("GET", "/api/v1/me", ALL),
     R("GET", "/api/v1/openapi.json", ALL),
@@ -101,8 +107,11 @@ TABLE = [
     R("GET", "/api/v1/dispatches", only("clerk", "supervisor", "agency_a", "agency_b")),
     R("GET", "/api/v1/dispatches/open", only("clerk", "supervisor", "agency_a", "agency_b")),
     R("GET", "/api/v1/dispatches/{dispatch}", DISPATCH_API_VIEW),
-    R("POST", "/api/v1/dispatches/{dispatch}/acknowledge",
-      only("clerk", "agency_a", agency_b=HIDDEN)),
+    R(
+        "POST",
+        "/api/v1/dispatches/{dispatch}/acknowledge",
+        only("clerk", "agency_a", agency_b=HIDDEN),
+    ),
     R("POST", "/api/v1/dispatches/{dispatch}/arrive", only("clerk", agency_b=HIDDEN)),
     R("POST", "/api/v1/dispatches/{dispatch}/cancel", only("clerk", agency_b=HIDDEN)),
     R("POST", "/api/v1/dispatches/{dispatch}/transfer", only("clerk", agency_b=HIDDEN)),
@@ -121,9 +130,11 @@ TABLE = [
     # the reporter may add photos to an open ticket, and verify or reopen once fixed (the
     # ticket is new here: the move itself is refused, but not for lack of a right to it)
     R("POST", "/facility/tickets/{defect}/photos", TICKET_VIEW),
-    R("POST", "/facility/tickets/{defect}/verify",
-      only("clerk", "supervisor", facility=DENY, agency_a=HIDDEN, agency_b=HIDDEN,
-           admin=HIDDEN)),
+    R(
+        "POST",
+        "/facility/tickets/{defect}/verify",
+        only("clerk", "supervisor", facility=DENY, agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN),
+    ),
     R("POST", "/facility/tickets/{defect}/reopen", TICKET_VIEW),
     R("GET", "/facility/rounds", FACILITY),
     R("GET", "/facility/rounds/new", FACILITY),
@@ -148,17 +159,28 @@ TABLE = [
     R("POST", "/api/v1/defects", ALL),
     R("GET", "/api/v1/defects/similar", ALL),
     R("GET", "/api/v1/defects/{defect}", TICKET_VIEW),
-    R("POST", "/api/v1/defects/{defect}/assign",
-      only("facility", "supervisor", agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN)),
-    R("POST", "/api/v1/defects/{defect}/start",
-      only("facility", "supervisor", agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN)),
-    R("POST", "/api/v1/defects/{defect}/fix",
-      only("facility", "supervisor", agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN)),
+    R(
+        "POST",
+        "/api/v1/defects/{defect}/assign",
+        only("facility", "supervisor", agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN),
+    ),
+    R(
+        "POST",
+        "/api/v1/defects/{defect}/start",
+        only("facility", "supervisor", agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN),
+    ),
+    R(
+        "POST",
+        "/api/v1/defects/{defect}/fix",
+        only("facility", "supervisor", agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN),
+    ),
     R("POST", "/api/v1/defects/{defect}/photos", TICKET_VIEW),
     R("POST", "/api/v1/defects/{defect}/reports", ALL),  # "me too" on an open ticket
-    R("POST", "/api/v1/defects/{defect}/verify",
-      only("clerk", "supervisor", facility=DENY, agency_a=HIDDEN, agency_b=HIDDEN,
-           admin=HIDDEN)),
+    R(
+        "POST",
+        "/api/v1/defects/{defect}/verify",
+        only("clerk", "supervisor", facility=DENY, agency_a=HIDDEN, agency_b=HIDDEN, admin=HIDDEN),
+    ),
     R("POST", "/api/v1/defects/{defect}/reopen", TICKET_VIEW),
     R("GET", "/api/v1/rounds", FACILITY),
     R("GET", "/api/v1/rounds/schedule", FACILITY),
@@ -194,8 +216,7 @@ TABLE = [
     R("GET", "/admin/import", MANAGERS),
     R("POST", "/admin/import", MANAGERS),
     R("POST", "/admin/import/confirm", MANAGERS),
-    R("GET", "/admin/import/0123456789abcdef/problems.csv",
-      only(supervisor=HIDDEN, admin=HIDDEN)),
+    R("GET", "/admin/import/0123456789abcdef/problems.csv", only(supervisor=HIDDEN, admin=HIDDEN)),
     R("GET", "/admin/jobs/", ADMIN),
     R("POST", "/admin/jobs/outbox/{notice_a}/retry", ADMIN),
     R("POST", "/admin/jobs/outbox/retry-dead", ADMIN),
@@ -244,9 +265,7 @@ def check(response, expected: str, what: str) -> None:
 CASES = [(row, role) for row in TABLE for role in ROLES]
 
 
-@pytest.mark.parametrize(
-    ("row", "role"), CASES, ids=[f"{role}-{row}" for row, role in CASES]
-)
+@pytest.mark.parametrize(("row", "role"), CASES, ids=[f"{role}-{row}" for row, role in CASES])
 def test_access(row, role, world, signed_in):
     """One role on one route: allowed exactly where DESIGN and the area docs say."""
     expected = expectation(row, role)
@@ -339,7 +358,14 @@ def test_every_route_is_in_the_table(app):
     covered = set()
     for row in TABLE:
         url = row.url.format(
-            visit=1, dispatch=1, defect=1, photo=1, round=1, notice_a=1, user=1, token=1,
+            visit=1,
+            dispatch=1,
+            defect=1,
+            photo=1,
+            round=1,
+            notice_a=1,
+            user=1,
+            token=1,
             year=2024,
         ).split("?")[0]
         endpoint, _args = adapter.match(url, method=row.method)
