@@ -117,9 +117,9 @@ SIGNED_IN = {
 @pytest.mark.parametrize(("url", "status"), ANONYMOUS)
 def test_headers_anonymous(client, url, status):
     """Static files, the sign-in page, redirects, 401/404 JSON and HTML errors."""
-    response = client.get(url)
-    assert response.status_code == status, url
-    assert_secure_headers(response, url)
+    with client.get(url) as response:  # closes a static file's handle
+        assert response.status_code == status, url
+        assert_secure_headers(response, url)
 
 
 @pytest.mark.parametrize("role", sorted(SIGNED_IN))
@@ -129,10 +129,10 @@ def test_headers_signed_in(login_as, role):
     statuses = set()
     for template in SIGNED_IN[role]:
         url = template.format(year=_year())
-        response = client.get(url)
-        statuses.add(response.status_code)
-        assert response.status_code < 500, url
-        assert_secure_headers(response, f"{role} {url}")
+        with client.get(url) as response:
+            statuses.add(response.status_code)
+            assert response.status_code < 500, url
+            assert_secure_headers(response, f"{role} {url}")
     if role in ("clerk", "agency"):
         assert 403 in statuses  # an error page is in the sample
     if role == "facility":
@@ -177,8 +177,8 @@ def test_headers_on_a_server_error(database_url, instance_path):
 @pytest.mark.parametrize("url", ["/login", "/static/css/citydesk.css", "/api/v1/me", "/nope"])
 def test_hsts_over_https(client, url):
     """Served over HTTPS (request.is_secure): HSTS for a year, on pages, static and errors."""
-    response = client.get(url, base_url="https://localhost")
-    assert_secure_headers(response, f"https {url}", https=True)
+    with client.get(url, base_url="https://localhost") as response:
+        assert_secure_headers(response, f"https {url}", https=True)
 
 
 def test_hsts_with_secure_cookies(database_url, instance_path):
@@ -204,4 +204,6 @@ def test_headers_from_the_real_server(live_server, create_user):
             response = opener.open(live_server + path, timeout=10)
         except urllib.error.HTTPError as error:
             response = error
-        assert_secure_headers(response, f"live {path}")
+        with response:
+            response.read()
+            assert_secure_headers(response, f"live {path}")
