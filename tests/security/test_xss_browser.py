@@ -54,11 +54,12 @@ PAGES = [
     ("agency_a", "/agency/", [SCRIPT]),
     ("agency_a", "/agency/history", [SCRIPT]),
     ("agency_a", "/agency/dispatches/{dispatch}", [SCRIPT]),
-    ("agency_a", "/notifications", [SCRIPT]),
+    ("agency_a", "/notifications", []),  # names the agency and deadline, not the subject
     ("facility", "/facility/tickets", [IMG]),
     ("facility", "/facility/tickets/{defect}", [IMG]),
     ("facility", "/facility/grid", []),
-    ("supervisor", "/reports/{year}/dispatches", [SCRIPT]),
+    ("supervisor", "/reports/{year}/dispatches", []),  # evidence: agency and times only
+    ("supervisor", "/desk/visits/{visit}", [SCRIPT]),
     ("supervisor", "/reports/{year}/defects", [IMG]),
     ("supervisor", "/admin/audit", []),
 ]
