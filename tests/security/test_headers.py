@@ -207,3 +207,19 @@ def test_headers_from_the_real_server(live_server, create_user):
         with response:
             response.read()
             assert_secure_headers(response, f"live {path}")
+
+
+def test_no_third_party_assets(login_as):
+    """No CDN: every script, stylesheet and image a page loads is our own (the CSP's
+    'self' would block anything else in the browser, this catches it in the templates)."""
+    import re
+
+    client, _user = login_as("supervisor")
+    pattern = re.compile(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="([^"]+)"', re.I)
+    seen = 0
+    for url in ("/", "/desk/board", "/facility/tickets", "/reports/", "/admin/audit"):
+        page = client.get(url).get_data(as_text=True)
+        for ref in pattern.findall(page):
+            seen += 1
+            assert ref.startswith("/") and not ref.startswith("//"), f"{url} loads {ref}"
+    assert seen > 0, "no assets found: the pattern is broken"
