@@ -133,6 +133,7 @@ def test_headers_signed_in(login_as, role):
             statuses.add(response.status_code)
             assert response.status_code < 500, url
             assert_secure_headers(response, f"{role} {url}")
+            assert response.headers.get("Cache-Control") == "no-store", f"{role} {url}"
     if role in ("clerk", "agency"):
         assert 403 in statuses  # an error page is in the sample
     if role == "facility":
