@@ -133,7 +133,8 @@ def seed_reference_data(connection: Connection) -> None:
                 "extension": ext,
                 "emails": "",
                 "webhook_url": "",
-                "webhook_secret": "",
+                # No secret until an administrator sets one (not a hard-coded password).
+                "webhook_secret": "",  # nosec B105
                 "active": True,
                 "sort_order": order,
             }

@@ -56,7 +56,8 @@ class DefaultConfig:
     MAIL_USE_TLS = False  # STARTTLS
     MAIL_USE_SSL = False  # SMTPS
     MAIL_USERNAME = ""
-    MAIL_PASSWORD = ""
+    # An empty default, set from the environment (not a hard-coded password).
+    MAIL_PASSWORD = ""  # nosec B105
     MAIL_SENDER = "CityDesk <citydesk@localhost>"
     MAIL_TIMEOUT = 10
     WEBHOOK_TIMEOUT = 5

@@ -1,0 +1,158 @@
+"""A small world for the security tests: one user of every role and one real object of
+every type, owned so that each role has a reason (or not) to reach it."""
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import pytest
+from flask import g, request_started
+from sqlalchemy import select, update
+from werkzeug.security import generate_password_hash
+
+from models import audit, db
+from models import facility as fac
+from models.dispatch import log_visit, notify
+from models.outbox import Channel, DeliveryState, Notification
+from models.user import create_token
+from tests.conftest import login
+from tests.facility_support import upload
+
+ROLES = ("clerk", "agency_a", "agency_b", "facility", "supervisor", "admin")
+AGENCY_A, AGENCY_B = "social-welfare", "labor"
+
+
+@dataclass
+class World:
+    """Users by role name, their API tokens, and the ids of the objects made."""
+
+    users: dict = field(default_factory=dict)
+    tokens: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch):
+    """Cheap password hashes: these tests create many users and test no hashing."""
+    cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
+    monkeypatch.setattr("models.user.generate_password_hash", cheap)
+
+
+@pytest.fixture(autouse=True)
+def _system_actor():
+    """Each test starts acting as the system (a request leaves its user as the actor)."""
+    audit.set_actor(audit.SYSTEM)
+    yield
+    audit.set_actor(audit.SYSTEM)
+
+
+@pytest.fixture(autouse=True)
+def _forget_user():
+    """Forget the signed-in user at the start of each request, as a fresh context would."""
+
+    def forget(_sender, **_extra):
+        g.pop("_login_user", None)
+
+    request_started.connect(forget)
+    yield
+    request_started.disconnect(forget)
+
+
+def _as(user):
+    return audit.acting_as(audit.Actor(user.id, user.username))
+
+
+def build_world(
+    create_user,
+    *,
+    subject="低收入戶補助申請",
+    name="王小明",
+    notes="",
+    description="燈管閃爍",
+    location="男廁旁走道",
+) -> World:
+    """One user per role; a visit notified to agency A; a ticket filed by the clerk with a
+    photo; a round started by the facility user; an in-app notice to the agency A user."""
+    world = World()
+    world.users["clerk"] = create_user(role="clerk", username="sec-clerk")
+    world.users["agency_a"] = create_user(role="agency", agency=AGENCY_A, username="sec-a")
+    world.users["agency_b"] = create_user(role="agency", agency=AGENCY_B, username="sec-b")
+    world.users["facility"] = create_user(role="facility", username="sec-fac")
+    world.users["supervisor"] = create_user(role="supervisor", username="sec-sup")
+    world.users["admin"] = create_user(role="admin", username="sec-admin")
+    clerk = world.users["clerk"]
+    with _as(clerk):
+        visit = log_visit(
+            kind="petition",
+            subject=subject,
+            by=clerk,
+            petitioner_name=name,
+            petitioner_phone="0912345678",
+            notes=notes,
+        )
+        dispatch = notify(visit, AGENCY_A, by=clerk)
+        db.session.commit()
+    with _as(clerk):
+        defect = fac.report_defect(
+            user=clerk,
+            category=fac.category_by_code("facility"),
+            zone=fac.zone_by_code("northeast"),
+            floor=fac.floor_by_code("3F"),
+            location=location,
+            description=description,
+            uploads=[upload()],
+        )
+        db.session.commit()
+    inspector = world.users["facility"]
+    with _as(inspector):
+        inspection = fac.start_round(
+            fac.zone_by_code("northeast"), [fac.floor_by_code("3F")], by=inspector
+        )
+        db.session.commit()
+    db.session.execute(
+        update(Notification)
+        .where(Notification.channel == Channel.IN_APP.value)
+        .values(state=DeliveryState.SENT.value)
+    )
+    db.session.commit()
+    notice_a = db.session.scalar(
+        select(Notification.id).where(
+            Notification.user_id == world.users["agency_a"].id,
+            Notification.channel == Channel.IN_APP.value,
+        )
+    )
+    assert notice_a is not None, "notifying agency A left no in-app notice for its staff"
+    for role, user in world.users.items():
+        row, token = create_token(user, "security test")
+        world.tokens[role] = token
+        if role == "admin":
+            world.ids["token"] = row.id
+    db.session.commit()
+    world.ids.update(
+        visit=visit.id,
+        dispatch=dispatch.id,
+        defect=defect.id,
+        photo=defect.photos[0].id,
+        round=inspection.id,
+        notice_a=notice_a,
+        user=world.users["clerk"].id,
+    )
+    return world
+
+
+@pytest.fixture
+def world(create_user) -> World:
+    """The world of build_world with default texts."""
+    return build_world(create_user)
+
+
+@pytest.fixture
+def signed_in(app, world):
+    """signed_in(role) → a test client signed in through the form as that role's user."""
+
+    def factory(role):
+        client = app.test_client()
+        response = login(client, world.users[role].username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return factory
