@@ -10,6 +10,7 @@ A holder acts only while its last successful renewal is recent (`holds()`): a pr
 stalls longer than the lease stops acting before anybody else can take over.
 """
 
+import abc
 import os
 import secrets
 import socket
@@ -33,7 +34,7 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-class Leadership:
+class Leadership(abc.ABC):
     """Take, keep and give up the scheduler; subclasses hold it differently."""
 
     mode = "lease"
@@ -88,10 +89,11 @@ class Leadership:
             self._reset()
             log.info(kv(job="leadership", holder=self.holder, result="released"))
 
+    @abc.abstractmethod
     def _try(self) -> bool:
-        raise NotImplementedError
+        """Take or renew the lock; True while this process holds it."""
 
-    def _reset(self) -> None:
+    def _reset(self) -> None:  # noqa: B027 (a hook: only the advisory lock holds something)
         """Drop whatever holds the lock (a connection)."""
 
 
