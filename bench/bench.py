@@ -39,7 +39,7 @@ INSTANCE = ROOT / "bench" / "data" / "instance"
 def bare_statements(year: int, at: datetime, dialect) -> list[str]:
     """The aggregate statements of the report for `year` and the year before, as SQL text."""
     from models.dispatch import Dispatch
-    from models.report import (
+    from models.reports import (
         defect_dates_query,
         defect_tally_query,
         dispatch_tally_query,
@@ -64,10 +64,10 @@ def bare_statements(year: int, at: datetime, dialect) -> list[str]:
 
 def bench_report(url: str, year: int, runs: int) -> dict:
     """Time the report JSON and its bare SQL on one database."""
-    from models import clock, db
-    from models.report import yearly_report
-    from models.report_export import to_json
+    from models.core import clock, db
+    from models.reports import yearly_report
     from webapp import create_app
+    from webapp.reports.export import to_json
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
@@ -189,7 +189,7 @@ def bench_import(url: str, path: Path) -> tuple[float, float, str]:
 def _delete_imported(url: str) -> None:
     """Remove the imported rows again (foreign-key checks off: nothing refers to them, and
     checking each deleted row against unindexed referencing columns would take minutes)."""
-    from models import db
+    from models.core import db
     from webapp import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})

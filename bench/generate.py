@@ -128,7 +128,7 @@ def load(url: str, first_year: int, years: int, dispatches: int, defects: int, s
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from models import db
+    from models.core import db
     from webapp import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})

@@ -5,7 +5,7 @@ context and commits; `jobs.scheduler` runs them (APScheduler 3) in exactly one p
 
 import logging
 
-from models.audit import Actor
+from models.core.audit import Actor
 
 JOBS_ACTOR = Actor(None, "jobs")
 

@@ -4,7 +4,7 @@ the scheduler with a message naming the setting, never a traceback."""
 import re
 from dataclasses import dataclass
 
-from models.errors import InvalidInput
+from models.core.errors import InvalidInput
 
 
 def number(config, key: str, *, minimum: float, maximum: float | None = None) -> float:
@@ -139,9 +139,9 @@ class RelaySettings:
 
 def check(config) -> None:
     """Check every jobs setting at once (the CLI calls this before starting)."""
-    from models import clock
-    from models.escalation import Ladder
-    from models.retention import retention_cutoff
+    from models.core import clock
+    from models.dispatch.escalation import Ladder
+    from models.dispatch.retention import retention_cutoff
 
     SchedulerSettings.from_config(config)
     RelaySettings.from_config(config)

@@ -5,8 +5,8 @@ transaction, once per dispatch, whoever else sweeps at the same time."""
 from flask import Flask
 
 from jobs import JOBS_ACTOR, kv, log
-from models import audit, clock, db
-from models.escalation import EscalationStep, Ladder, due_steps, take_step
+from models.core import audit, clock, db
+from models.dispatch.escalation import EscalationStep, Ladder, due_steps, take_step
 
 NAME = "overdue_sweep"
 

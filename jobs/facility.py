@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
 
-from models import audit, db
+from models.core import audit, db
 from models.facility import notify_overdue, notify_rounds_due
 
 JOBS = audit.Actor(None, "jobs")

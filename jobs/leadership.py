@@ -22,8 +22,8 @@ from flask import Flask
 from sqlalchemy.pool import NullPool
 
 from jobs import kv, log
-from models import clock, db
-from models.scheduler import release_lease, take_lease, write_lease
+from jobs.records import release_lease, take_lease, write_lease
+from models.core import clock, db
 
 # The advisory lock's key (any 64-bit number no other lock in the database uses).
 ADVISORY_KEY = 0x43_44_4A_4F_42_53  # "CDJOBS"

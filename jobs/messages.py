@@ -13,10 +13,10 @@ from jinja2 import TemplateNotFound
 from sqlalchemy import select
 
 from jobs.config import MailSettings
-from models import clock, db
+from models.core import clock, db
+from models.core.notices import absolute_url, notice_link
+from models.core.outbox import Channel, Notification
 from models.dispatch import Dispatch
-from models.notices import absolute_url, notice_link
-from models.outbox import Channel, Notification
 from models.reference import Agency
 
 

@@ -21,8 +21,8 @@ from jobs import JOBS_ACTOR, kv, log
 from jobs.config import RelaySettings
 from jobs.delivery import DeliveryFailed, Mailer, WebhookSender
 from jobs.messages import Prepared, prepare
-from models import audit, clock, db
-from models.outbox import Channel, DeliveryState, Notification
+from models.core import audit, clock, db
+from models.core.outbox import Channel, DeliveryState, Notification
 
 NAME = "outbox_relay"
 MAX_RUN_SECONDS = 30.0  # one run stops claiming after this long; the next run continues

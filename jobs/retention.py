@@ -4,8 +4,8 @@
 from flask import Flask
 
 from jobs import JOBS_ACTOR, kv, log
-from models import audit, clock, db
-from models.retention import erase_personal_data, expired_visits, retention_cutoff
+from models.core import audit, clock, db
+from models.dispatch.retention import erase_personal_data, expired_visits, retention_cutoff
 
 NAME = "retention"
 

@@ -20,8 +20,8 @@ from flask import Flask
 from jobs import kv, log, summary
 from jobs.config import SchedulerSettings
 from jobs.leadership import Leadership, leadership_for, new_holder
-from models import clock, db
-from models.scheduler import job_statuses, record_run
+from jobs.records import job_statuses, record_run
+from models.core import clock, db
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def run_migrations_online():
 
 def render_item(type_, obj, autogen_context):
     """Render our UTC timestamp type as the plain SQL type it is in the database."""
-    from models.types import UTCDateTime
+    from models.core.types import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

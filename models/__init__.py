@@ -1,48 +1,28 @@
-"""CityDesk's domain: SQLAlchemy models and the operations on them.
+"""CityDesk's domain: SQLAlchemy models and the operations on them, one package per area.
 
-Nothing here reads a Flask request. Operations change state and flush; the caller (a view, a
-job, a CLI command or a test) commits.
+- `models.core` — database, clock, UTC type, errors, text/id helpers, audit trail, outbox
+- `models.reference` — agencies, zones, floors, defect categories, targets, settings (and seed data)
+- `models.users` — users, sign-in, API tokens
+- `models.workdays` — Taiwan's working-day calendar
+- `models.photos` — checking and storing uploaded photos
+- `models.dispatch` — counter visits and dispatches, their clock, access and notices
+- `models.facility` — repair tickets, inspection rounds, the building grid
+- `models.reports` — the yearly figures, evidence, period close and import
+
+Nothing here reads a Flask request or imports `webapp` or `jobs`. Operations change state and
+flush; the caller (a view, a job, a CLI command or a test) commits.
 """
 
-from datetime import datetime
-from decimal import Decimal
-
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, Numeric
-from sqlalchemy.orm import DeclarativeBase, registry
-
-from models.types import UTCDateTime
-
-# Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from models.core import db
 
 
-class Base(DeclarativeBase):
-    """Declarative base: every `Mapped[datetime]` is a UTC-aware timestamp."""
-
-    registry = registry(
-        metadata=MetaData(naming_convention=NAMING_CONVENTION),
-        type_annotation_map={datetime: UTCDateTime(), Decimal: Numeric(7, 2)},
-    )
+def load_all() -> None:
+    """Import every module that defines tables, so that the metadata is complete."""
+    from models import dispatch, facility, reference, reports, users  # noqa: F401
+    from models.core import audit, outbox  # noqa: F401
+    from models.dispatch import escalation  # noqa: F401
 
 
-db = SQLAlchemy(model_class=Base)
+load_all()
 
-# Import every model module so that metadata is complete for Alembic and create_all().
-from models import (  # noqa: E402, F401
-    audit,
-    dispatch,
-    escalation,
-    facility,
-    outbox,
-    reference,
-    report,
-    scheduler,
-    user,
-)
+__all__ = ["db", "load_all"]

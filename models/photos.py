@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from models.errors import InvalidInput
+from models.core.errors import InvalidInput
 
 try:  # HEIC/HEIF from phones, when the maintained pillow-heif plug-in is installed
     from pillow_heif import register_heif_opener

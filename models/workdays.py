@@ -28,9 +28,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models import audit, clock, db
-from models.errors import InvalidInput
-from models.types import UTCDateTime
+from models.core import audit, clock, db
+from models.core.errors import InvalidInput
+from models.core.types import UTCDateTime
 
 FIRST_SEEDED_YEAR = 2015
 MIN_YEAR, MAX_YEAR = 1998, 2100  # the package's Taiwan calendar starts in 1998

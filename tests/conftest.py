@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from models import clock, db
-from models.audit import ensure_chain_head
-from models.seed import seed_reference_data
+from models.core import clock, db
+from models.core.audit import ensure_chain_head
+from models.reference.seed import seed_reference_data
 from webapp import create_app
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -151,7 +151,7 @@ def frozen_clock():
 @pytest.fixture
 def create_user():
     """Factory: create_user(role="clerk", agency=None, username=None, password=...)."""
-    from models.user import create_user as make_user
+    from models.users import create_user as make_user
 
     counter = iter(range(1, 10_000))
 

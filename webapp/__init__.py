@@ -9,9 +9,16 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from models import db
+from models.core import db
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped(name: str) -> Path:
+    """A folder kept at the top of the repository and shipped inside `webapp` in a wheel
+    (`templates`, `migrations`): the installed copy when there is one, else the source tree's."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else PACKAGE.parent / name
 
 
 class DefaultConfig:
@@ -73,9 +80,9 @@ def create_app(config: dict | None = None) -> Flask:
     """Build a CityDesk app: defaults → instance/config.py → CITYDESK_* env → `config`."""
     app = Flask(
         __name__,
-        instance_path=os.environ.get("CITYDESK_INSTANCE_PATH", str(ROOT / "instance")),
+        instance_path=os.environ.get("CITYDESK_INSTANCE_PATH", str(Path.cwd() / "instance")),
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(shipped("templates")),
     )
     app.config.from_object(DefaultConfig)
     app.config.from_pyfile("config.py", silent=True)
@@ -146,7 +153,7 @@ def _init_extensions(app: Flask) -> None:
     from webapp.extensions import api, csrf, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(shipped("migrations")), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     api.init_app(app)

@@ -6,8 +6,8 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from models import audit, db
-from models.errors import DomainError
+from models.core import audit, db
+from models.core.errors import DomainError
 
 
 def _create_app(*_args):
@@ -55,7 +55,7 @@ def upgrade_database() -> None:
 @with_appcontext
 def create_user_command(username, role, agency_code, name, email):
     """Create a user; the password is read from stdin or prompted for."""
-    from models.user import create_user
+    from models.users import create_user
 
     password = read_password()
     with audit.acting_as(CLI_ACTOR):
@@ -74,7 +74,7 @@ def create_user_command(username, role, agency_code, name, email):
 @with_appcontext
 def create_token_command(username, name):
     """Issue an API token for USERNAME and print it once."""
-    from models.user import create_token, user_by_username
+    from models.users import create_token, user_by_username
 
     with audit.acting_as(CLI_ACTOR):
         try:
@@ -90,7 +90,7 @@ def create_token_command(username, name):
 @with_appcontext
 def demo_command():
     """Load demo users for every role and sample data (prints the passwords once)."""
-    from models.demo import load_demo
+    from demo import load_demo
 
     upgrade_database()
     with audit.acting_as(CLI_ACTOR):
@@ -204,7 +204,7 @@ def serve_command(host, port, threads, demo):
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") or demo:
         upgrade_database()
     if demo:
-        from models.demo import load_demo
+        from demo import load_demo
 
         with audit.acting_as(CLI_ACTOR):
             created = load_demo()

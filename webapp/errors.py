@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from models import db
-from models.errors import DomainError
+from models.core import db
+from models.core.errors import DomainError
 
 log = logging.getLogger("citydesk.web")
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from flask import Flask
 
-from models import clock
+from models.core import clock
 
 
 def taipei(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

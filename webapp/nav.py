@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from models.user import Role
+from models.users import Role
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from models import audit, clock
-from models.user import Role, load_session_user, user_for_token
+from models.core import audit, clock
+from models.users import Role, load_session_user, user_for_token
 from webapp.extensions import csrf, login_manager
 
 # Endpoints an anonymous visitor may reach; every other route requires sign-in.

@@ -98,8 +98,8 @@ def make_accounts(env, counts) -> dict:
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from models import audit, db
-        from models.user import create_token, create_user
+        from models.core import audit, db
+        from models.users import create_token, create_user
         from webapp import create_app
 
         app = create_app()
@@ -175,11 +175,11 @@ def database_counts(env) -> dict:
     os.environ.update(env)
     from sqlalchemy import func, select
 
-    from models import db
-    from models.audit import AuditEntry
+    from models.core import db
+    from models.core.audit import AuditEntry
+    from models.core.outbox import Notification
     from models.dispatch import Dispatch
-    from models.outbox import Notification
-    from models.user import Role, User
+    from models.users import Role, User
     from webapp import create_app
 
     app = create_app()

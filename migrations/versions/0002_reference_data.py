@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade():
-    from models.seed import seed_reference_data
+    from models.reference.seed import seed_reference_data
 
     seed_reference_data(op.get_bind())
 

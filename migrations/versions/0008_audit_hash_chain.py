@@ -32,7 +32,7 @@ CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry
 
 
 def _hash(row: dict) -> str:
-    # Frozen copy of models.audit.content_hash at the time of this migration.
+    # Frozen copy of models.core.audit.content_hash at the time of this migration.
     fields = {name: row[name] for name in FIELDS}
     fields["at"] = row["at"].isoformat()
     canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
@@ -41,7 +41,7 @@ def _hash(row: dict) -> str:
 
 
 def upgrade():
-    from models.types import UTCDateTime
+    from models.core.types import UTCDateTime
 
     op.create_table(
         'audit_head',

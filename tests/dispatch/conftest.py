@@ -2,7 +2,7 @@
 
 import pytest
 
-from models import audit, db
+from models.core import audit, db
 from models.dispatch import log_visit, notify
 
 
@@ -55,7 +55,7 @@ class Api:
 @pytest.fixture
 def api_as(app, create_user):
     """api_as(role, agency=None) → an Api client with a token of a new user of that role."""
-    from models.user import create_token
+    from models.users import create_token
 
     def factory(role="clerk", **kwargs):
         user = create_user(role=role, **kwargs)

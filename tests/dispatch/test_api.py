@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import clock, db
+from models.core import clock, db
+from models.core.outbox import Notification
 from models.dispatch import Dispatch, Visit
-from models.outbox import Notification
 from tests.conftest import csrf_token, login
 
 NEW_VISIT = {"kind": "petition", "subject": "急難救助申請", "petitioner_name": "王小明"}

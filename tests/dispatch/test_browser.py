@@ -4,7 +4,7 @@ and acknowledges, the clerk's board follows without reloading, arrival is on tim
 import pytest
 from sqlalchemy import select
 
-from models import db
+from models.core import db
 from models.dispatch import Dispatch
 from tests.conftest import PHONE, browser_login, screenshot
 
@@ -104,7 +104,7 @@ def test_clerk_notifies_agency_acknowledges_live_and_arrival_is_on_time(new_page
 def test_the_board_counts_down_and_turns_overdue_by_the_servers_clock(new_page, create_user):
     from datetime import UTC, datetime, timedelta
 
-    from models import audit, clock
+    from models.core import audit, clock
     from models.dispatch import log_visit, notify
 
     clerk = create_user(role="clerk", username="counter2", name="陳櫃台")

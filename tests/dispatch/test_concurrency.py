@@ -5,10 +5,10 @@ import threading
 import pytest
 from flask import current_app
 
-from models import audit, db
+from models.core import audit, db
+from models.core.errors import Conflict
 from models.dispatch import Dispatch, DispatchState, arrive, cancel
-from models.errors import Conflict
-from models.user import User
+from models.users import User
 
 pytestmark = pytest.mark.postgres_only
 

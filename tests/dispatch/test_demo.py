@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from models import db
-from models.demo import load_demo
+from demo import load_demo
+from models.core import db
+from models.core.outbox import Notification
 from models.dispatch import OPEN_STATES, Dispatch, Visit, outcome_counts
-from models.outbox import Notification
 
 
 def test_demo_loads_history_today_and_open_dispatches(frozen_clock):

@@ -5,7 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import audit, clock, db
+from models.core import audit, clock, db
+from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.core.outbox import Notification
 from models.dispatch import (
     Dispatch,
     DispatchState,
@@ -23,9 +25,7 @@ from models.dispatch import (
     settle_visit,
     transfer,
 )
-from models.errors import Conflict, Forbidden, InvalidInput, NotFound
-from models.outbox import Notification
-from models.privacy import mask_name, mask_phone
+from models.dispatch.privacy import mask_name, mask_phone
 from models.reference import agency_by_code, update_agency
 
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import audit, clock, db
+from models.core import audit, clock, db
+from models.core.outbox import Notification
 from models.dispatch import Dispatch, DispatchState, Visit, VisitNote, VisitStatus
-from models.outbox import Notification
 from tests.conftest import login
 
 VISIT_FORM = {

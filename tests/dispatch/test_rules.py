@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from models import clock, db
+from models.core import clock, db
 from models.dispatch import (
     Dispatch,
     DispatchState,

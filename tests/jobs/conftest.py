@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 
-from models import clock, db
+from models.core import clock, db
+from models.core.outbox import Notification
 from models.dispatch import Dispatch, DispatchState
-from models.outbox import Notification
 from models.reference import agency_by_code
 from tests.conftest import free_port
 

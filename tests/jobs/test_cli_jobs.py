@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
-from models import clock, db
-from models.escalation import breaches_for
+from jobs.records import job_statuses
+from models.core import clock, db
+from models.dispatch.escalation import breaches_for
 from models.reference import agency_by_code, update_agency
-from models.scheduler import job_statuses
 from tests.conftest import make_app
 from tests.jobs.conftest import notices
 from webapp.cli import cli

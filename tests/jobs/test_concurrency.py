@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from jobs.escalation import overdue_sweep
 from jobs.relay import relay
-from models import clock, db
-from models.escalation import DispatchEscalation
-from models.outbox import Channel, Notification, enqueue
+from models.core import clock, db
+from models.core.outbox import Channel, Notification, enqueue
+from models.dispatch.escalation import DispatchEscalation
 from models.reference import agency_by_code, update_agency
 
 AGENCIES = ["social-welfare", "health", "labor"]

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from jobs.leadership import AdvisoryLockLeadership, LeaseLeadership, leadership_for
+from jobs.records import current_lease, job_statuses
 from jobs.scheduler import JobRunner
-from models import clock, db
-from models.scheduler import current_lease, job_statuses
+from models.core import clock, db
 
 
 def _pair(app, lease=15, renew=5):

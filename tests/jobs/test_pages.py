@@ -6,12 +6,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from jobs.escalation import overdue_sweep
+from jobs.records import take_lease
 from jobs.relay import relay
 from jobs.scheduler import run_once
-from models import clock, db
-from models.audit import AuditEntry
-from models.outbox import Channel, Notification, enqueue
-from models.scheduler import take_lease
+from models.core import clock, db
+from models.core.audit import AuditEntry
+from models.core.outbox import Channel, Notification, enqueue
 from tests.jobs.conftest import notices
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from models import clock, db
+from jobs.records import current_lease, job_statuses
+from models.core import clock, db
+from models.core.outbox import Channel, Notification, enqueue
 from models.dispatch import Dispatch
-from models.escalation import DispatchEscalation
-from models.outbox import Channel, Notification, enqueue
+from models.dispatch.escalation import DispatchEscalation
 from models.reference import agency_by_code, sla_seconds, update_agency
-from models.scheduler import current_lease, job_statuses
-from models.user import create_token, create_user
+from models.users import create_token, create_user
 from tests.conftest import TEST_PASSWORD, free_port, make_app
 
 CITYDESK = str(Path(sys.executable).parent / "citydesk")

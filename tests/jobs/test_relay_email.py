@@ -7,9 +7,9 @@ import pytest
 
 from jobs.escalation import overdue_sweep
 from jobs.relay import relay
-from models import clock, db
-from models.notices import retry
-from models.outbox import Channel, enqueue
+from models.core import clock, db
+from models.core.notices import retry
+from models.core.outbox import Channel, enqueue
 from models.reference import agency_by_code, update_agency
 from tests.jobs.conftest import notices
 

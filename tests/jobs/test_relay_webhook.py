@@ -7,7 +7,7 @@ import pytest
 
 from jobs.escalation import overdue_sweep
 from jobs.relay import relay
-from models import clock, db
+from models.core import clock, db
 from models.reference import agency_by_code, update_agency
 from tests.jobs.conftest import notices
 

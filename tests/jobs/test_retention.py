@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 
 from jobs.retention import erase_expired
-from models import clock, db
-from models.audit import AuditEntry
+from models.core import clock, db
+from models.core.audit import AuditEntry
+from models.core.outbox import Channel, enqueue
 from models.dispatch import Dispatch, Outcome, Visit
-from models.outbox import Channel, enqueue
 from models.reference import agency_by_code
 
 

@@ -4,10 +4,10 @@ import pytest
 import sqlalchemy as sa
 
 from jobs.escalation import overdue_sweep
-from models import clock, db
-from models.audit import AuditEntry
+from models.core import clock, db
+from models.core.audit import AuditEntry
 from models.dispatch import DispatchState
-from models.escalation import DispatchEscalation, breaches_for, steps_for
+from models.dispatch.escalation import DispatchEscalation, breaches_for, steps_for
 from models.reference import agency_by_code, update_agency
 from tests.jobs.conftest import notices
 

@@ -9,13 +9,13 @@ from flask import g, request_started
 from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
-from models import audit, db
 from models import facility as fac
+from models.core import audit, db
+from models.core.outbox import Channel, DeliveryState, Notification
 from models.dispatch import log_visit, notify
-from models.outbox import Channel, DeliveryState, Notification
-from models.user import create_token
+from models.users import create_token
 from tests.conftest import login
-from tests.facility_support import upload
+from tests.facility.support import upload
 
 ROLES = ("clerk", "agency_a", "agency_b", "facility", "supervisor", "admin")
 AGENCY_A, AGENCY_B = "social-welfare", "labor"
@@ -34,7 +34,7 @@ class World:
 def fast_passwords(monkeypatch):
     """Cheap password hashes: these tests create many users and test no hashing."""
     cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
-    monkeypatch.setattr("models.user.generate_password_hash", cheap)
+    monkeypatch.setattr("models.users.generate_password_hash", cheap)
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from models import clock
-from tests.facility_support import image_bytes
+from models.core import clock
+from tests.facility.support import image_bytes
 from tests.security.conftest import ROLES
 
 OK, DENY, HIDDEN = "ok", "deny", "hidden"
@@ -308,7 +308,7 @@ def test_second_inspector_cannot_record_anothers_round(world, create_user, app):
     finish are refused and nothing is recorded (the owner's identical check is)."""
     from sqlalchemy import func, select
 
-    from models import db
+    from models.core import db
     from models.facility import InspectionRound, RoundCheck
     from tests.conftest import login
 

@@ -3,7 +3,7 @@ errors, static files, error pages, redirects, downloads; HSTS only over HTTPS.""
 
 import pytest
 
-from models import clock
+from models.core import clock
 
 
 def csp_directives(value: str) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ every page that shows them: no dialog fires, no element is injected, the text is
 
 import pytest
 
-from models import clock
+from models.core import clock
 from tests.conftest import browser_login, screenshot
 from tests.security.conftest import build_world
 

@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp
 
-from models.user import MIN_PASSWORD_LENGTH
+from models.users import MIN_PASSWORD_LENGTH
 from webapp.forms import choices
 from webapp.nav import ROLE_LABELS
 

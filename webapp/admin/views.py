@@ -6,8 +6,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from models import audit, clock, db
-from models.errors import DomainError
+from models.core import audit, clock, db
+from models.core.errors import DomainError
 from models.reference import (
     Agency,
     Floor,
@@ -22,7 +22,7 @@ from models.reference import (
     sla_seconds,
     update_agency,
 )
-from models.user import (
+from models.users import (
     ApiToken,
     Role,
     User,

@@ -6,18 +6,17 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import clock, db
+from models.core import clock, db
+from models.core.errors import DomainError
 from models.dispatch import (
     OPEN_STATES,
     Dispatch,
     acknowledge,
-    day_bounds,
     dispatch_for,
     open_dispatches,
     outcome_counts,
 )
-from models.errors import DomainError
-from models.user import Role
+from models.users import Role
 from webapp.agency import bp
 from webapp.desk.forms import AcknowledgeForm
 from webapp.desk.labels import timeline
@@ -36,7 +35,7 @@ def inbox():
     and today's finished ones."""
     user = _me()
     at = clock.now()
-    start, end = day_bounds(clock.local(at).date())
+    start, end = clock.day_bounds(clock.local(at).date())
     mine = Dispatch.agency_id == user.agency_id
     details = (selectinload(Dispatch.visit), selectinload(Dispatch.acknowledged_by))
     rows = list(db.session.scalars(open_dispatches(at).where(mine).options(*details)))

@@ -9,10 +9,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from models import clock, db
+from models.core import clock, db
+from models.core.errors import Forbidden
+from models.core.text import MAX_ID
 from models.dispatch import (
     MAX_ETA_MINUTES,
-    MAX_ID,
     MAX_TEXT,
     PHONE_RE,
     Dispatch,
@@ -26,7 +27,6 @@ from models.dispatch import (
     arrive,
     can_see_dispatches,
     cancel,
-    day_bounds,
     dispatch_for,
     find_agency,
     log_visit,
@@ -38,8 +38,7 @@ from models.dispatch import (
     visible_condition,
     visit_for,
 )
-from models.errors import Forbidden
-from models.privacy import mask_name, mask_phone
+from models.dispatch.privacy import mask_name, mask_phone
 
 visits_blp = Blueprint("visits", __name__, description="Counter visits (clerks)")
 visits_blp.url_prefix_suffix = "/visits"
@@ -273,9 +272,9 @@ class DispatchQuerySchema(Schema):
 def _bounds(start, end) -> tuple[datetime | None, datetime | None]:
     """The [start, end) instants of the from/to query parameters."""
     if isinstance(start, date) and not isinstance(start, datetime):
-        start = day_bounds(start)[0]
+        start = clock.day_bounds(start)[0]
     if isinstance(end, date) and not isinstance(end, datetime):
-        end = day_bounds(end)[1]
+        end = clock.day_bounds(end)[1]
     elif isinstance(end, datetime):
         end = end + timedelta(microseconds=1)  # an instant is inclusive
     return start, end

@@ -13,9 +13,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import false, select
 
-from models import db
 from models import facility as fac
-from models.errors import NotFound
+from models.core import clock, db
+from models.core.errors import NotFound
 from models.facility import (
     STATE_LABELS,
     DefectSource,
@@ -25,8 +25,8 @@ from models.facility import (
     TicketState,
 )
 from models.photos import Upload
-from models.seed import CATEGORIES
-from models.user import User
+from models.reference.seed import CATEGORIES
+from models.users import User
 from webapp.i18n import select_locale
 
 blp = Blueprint(
@@ -618,11 +618,9 @@ def list_rounds(args):
         zone = fac.find_by_code(fac.Zone, args["zone"], active_only=False)
         stmt = stmt.where(InspectionRound.zone_id == zone.id if zone else false())
     if args.get("started_from"):
-        stmt = stmt.where(InspectionRound.started_at >= fac.day_start(args["started_from"]))
+        stmt = stmt.where(InspectionRound.started_at >= clock.day_bounds(args["started_from"])[0])
     if args.get("started_to"):
-        stmt = stmt.where(
-            InspectionRound.started_at < fac.day_start(args["started_to"], after=True)
-        )
+        stmt = stmt.where(InspectionRound.started_at < clock.day_bounds(args["started_to"])[1])
     if "finished" in args:
         column = InspectionRound.finished_at
         stmt = stmt.where(column.is_not(None) if args["finished"] else column.is_(None))

@@ -4,9 +4,9 @@ from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from models.report import FIRST_YEAR, LAST_YEAR, yearly_report
-from models.report_export import to_json
-from models.user import Role
+from models.reports import FIRST_YEAR, LAST_YEAR, yearly_report
+from models.users import Role
+from webapp.reports.export import to_json
 from webapp.security import role_required
 
 blp = Blueprint(

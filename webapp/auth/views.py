@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from models import clock, db
-from models.user import authenticate, end_sessions
+from models.core import clock, db
+from models.users import authenticate, end_sessions
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm
 

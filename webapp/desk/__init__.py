@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from models.privacy import mask_name, mask_phone
+from models.dispatch.privacy import mask_name, mask_phone
 
 bp = Blueprint("desk", __name__)
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models import audit, clock
+from models.core import audit, clock
 from models.dispatch import Dispatch, DispatchState, Outcome, VisitKind, VisitStatus
 from models.dispatch import corrections as dispatch_corrections
 from models.dispatch import transferred_from as dispatch_transferred_from

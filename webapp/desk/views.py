@@ -8,7 +8,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from models import clock, db
+from models.core import clock, db
+from models.core.errors import DomainError, InvalidInput
 from models.dispatch import (
     OPEN_STATES,
     Dispatch,
@@ -20,7 +21,6 @@ from models.dispatch import (
     arrive,
     cancel,
     correct_time,
-    day_bounds,
     dispatch_for,
     find_agency,
     log_visit,
@@ -34,9 +34,8 @@ from models.dispatch import (
     visible_condition,
     visit_for,
 )
-from models.errors import DomainError, InvalidInput
 from models.reference import agencies_for_picker
-from models.user import Role
+from models.users import Role
 from webapp.desk import bp
 from webapp.desk.forms import (
     AcknowledgeForm,
@@ -379,7 +378,7 @@ def wall():
 def today():
     """Today at the counter: visits, open and closed dispatches, the on-time rate so far."""
     at = clock.now()
-    start, end = day_bounds(clock.local(at).date())
+    start, end = clock.day_bounds(clock.local(at).date())
     visits = list(
         db.session.scalars(
             select(Visit)
@@ -428,9 +427,9 @@ def render_history(endpoint: str, *, choose_agency: bool):
         filters.state = form.state.data or None
         filters.outcome = form.outcome.data or None
         if form.start.data:
-            filters.start = day_bounds(form.start.data)[0]
+            filters.start = clock.day_bounds(form.start.data)[0]
         if form.end.data:
-            filters.end = day_bounds(form.end.data)[1]
+            filters.end = clock.day_bounds(form.end.data)[1]
         if filters.start and filters.end and filters.start >= filters.end:
             form.end.errors.append(_("The end date is before the start date."))
             filters = DispatchFilter()

@@ -9,9 +9,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from models import clock, db, workdays
 from models import facility as fac
-from models.errors import DomainError, NotFound
+from models import workdays
+from models.core import clock, db
+from models.core.errors import DomainError, NotFound
 from models.facility import (
     SOURCE_LABELS,
     STATE_LABELS,
@@ -23,7 +24,7 @@ from models.facility import (
     TicketFilter,
 )
 from models.photos import PhotoTooLarge, Upload, accepted_types, max_bytes
-from models.user import User
+from models.users import User
 from webapp.facility import bp
 from webapp.facility.forms import (
     AssignForm,

@@ -3,8 +3,8 @@
 from flask import redirect, render_template, session, url_for
 from flask_login import current_user
 
-from models import db
-from models.user import update_user
+from models.core import db
+from models.users import update_user
 from webapp.auth.views import _safe_next
 from webapp.main import bp
 from webapp.main.forms import LanguageForm

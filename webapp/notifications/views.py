@@ -1,4 +1,4 @@
-"""Notifications views: thin wrappers around models.notices."""
+"""Notifications views: thin wrappers around models.core.notices."""
 
 import logging
 
@@ -9,9 +9,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from models import db
+from models.core import db
+from models.core.notices import (
+    mark_all_read,
+    mark_read,
+    notice_link,
+    notifications_for,
+    unread_count,
+)
 from models.dispatch import Dispatch
-from models.notices import mark_all_read, mark_read, notice_link, notifications_for, unread_count
 from webapp.admin.forms import ConfirmForm
 from webapp.filters import roc_datetime
 from webapp.notifications import bp

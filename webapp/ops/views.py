@@ -5,12 +5,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from models import clock, db
-from models.errors import DomainError
-from models.notices import dead_notices, oldest_pending, outbox_counts, retry
-from models.outbox import Channel, DeliveryState, Notification
-from models.scheduler import JobStatus, current_lease
-from models.user import Role
+from jobs.records import JobStatus, current_lease
+from models.core import clock, db
+from models.core.errors import DomainError
+from models.core.notices import dead_notices, oldest_pending, outbox_counts, retry
+from models.core.outbox import Channel, DeliveryState, Notification
+from models.users import Role
 from webapp.admin.forms import ConfirmForm
 from webapp.ops import bp
 from webapp.security import role_required

@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from models import audit, db
-from models.errors import DomainError
+from models.core import audit, db
+from models.core.errors import DomainError
 
 LANGS = click.Choice(["zh_Hant_TW", "en"])
 CLI_ACTOR = audit.Actor(None, "cli")
@@ -46,9 +46,9 @@ def report_group():
 @with_appcontext
 def report_yearly_command(year, fmt, lang):
     """Print the yearly report (the same figures as the page and the API)."""
-    from models import clock
-    from models.report import yearly_report
-    from models.report_export import to_csv, to_json, to_text
+    from models.core import clock
+    from models.reports import yearly_report
+    from webapp.reports.export import to_csv, to_json, to_text
 
     with _locale(lang):
         try:
@@ -72,7 +72,7 @@ def _progress(label: str, length: int):
 
 
 def _run_import(kind: str, path: str, lang: str | None) -> None:
-    from models.importer import apply, check
+    from models.reports.importer import apply, check
 
     data = Path(path).read_bytes()
     lines = data.count(b"\n")

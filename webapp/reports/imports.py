@@ -15,9 +15,9 @@ from pathlib import Path
 from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from models import db
-from models.errors import DomainError
-from models.importer import COLUMNS, KINDS, REQUIRED, apply, check
+from models.core import db
+from models.core.errors import DomainError
+from models.reports.importer import COLUMNS, KINDS, REQUIRED, apply, check
 from webapp.reports import imports_bp
 from webapp.reports.forms import ConfirmImportForm, UploadForm
 from webapp.security import MANAGERS, role_required

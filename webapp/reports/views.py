@@ -9,11 +9,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from models import clock, db
-from models.errors import DomainError
+from models.core import clock, db
+from models.core.errors import DomainError
 from models.facility import Defect
 from models.reference import Agency, DefectCategory, Zone
-from models.report import (
+from models.reports import (
     DEFECT_STATUSES,
     OUTCOME_FILTERS,
     check_year,
@@ -27,7 +27,9 @@ from models.report import (
     round_evidence,
     yearly_report,
 )
-from models.report_export import (
+from models.users import Role
+from webapp.reports import bp, charts
+from webapp.reports.export import (
     MIME,
     RATE_KEYS,
     label,
@@ -37,8 +39,6 @@ from models.report_export import (
     year_label,
     yes_no,
 )
-from models.user import Role
-from webapp.reports import bp, charts
 from webapp.reports.forms import CloseYearForm
 from webapp.security import role_required
 

@@ -1,0 +1,205 @@
+"""Demo visits and dispatches: some history, today's finished ones and a few open on the board.
+
+Historic rows are written with their own times and no notices (nothing old is e-mailed when
+the outbox relay starts); the open ones get their notices like any new dispatch.
+"""
+
+import random
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import func, select
+
+from models.core import audit, clock, db
+from models.dispatch import (
+    Dispatch,
+    DispatchState,
+    Visit,
+    VisitKind,
+    VisitNote,
+    VisitStatus,
+    deadline_after,
+    enqueue_notified,
+)
+from models.reference import Agency, sla_seconds
+from models.users import User
+
+SUBJECTS = {
+    "social-welfare": ["低收入戶補助申請", "急難救助諮詢", "身心障礙手冊換發", "長照服務申請"],
+    "health": ["食品安全檢舉", "醫療爭議諮詢", "疫苗接種紀錄查詢"],
+    "labor": ["勞資爭議陳情", "積欠工資申訴", "職業災害補償諮詢"],
+    "economic-development": ["市場攤位申請", "商圈活動補助諮詢"],
+    "land-administration": ["土地徵收補償陳情", "地價稅疑義"],
+    "civil-affairs": ["宗教團體登記", "里鄰事務陳情"],
+    "commerce": ["公司登記諮詢", "商業登記變更"],
+    "songshan-land-office": ["建物測量申請", "謄本申請疑義"],
+    "xinyi-household-registration": ["戶籍遷入疑義", "戶籍謄本申請"],
+    "secretariat": ["市政建議", "陳情案件進度查詢"],
+}
+NAMES = ["王小明", "林美華", "陳志強", "張淑芬", "李建國", "黃雅婷", "吳俊傑", "劉怡君", "蔡宗翰"]
+RESPONDERS = ["王專員", "林科員", "陳股長", "張約僱人員", "李專員", "黃科員"]
+SETTLED_SUBJECTS = ["洽詢市府開放時間", "索取申請表格", "停車場位置詢問", "洽詢公車路線"]
+
+
+def _taipei(day, hour: int, minute: int) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=clock.TAIPEI).astimezone(UTC)
+
+
+def _visit(rng: random.Random, at: datetime, agency: Agency | None, clerk, subject: str) -> Visit:
+    named = rng.random() < 0.7
+    visit = Visit(
+        kind=rng.choice(
+            [VisitKind.PETITION, VisitKind.PETITION, VisitKind.INQUIRY, VisitKind.APPLICATION]
+        ).value,
+        subject=subject,
+        summary="民眾臨櫃說明案情，需主管機關派員說明。" if agency else "",
+        agency=agency,
+        petitioner_name=rng.choice(NAMES) if named else None,
+        petitioner_phone=f"09{rng.randrange(10**8):08d}" if named else None,
+        is_senior=rng.random() < 0.2,
+        needs_accessibility=rng.random() < 0.08,
+        notes="",
+        status=VisitStatus.OPEN.value,
+        created_at=at,
+        created_by_id=clerk.id if clerk else None,
+    )
+    db.session.add(visit)
+    return visit
+
+
+def _dispatch(visit: Visit, agency: Agency, at: datetime, clerk, sla: int) -> Dispatch:
+    dispatch = Dispatch(
+        visit=visit,
+        agency=agency,
+        subject=visit.subject,
+        state=DispatchState.NOTIFIED.value,
+        notified_at=at,
+        notified_by_id=clerk.id if clerk else None,
+        sla_seconds=sla,
+        deadline_at=deadline_after(at, sla),
+    )
+    db.session.add(dispatch)
+    visit.status = VisitStatus.DISPATCHED.value
+    return dispatch
+
+
+def _acknowledge(rng, dispatch: Dispatch, at: datetime, by) -> None:
+    dispatch.state = DispatchState.ACKNOWLEDGED.value
+    dispatch.acknowledged_at = at
+    dispatch.acknowledged_by_id = by.id if by else None
+    dispatch.responder = rng.choice(RESPONDERS)
+    dispatch.eta_minutes = rng.choice([None, 3, 5, 8])
+
+
+def _finish(rng, dispatch: Dispatch, clerk, agency_users: dict) -> None:
+    """End a historic dispatch: mostly on time, some late, a few cancelled."""
+    start = dispatch.notified_at
+    ack_user = agency_users.get(dispatch.agency.code) or clerk
+    _acknowledge(rng, dispatch, start + timedelta(seconds=rng.randint(30, 200)), ack_user)
+    roll = rng.random()
+    if roll < 0.06:
+        end = start + timedelta(seconds=rng.choice([240, 420, 900]))
+        dispatch.state = DispatchState.CANCELLED.value
+        dispatch.end_reason = rng.choice(["民眾先行離開", "已以電話說明完畢"])
+        dispatch.ended_at = end
+        dispatch.ended_by_id = clerk.id if clerk else None
+    else:
+        late = roll > 0.87
+        seconds = rng.randint(610, 960) if late else rng.randint(180, 590)
+        end = start + timedelta(seconds=seconds)
+        dispatch.state = DispatchState.ARRIVED.value
+        dispatch.arrived_at = dispatch.ended_at = end
+        dispatch.arrived_by_id = dispatch.ended_by_id = clerk.id if clerk else None
+    dispatch.visit.status = VisitStatus.CLOSED.value
+    dispatch.visit.closed_at = dispatch.ended_at
+
+
+def load_dispatch_demo(seed: int = 112) -> dict[str, int]:
+    """Create demo visits and dispatches unless some exist; returns what was made."""
+    if db.session.scalar(select(func.count(Visit.id))):
+        return {}
+    # Repeatable demo data, not a secret: a seeded pseudo-random generator is right here.
+    rng = random.Random(seed)  # nosec B311
+    now = clock.now()
+    today = clock.local(now).date()
+    sla = sla_seconds()
+    clerk = db.session.scalar(select(User).where(User.username == "clerk"))
+    agency_users = {
+        user.agency.code: user
+        for user in db.session.scalars(select(User).where(User.role == "agency"))
+        if user.agency
+    }
+    agencies = {
+        a.code: a for a in db.session.scalars(select(Agency).where(Agency.has_desk, Agency.active))
+    }
+    codes = [code for code in SUBJECTS if code in agencies]
+    made = {"visits": 0, "dispatches": 0, "open": 0}
+
+    # History: the last six weeks of working days, and today's morning.
+    days = [today - timedelta(days=n) for n in range(42, 0, -1)]
+    days = [d for d in days if d.weekday() < 5] + [today]
+    for day in days:
+        slots = sorted(rng.sample(range(9 * 60, 16 * 60 + 30, 5), rng.randint(2, 4)))
+        for minute in slots:
+            at = _taipei(day, minute // 60, minute % 60)
+            if at > now - timedelta(minutes=40):
+                continue
+            code = rng.choice(codes)
+            visit = _visit(rng, at, agencies[code], clerk, rng.choice(SUBJECTS[code]))
+            dispatch = _dispatch(visit, agencies[code], at + timedelta(seconds=50), clerk, sla)
+            _finish(rng, dispatch, clerk, agency_users)
+            made["visits"] += 1
+            made["dispatches"] += 1
+        if rng.random() < 0.6:
+            at = _taipei(day, rng.randint(9, 16), rng.choice([0, 15, 30, 45]))
+            if at < now:
+                visit = _visit(rng, at, None, clerk, rng.choice(SETTLED_SUBJECTS))
+                visit.status, visit.closed_at = VisitStatus.SETTLED.value, at + timedelta(minutes=4)
+                made["visits"] += 1
+
+    # One transfer: 商業處 was the wrong desk, 產業局 took it over.
+    at = now - timedelta(hours=3)
+    visit = _visit(rng, at, agencies["commerce"], clerk, "市場攤位租金陳情")
+    first = _dispatch(visit, agencies["commerce"], at + timedelta(seconds=40), clerk, sla)
+    first.state = DispatchState.TRANSFERRED.value
+    first.ended_at = first.notified_at + timedelta(minutes=2)
+    first.ended_by_id = clerk.id if clerk else None
+    first.end_reason = "屬產業局市場處業務"
+    second = _dispatch(visit, agencies["economic-development"], first.ended_at, clerk, sla)
+    visit.agency = agencies["economic-development"]
+    db.session.flush()
+    first.transferred_to_id = second.id
+    _finish(random.Random(1), second, clerk, agency_users)  # nosec B311
+    made["visits"] += 1
+    made["dispatches"] += 2
+
+    # Open now: overdue, three minutes or less, acknowledged in time, just notified.
+    open_ones = [
+        ("social-welfare", 12 * 60 + 20, True, "急難救助諮詢"),
+        ("labor", 8 * 60 + 10, False, "積欠工資申訴"),
+        ("health", 4 * 60, True, "食品安全檢舉"),
+        ("social-welfare", 50, False, "身心障礙手冊換發"),
+    ]
+    for code, ago, acknowledged, subject in open_ones:
+        at = now - timedelta(seconds=ago)
+        visit = _visit(rng, at - timedelta(seconds=60), agencies[code], clerk, subject)
+        dispatch = _dispatch(visit, agencies[code], at, clerk, sla)
+        if acknowledged:
+            _acknowledge(rng, dispatch, at + timedelta(seconds=90), agency_users.get(code) or clerk)
+        db.session.flush()
+        if code == "social-welfare" and ago > 600:
+            db.session.add(
+                VisitNote(
+                    visit_id=visit.id,
+                    dispatch_id=dispatch.id,
+                    at=at + timedelta(minutes=5),
+                    by_id=clerk.id if clerk else None,
+                    text="已請民眾至等候區休息並提供茶水。",
+                )
+            )
+        enqueue_notified(dispatch)
+        made["visits"] += 1
+        made["dispatches"] += 1
+        made["open"] += 1
+    db.session.flush()
+    audit.record("demo.dispatches", "dispatch", None, None, made)
+    return made

@@ -1,0 +1,99 @@
+"""The one source of "now" for CityDesk, movable in tests.
+
+Every operation that records a time calls `now()`; the SLA clock is the server's, never the
+browser's. Tests use `freeze()`/`advance()` instead of sleeping.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+TAIPEI = ZoneInfo("Asia/Taipei")
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """Return the current instant, timezone-aware in UTC."""
+    if _frozen is not None:
+        return _frozen
+    return datetime.now(UTC)
+
+
+def freeze(at: datetime) -> datetime:
+    """Stop the clock at `at` (aware) until `advance()` or `unfreeze()`."""
+    global _frozen
+    if at.tzinfo is None:
+        raise ValueError("freeze() needs an aware datetime")
+    _frozen = at.astimezone(UTC)
+    return _frozen
+
+
+def advance(**delta: float) -> datetime:
+    """Move a frozen clock forward by `timedelta(**delta)`."""
+    global _frozen
+    if _frozen is None:
+        freeze(datetime.now(UTC))
+    _frozen = _frozen + timedelta(**delta)
+    return _frozen
+
+
+def unfreeze() -> None:
+    """Let the clock follow real time again."""
+    global _frozen
+    _frozen = None
+
+
+def local(at: datetime) -> datetime:
+    """The same instant in Asia/Taipei time."""
+    return at.astimezone(TAIPEI)
+
+
+def taipei_year(at: datetime) -> int:
+    """The Asia/Taipei calendar year an instant belongs to."""
+    return local(at).year
+
+
+def today() -> date:
+    """Today's date in Asia/Taipei."""
+    return local(now()).date()
+
+
+def roc_year(year: int) -> int:
+    """ROC (民國) year of a Gregorian year."""
+    return year - 1911
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    """UTC instants [start, end) of an Asia/Taipei calendar year."""
+    start = datetime(year, 1, 1, tzinfo=TAIPEI).astimezone(UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=TAIPEI).astimezone(UTC)
+    return start, end
+
+
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2200, 12, 31)  # no record lies outside these
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """UTC instants [start, end) of an Asia/Taipei calendar day, for date filters.
+
+    Days outside 1990-2200 are clamped (no record lies there; no instant overflows).
+    """
+    day = min(max(day, FIRST_DAY), LAST_DAY)
+    start = datetime.combine(day, datetime.min.time(), TAIPEI)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+def parse_local(text: str) -> datetime:
+    """Parse ISO 8601; a value without an offset is Asia/Taipei local time."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=TAIPEI)
+    return value.astimezone(UTC)
+
+
+def in_year(column, year: int):
+    """SQL condition: the timestamp `column` falls in the Asia/Taipei calendar year `year`."""
+    from sqlalchemy import and_
+
+    start, end = year_bounds(year)
+    return and_(column >= start, column < end)

@@ -1,0 +1,51 @@
+"""Text and id rules shared by every area: what text may be stored, which ids can exist.
+
+One rule for text everywhere (forms, API, import, demo): characters no database column can
+hold (NUL, lone surrogates) are refused with a message naming the field, never stripped.
+"""
+
+from flask_babel import gettext as _
+
+from models.core.errors import InvalidInput
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def is_storable(value: str) -> bool:
+    """True when every character of `value` can be stored (no NUL, no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
+def storable(value: str, label: str) -> str:
+    """`value` unchanged, or InvalidInput naming `label` when it cannot be stored."""
+    if not is_storable(value):
+        raise InvalidInput(_("%(field)s contains characters that are not allowed.", field=label))
+    return value
+
+
+def clean_text(text: str | None, label: str, *, limit: int, required: bool = False) -> str:
+    """Trimmed, storable text of at most `limit` characters (required: not empty)."""
+    value = storable((text or "").strip(), label)
+    if required and not value:
+        raise InvalidInput(_("%(field)s is required.", field=label))
+    if len(value) > limit:
+        raise InvalidInput(
+            _("%(field)s is too long (at most %(limit)d characters).", field=label, limit=limit)
+        )
+    return value
+
+
+def is_valid_id(value) -> bool:
+    """True when `value` is an id a row can have (a positive 32-bit integer)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def get_by_id(model, row_id):
+    """A row by primary key; None for a missing row or an id no row can have."""
+    from models.core import db
+
+    return db.session.get(model, row_id) if is_valid_id(row_id) else None

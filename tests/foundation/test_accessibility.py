@@ -1,0 +1,146 @@
+"""axe-core over every main page, in both languages, at a desktop and a phone viewport:
+no serious or critical violation. Screenshots of each page are saved as CI artefacts."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from demo import load_demo
+from models.core import audit, clock, db
+from models.dispatch import Dispatch
+from models.facility import Defect, InspectionRound
+from models.reference import Agency
+from tests.conftest import DESKTOP, PHONE, screenshot
+
+pytestmark = pytest.mark.browser
+
+AXE = (Path(__file__).parent.parent / "vendor/axe-core-4.14.1/axe.min.js").read_text()
+
+DEMO_LOGINS = {
+    "clerk": "clerk",
+    "agency": "agency-social",
+    "facility": "facility",
+    "supervisor": "supervisor",
+    "admin": "admin",
+}
+
+
+def main_pages(year: int) -> list[tuple[str | None, str]]:
+    """(role that views it or None for anonymous, path) for every main page, on demo data."""
+    dispatch = db.session.scalar(select(Dispatch).order_by(Dispatch.id.desc()))
+    social = db.session.scalar(
+        select(Dispatch).join(Dispatch.agency).where(Agency.code == "social-welfare")
+    )
+    ticket = db.session.scalar(select(Defect).order_by(Defect.id))
+    walk = db.session.scalar(select(InspectionRound).order_by(InspectionRound.id))
+    return [
+        (None, "/login"),
+        ("clerk", "/"),
+        ("clerk", "/desk/visits/new"),
+        ("clerk", "/desk/board"),
+        ("clerk", "/desk/board/wall"),
+        ("clerk", "/desk/today"),
+        ("clerk", "/desk/dispatches"),
+        ("clerk", f"/desk/dispatches/{dispatch.id}"),
+        ("clerk", f"/desk/visits/{dispatch.visit_id}"),
+        ("clerk", "/facility/report"),
+        ("clerk", "/facility/mine"),
+        ("clerk", "/notifications"),
+        ("agency", "/"),
+        ("agency", "/agency/"),
+        ("agency", "/agency/history"),
+        ("agency", f"/agency/dispatches/{social.id}"),
+        ("facility", "/"),
+        ("facility", "/facility/tickets"),
+        ("facility", f"/facility/tickets/{ticket.id}"),
+        ("facility", "/facility/grid"),
+        ("facility", "/facility/rounds"),
+        ("facility", "/facility/rounds/new"),
+        ("facility", f"/facility/rounds/{walk.id}"),
+        ("supervisor", "/"),
+        ("supervisor", f"/reports/{year}"),
+        ("supervisor", f"/reports/{year}/dispatches?outcome=on_time"),
+        ("supervisor", f"/reports/{year}/defects"),
+        ("supervisor", f"/reports/{year}/rounds"),
+        ("supervisor", "/facility/settings"),
+        ("supervisor", "/facility/calendar"),
+        ("supervisor", "/facility/posters"),
+        ("supervisor", "/admin/settings"),
+        ("supervisor", "/admin/audit"),
+        ("supervisor", "/admin/import"),
+        ("admin", "/"),
+        ("admin", "/admin/users"),
+        ("admin", "/admin/users/new"),
+        ("admin", "/admin/agencies"),
+        ("admin", "/admin/agencies/social-welfare"),
+        ("admin", "/admin/building"),
+        ("admin", "/admin/tokens"),
+        ("admin", "/admin/jobs/"),
+    ]
+
+
+def _violations(page) -> list[dict]:
+    page.evaluate(AXE)
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.fixture
+def demo(is_postgres):
+    """The demo users (with their passwords) and sample data of `citydesk demo`."""
+    if is_postgres:
+        pytest.skip("accessibility does not depend on the database: checked in the SQLite run")
+    with audit.acting_as(audit.Actor(None, "test")):
+        passwords = load_demo()
+        db.session.commit()
+    return passwords
+
+
+@pytest.mark.parametrize(("viewport", "size"), [("desktop", DESKTOP), ("phone", PHONE)])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_main_pages_have_no_serious_accessibility_violations(
+    browser, live_server, demo, viewport, size, language
+):
+    found = {}
+    contexts = {}
+    pages = main_pages(clock.today().year)
+    try:
+        for role, path in pages:
+            if role not in contexts:
+                context = browser.new_context(
+                    viewport=size,
+                    base_url=live_server,
+                    bypass_csp=True,
+                    locale="zh-TW" if language == "zh" else "en-US",
+                )
+                page = context.new_page()
+                if language == "en":
+                    page.goto("/login")
+                    page.get_by_role("button", name="English").click()
+                if role is not None:
+                    page.goto("/login")
+                    page.locator("#username").fill(DEMO_LOGINS[role])
+                    page.locator("#password").fill(demo[DEMO_LOGINS[role]])
+                    page.locator("main form [type=submit]").click()
+                    page.wait_for_url(lambda url: "/login" not in url)
+                contexts[role] = (context, page)
+            page = contexts[role][1]
+            response = page.goto(path)
+            assert response.status == 200, (role, path, response.status)
+            slug = path.replace("/", "_").replace("?", "_").replace("=", "-")
+            name = f"{language}-{viewport}-{role or 'anonymous'}{slug}"
+            screenshot(page, f"a11y/{name}")
+            violations = _violations(page)
+            if violations:
+                found[f"{role} {path}"] = violations
+    finally:
+        for context, _page in contexts.values():
+            context.close()
+    assert found == {}

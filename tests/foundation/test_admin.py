@@ -1,0 +1,212 @@
+"""Administration pages: users, agencies, building, tokens, targets and settings, audit trail."""
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from models.core import db
+from models.core.audit import AuditEntry
+from models.reference import Agency, Floor, YearTarget, Zone, sla_seconds
+from models.users import ApiToken, User
+from tests.conftest import TEST_PASSWORD
+
+
+def _user(username):
+    return db.session.scalar(sa.select(User).where(User.username == username))
+
+
+def test_admin_adds_a_user(login_as):
+    client, _admin = login_as("admin")
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "username": "lin",
+            "name": "林社工",
+            "email": "lin@example.gov.tw",
+            "role": "agency",
+            "agency": "social-welfare",
+            "password": "long-enough-1",
+            "locale": "",
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    user = _user("lin")
+    assert (user.role, user.agency.code, user.active) == ("agency", "social-welfare", True)
+    assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.create"))
+
+
+def test_admin_form_errors_for_bad_input(login_as, create_user):
+    client, _admin = login_as("admin")
+    create_user(role="clerk", username="taken")
+    base = {
+        "name": "x",
+        "email": "",
+        "role": "clerk",
+        "agency": "",
+        "locale": "",
+        "password": "long-enough-1",
+        "active": "y",
+    }
+    page = client.post("/admin/users/new", data={**base, "username": "taken"}).get_data(
+        as_text=True
+    )
+    assert "Username already taken: taken" in page
+    page = client.post(
+        "/admin/users/new",
+        data={**base, "username": "ag", "role": "agency", "agency": "no-such-agency"},
+    ).get_data(as_text=True)
+    assert 'class="error"' in page and _user("ag") is None
+    page = client.post(
+        "/admin/users/new", data={**base, "username": "ag2", "role": "agency"}
+    ).get_data(as_text=True)
+    assert "must be bound to an agency" in page and _user("ag2") is None
+    page = client.post(
+        "/admin/users/new", data={**base, "username": "ro", "role": "king"}
+    ).get_data(as_text=True)
+    assert 'class="error"' in page and _user("ro") is None
+    page = client.post(
+        "/admin/users/new", data={**base, "username": "np", "password": ""}
+    ).get_data(as_text=True)
+    assert "新使用者需要設定密碼" in page and _user("np") is None
+
+
+def test_admin_deactivates_a_user(app, login_as, create_user):
+    client, _admin = login_as("admin")
+    target = create_user(role="clerk", username="quitter")
+    response = client.post(
+        f"/admin/users/{target.id}",
+        data={
+            "username": "quitter",
+            "name": "Q",
+            "email": "",
+            "role": "clerk",
+            "agency": "",
+            "locale": "",
+            "password": "",
+        },
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert _user("quitter").active is False
+    refused = app.test_client().post(
+        "/login", data={"username": "quitter", "password": TEST_PASSWORD}
+    )
+    assert refused.status_code == 200 and "帳號或密碼錯誤" in refused.get_data(as_text=True)
+
+
+def test_admin_edits_an_agency_and_adds_one(login_as):
+    client, _admin = login_as("admin")
+    response = client.post(
+        "/admin/agencies/health",
+        data={
+            "name_zh": "衛生局",
+            "name_en": "Department of Health",
+            "has_desk": "y",
+            "extension": "2222",
+            "emails": "a@health.gov.tw\nb@health.gov.tw",
+            "webhook_url": "",
+            "webhook_secret": "",
+            "sort_order": "1",
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    health = db.session.scalar(sa.select(Agency).where(Agency.code == "health"))
+    db.session.refresh(health)
+    assert health.extension == "2222" and health.email_list == [
+        "a@health.gov.tw",
+        "b@health.gov.tw",
+    ]
+    response = client.post(
+        "/admin/agencies/new",
+        data={
+            "code": "fire",
+            "name_zh": "消防局",
+            "name_en": "Fire Department",
+            "extension": "",
+            "emails": "",
+            "webhook_url": "",
+            "webhook_secret": "",
+            "sort_order": "50",
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    page = client.post(
+        "/admin/agencies/new",
+        data={"code": "fire", "name_zh": "消防局", "name_en": "Fire", "sort_order": "50"},
+    ).get_data(as_text=True)
+    assert "Agency code already exists: fire" in page
+
+
+def test_admin_edits_zones_and_floors(login_as):
+    client, _admin = login_as("admin")
+    client.post(
+        "/admin/building",
+        data={
+            "zone-code": "northeast",
+            "zone-name_zh": "東北區(新)",
+            "zone-name_en": "NE",
+            "zone-sort_order": "0",
+            "zone-active": "y",
+            "zone-submit": "1",
+        },
+    )
+    assert (
+        db.session.scalar(sa.select(Zone.name_zh).where(Zone.code == "northeast")) == "東北區(新)"
+    )
+    client.post(
+        "/admin/building", data={"floor-code": "13F", "floor-sort_order": "20", "floor-submit": "1"}
+    )
+    assert db.session.scalar(sa.select(Floor).where(Floor.code == "13F")) is not None
+    page = client.post(
+        "/admin/building", data={"floor-code": "lobby", "floor-submit": "1"}
+    ).get_data(as_text=True)
+    assert 'class="error"' in page
+    client.post("/admin/building/floors/13F/toggle")
+    assert db.session.scalar(sa.select(Floor.active).where(Floor.code == "13F")) is False
+
+
+def test_admin_issues_and_revokes_a_token(login_as, create_user):
+    client, _admin = login_as("admin")
+    create_user(role="clerk", username="kiosk")
+    page = client.post("/admin/tokens", data={"username": "kiosk", "name": "lobby kiosk"}).get_data(
+        as_text=True
+    )
+    assert "請立即複製此權杖" in page
+    token = db.session.scalar(sa.select(ApiToken))
+    client.post(f"/admin/tokens/{token.id}/revoke")
+    db.session.refresh(token)
+    assert token.revoked_at is not None
+    page = client.post("/admin/tokens", data={"username": "ghost"}).get_data(as_text=True)
+    assert "No such user: ghost" in page
+
+
+def test_supervisor_sets_targets_and_the_time_limit(login_as):
+    client, _sup = login_as("supervisor")
+    client.post(
+        "/admin/settings",
+        data={"target-year": "2025", "target-target": "87.5", "target-submit": "1"},
+    )
+    assert db.session.get(YearTarget, 2025).dispatch_target == Decimal("87.50")
+    page = client.post(
+        "/admin/settings",
+        data={"target-year": "2025", "target-target": "150", "target-submit": "1"},
+    ).get_data(as_text=True)
+    assert 'class="error"' in page
+    client.post("/admin/settings", data={"sla-minutes": "12", "sla-submit": "1"})
+    assert sla_seconds() == 720
+    page = client.post("/admin/settings", data={"sla-minutes": "0", "sla-submit": "1"}).get_data(
+        as_text=True
+    )
+    assert 'class="error"' in page and sla_seconds() == 720
+
+
+def test_audit_page_lists_and_filters(login_as, create_user):
+    client, _sup = login_as("supervisor")
+    create_user(role="clerk", username="someone")
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "user.create" in page and "auth.login" in page
+    page = client.get("/admin/audit?action=user.").get_data(as_text=True)
+    assert "user.create" in page and "auth.login" not in page

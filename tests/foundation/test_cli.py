@@ -1,0 +1,145 @@
+"""The citydesk command: create-user, create-token, demo — clear messages and exit codes."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from models.core import db
+from models.users import ApiToken, User, revoke_token
+from webapp.cli import cli
+
+
+@pytest.fixture
+def run(app):
+    """run(args, input=None) → click Result, against the test database."""
+    runner = CliRunner()
+
+    def invoke(args, input=None):
+        result = runner.invoke(cli, args, input=input, obj=_script_info(app))
+        db.session.remove()
+        return result
+
+    return invoke
+
+
+def _script_info(app):
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)
+
+
+def test_create_user_reads_the_password_from_stdin(run, client):
+    result = run(
+        [
+            "create-user",
+            "wang",
+            "--role",
+            "agency",
+            "--agency",
+            "health",
+            "--name",
+            "王",
+            "--email",
+            "wang@example.gov.tw",
+        ],
+        input="s3cret-enough\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "s3cret-enough" not in result.output
+    user = db.session.scalar(sa.select(User).where(User.username == "wang"))
+    assert (user.role, user.agency.code, user.name, user.email) == (
+        "agency",
+        "health",
+        "王",
+        "wang@example.gov.tw",
+    )
+    assert (
+        client.post("/login", data={"username": "wang", "password": "s3cret-enough"}).status_code
+        == 302
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create-user", "x1", "--role", "boss"], "Unknown role: boss"),
+        (
+            ["create-user", "x2", "--role", "agency", "--agency", "nowhere"],
+            "Unknown agency: nowhere",
+        ),
+        (["create-user", "x3", "--role", "agency"], "must be bound to an agency"),
+        (["create-user", "x4", "--role", "clerk", "--agency", "health"], "Only agency users"),
+        (["create-user", "bad name!", "--role", "clerk"], "A username is"),
+    ],
+)
+def test_create_user_refuses_bad_input_clearly(run, args, message):
+    result = run(args, input="long-enough-pw\n")
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_create_user_refuses_a_duplicate_username_and_a_short_password(run):
+    assert run(["create-user", "dup", "--role", "clerk"], input="long-enough-pw\n").exit_code == 0
+    result = run(["create-user", "DUP", "--role", "clerk"], input="long-enough-pw\n")
+    assert result.exit_code != 0 and "Username already taken: DUP" in result.output
+    result = run(["create-user", "shorty", "--role", "clerk"], input="short\n")
+    assert result.exit_code != 0 and "at least 8 characters" in result.output
+    result = run(["create-user", "empty", "--role", "clerk"], input="\n")
+    assert result.exit_code != 0 and "No password" in result.output
+
+
+def test_create_token_prints_a_token_that_works_until_revoked(run, app, create_user):
+    create_user(role="clerk", username="robot")
+    result = run(["create-token", "robot", "--name", "kiosk"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert re.fullmatch(r"cd_[\w-]{40,}", token)
+    stored = db.session.scalar(sa.select(ApiToken))
+    assert token not in stored.token_hash and len(stored.token_hash) == 64
+    client = app.test_client()
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.json["username"] == "robot"
+    assert "Set-Cookie" not in response.headers  # token calls open no session
+    revoke_token(stored)
+    db.session.commit()
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.json["error"] == "unauthorized"
+    response = client.get("/api/v1/me", headers={"Authorization": "Bearer cd_forged"})
+    assert response.status_code == 401
+
+
+def test_create_token_for_an_unknown_user(run):
+    result = run(["create-token", "ghost"])
+    assert result.exit_code != 0 and "No such user: ghost" in result.output
+
+
+def test_bearer_token_writes_need_no_csrf_but_sessions_do(csrf_app, run, create_user):
+    create_user(role="clerk", username="bot")
+    token = run(["create-token", "bot"]).output.strip()
+    client = csrf_app.test_client()
+    # A POST to a GET-only endpoint: with a token the CSRF check is skipped (405, not 400).
+    response = client.post("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 405
+    response = client.post("/language", data={"lang": "en"})
+    assert response.status_code == 400
+
+
+def test_demo_creates_a_user_for_every_role_and_prints_passwords_once(run, client):
+    result = run(["demo"])
+    assert result.exit_code == 0, result.output
+    passwords = dict(re.findall(r"^\s+(\S+)\s+(demo-\w+)$", result.output, re.M))
+    roles = {u.role for u in db.session.scalars(sa.select(User))}
+    assert roles == {"clerk", "agency", "facility", "supervisor", "admin"}
+    assert set(passwords) == set(db.session.scalars(sa.select(User.username)))
+    assert (
+        client.post(
+            "/login", data={"username": "clerk", "password": passwords["clerk"]}
+        ).status_code
+        == 302
+    )
+    again = run(["demo"])
+    assert again.exit_code == 0 and "demo-" not in again.output

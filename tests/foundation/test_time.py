@@ -1,0 +1,75 @@
+"""Time: UTC-aware storage on every database, Taipei display, ROC years, the movable clock."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from models.core import clock, db
+from models.core.audit import AuditEntry, record
+from webapp.filters import percent, roc_date, roc_datetime, roc_year, taipei
+
+
+def test_taipei_new_year_instant_comes_back_as_the_same_aware_instant(app):
+    instant = datetime.fromisoformat("2024-01-01T00:05:00+08:00")
+    clock.freeze(instant)
+    record("test.time", "test", 1)
+    db.session.commit()
+    clock.unfreeze()
+    entry_id = db.session.scalar(sa.select(AuditEntry.id))
+    db.session.expunge_all()
+    loaded = db.session.get(AuditEntry, entry_id)
+    assert loaded.at == instant
+    assert loaded.at.utcoffset() == timedelta(0)
+    assert loaded.at == datetime(2023, 12, 31, 16, 5, tzinfo=UTC)
+    assert roc_datetime(loaded.at) == "113/01/01 00:05"
+    assert clock.taipei_year(loaded.at) == 2024
+    # The stored value is UTC whatever the database.
+    raw = db.session.execute(
+        sa.text("select at from audit_entry where id = :id"), {"id": entry_id}
+    ).scalar()
+    raw = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+    assert raw.replace(tzinfo=None) == datetime(2023, 12, 31, 16, 5) or raw == instant
+
+
+def test_a_naive_datetime_is_refused(app, create_user):
+    user = create_user(role="clerk")
+    user.locked_until = datetime(2024, 1, 1, 0, 5)
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_year_bounds_follow_taipei_time():
+    start, end = clock.year_bounds(2024)
+    assert start == datetime(2023, 12, 31, 16, 0, tzinfo=UTC)
+    assert end == datetime(2024, 12, 31, 16, 0, tzinfo=UTC)
+    assert clock.taipei_year(datetime(2023, 12, 31, 15, 59, 59, tzinfo=UTC)) == 2023
+    assert clock.taipei_year(datetime(2023, 12, 31, 16, 0, tzinfo=UTC)) == 2024
+
+
+def test_parse_local_treats_offsetless_times_as_taipei():
+    assert clock.parse_local("2023-03-05 14:03") == clock.parse_local("2023-03-05T14:03:00+08:00")
+    assert clock.parse_local("2023-03-05T06:03:00Z") == datetime(2023, 3, 5, 6, 3, tzinfo=UTC)
+
+
+def test_the_clock_can_be_frozen_and_moved():
+    at = clock.freeze(datetime(2024, 5, 1, 9, 0, tzinfo=clock.TAIPEI))
+    assert clock.now() == at
+    assert clock.advance(seconds=600) - at == timedelta(seconds=600)
+    clock.unfreeze()
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
+    with pytest.raises(ValueError):
+        clock.freeze(datetime(2024, 1, 1))
+
+
+def test_display_filters():
+    instant = datetime(2024, 1, 5, 6, 3, 9, tzinfo=UTC)
+    assert roc_datetime(instant) == "113/01/05 14:03"
+    assert roc_datetime(instant, seconds=True) == "113/01/05 14:03:09"
+    assert roc_date(instant) == "113/01/05"
+    assert taipei(instant) == "2024-01-05 14:03"
+    assert roc_year(2023) == "112年度"
+    assert roc_datetime(None) == "—"
+    assert percent(None) == "—"
+    assert percent(86.4407) == "86.44%"

@@ -1,0 +1,424 @@
+"""The yearly report rendered as CSV, XLSX and text, always from `report.yearly_report()`.
+
+Nothing here counts: every number comes from the report dict (and, for the raw-row sheets, from
+`report.dispatch_rows()`/`defect_rows()`, which apply the same rules row by row).
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import xlsxwriter
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from models.core import clock
+from models.reports import (
+    defect_rows,
+    dispatch_rows,
+    flatten,
+    format_rate,
+    format_target,
+    minutes,
+)
+
+# Labels of the figures, shared by the page, the XLSX sheets and the text output.
+LABELS = {
+    "counted": _l("Counted"),
+    "on_time": _l("On time"),
+    "late": _l("Late"),
+    "pending": _l("Pending (within the time limit)"),
+    "cancelled": _l("Excluded: cancelled in time"),
+    "transferred": _l("Excluded: transferred"),
+    "total": _l("All dispatches"),
+    "rate": _l("On-time rate (%)"),
+    "target": _l("Target (%)"),
+    "target_met": _l("Target met"),
+    "needed_in_a_row": _l("On-time arrivals in a row needed to reach the target"),
+    "arrival_median": _l("Median minutes from notice to arrival"),
+    "arrival_p90": _l("90th percentile minutes from notice to arrival"),
+    "ack_median": _l("Median minutes from notice to acknowledgement"),
+    "ack_p90": _l("90th percentile minutes from notice to acknowledgement"),
+    "found": _l("Found"),
+    "fixed": _l("Defects fixed"),
+    "open": _l("Open"),
+    "median_working_days_to_fix": _l("Median working days to fix"),
+    "within_due": _l("Fixed within the due date"),
+    "past_due": _l("Past the due date"),
+    "not_yet_due": _l("Open, not yet due"),
+    "share_within_due": _l("Share fixed within the due date (%)"),
+    "done": _l("Rounds done"),
+    "planned": _l("Rounds planned"),
+    "agency": _l("Agency"),
+    "month": _l("Month"),
+    "category": _l("Category"),
+    "zone": _l("Zone"),
+    "code": _l("Code"),
+    "year": _l("Year"),
+}
+RATE_KEYS = ("rate", "share_within_due")
+MIME = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "text": "text/plain; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def label(key: str) -> str:
+    """The translated label of a figure key."""
+    return str(LABELS.get(key, key))
+
+
+def yes_no(value: bool | None) -> str:
+    """Met / not met / — for a target_met value."""
+    if value is None:
+        return "—"
+    return _("Met") if value else _("Not met")
+
+
+def year_label(year: int) -> str:
+    """A year as the picker writes it: 112年度 (2023)."""
+    return f"{clock.roc_year(year)}年度 ({year})"
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def to_json(report: dict, *, indent: int | None = 2) -> str:
+    """The report as JSON text (UTF-8, Chinese kept readable)."""
+    return json.dumps(report, ensure_ascii=False, indent=indent)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+CSV_HEADER = ("year", "section", "item", "figure", "value")
+
+
+def _csv_value(figure: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if figure in RATE_KEYS:
+        return format_rate(value)
+    if figure == "target":
+        return format_target(value)
+    return str(value)
+
+
+def _csv_rows(figures: dict) -> Iterator[tuple]:
+    year = figures["year"]
+    tables = ("by_agency", "by_month", "by_category", "by_zone", "inspection_rounds")
+    for path, value in flatten(figures):
+        parts = path.split(".")
+        if path in ("year", "roc_year"):
+            yield year, "report", "", path, value
+            continue
+        table = next((i for i, p in enumerate(parts) if p in tables), None)
+        if table is not None:
+            section = ".".join(parts[: table + 1])
+            item = parts[table + 1]
+            figure = ".".join(parts[table + 2 :])
+        else:
+            section, item, figure = parts[0], "", ".".join(parts[1:])
+        yield year, section, item, figure, _csv_value(parts[-1], value)
+    for number, sentence in enumerate(figures.get("narrative", []), start=1):
+        yield year, "narrative", number, "text", sentence
+
+
+def to_csv(report: dict) -> str:
+    """The report as tidy CSV: one figure per row (year, section, item, figure, value),
+    this year first, then the previous year and any restatement."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(_csv_rows(report))
+    if report.get("previous_year"):
+        writer.writerows(_csv_rows(report["previous_year"]))
+    period = report.get("period") or {}
+    if period.get("closed"):
+        writer.writerow((report["year"], "period", "", "closed_at", period["closed_at"]))
+        writer.writerow((report["year"], "period", "", "closed_by", period["closed_by"]))
+    for change in period.get("restatement", []):
+        writer.writerow(
+            (
+                report["year"],
+                "restatement",
+                change["figure"],
+                "frozen → current",
+                f"{_csv_value('', change['frozen'])} → {_csv_value('', change['current'])}",
+            )
+        )
+    return out.getvalue()
+
+
+# --- Text -------------------------------------------------------------------------------------
+
+
+def to_text(report: dict) -> str:
+    """The narrative and the headline figures, for a terminal or an e-mail."""
+    d, f = report["dispatch"], report["defects"]
+    title, dispatches, defects = _("Yearly compliance report"), _("Dispatches"), _("Defects")
+    lines = [
+        f"{year_label(report['year'])} — {title}",
+        "",
+        *report["narrative"],
+        "",
+        f"{dispatches}: {label('counted')} {d['counted']} · {label('on_time')} "
+        f"{d['on_time']} · {label('late')} {d['late']} · {label('pending')} {d['pending']} · "
+        f"{label('cancelled')} {d['excluded']['cancelled']} · {label('transferred')} "
+        f"{d['excluded']['transferred']}",
+        f"{label('rate')}: {format_rate(d['rate'])} · {label('target')}: "
+        f"{format_target(d['target'])} · {label('target_met')}: {yes_no(d['target_met'])}",
+    ]
+    if d.get("year_to_date"):
+        needed = d["year_to_date"]["needed_in_a_row"]
+        lines.append(f"{label('needed_in_a_row')}: {'—' if needed is None else needed}")
+    lines.append(
+        f"{defects}: {label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
+        f"{label('open')} {f['open']}"
+    )
+    for c in f["by_category"]:
+        lines.append(
+            f"  {c['name_zh']} ({c['category']}): {label('found')} {c['found']} · "
+            f"{label('fixed')} {c['fixed']} · {label('open')} {c['open']}"
+        )
+    period = report.get("period") or {}
+    if period.get("closed"):
+        lines += [
+            "",
+            _("Closed by %(name)s at %(at)s", name=period["closed_by"], at=period["closed_at"]),
+        ]
+        for change in period.get("restatement", []):
+            lines.append(
+                "  " + _("Restated: %(figure)s %(frozen)s → %(current)s", **_change_text(change))
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _change_text(change: dict) -> dict[str, str]:
+    def show(value):
+        return "—" if value is None else str(value)
+
+    return {
+        "figure": change["figure"],
+        "frozen": show(change["frozen"]),
+        "current": show(change["current"]),
+    }
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+
+
+def _local(value):
+    """An aware instant as Taipei wall time without tzinfo (Excel keeps no time zones)."""
+    if isinstance(value, datetime):
+        return clock.local(value).replace(tzinfo=None)
+    return value
+
+
+class _Sheet:
+    """A worksheet written row by row (XlsxWriter, constant memory): a bold header row, then
+    values with number formats for rates, instants and dates."""
+
+    def __init__(self, book, formats: dict, title: str, header: list[str]):
+        self.sheet = book.add_worksheet(title[:31])
+        self.formats = formats
+        self.sheet.write_row(0, 0, header, formats["bold"])
+        self.sheet.freeze_panes(1, 0)
+        self.next = 1
+
+    def row(self, values: list, rates: tuple[int, ...] = ()) -> None:
+        """Write one row; the columns in `rates` get two decimals."""
+        write, formats, row = self.sheet, self.formats, self.next
+        for column, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            if isinstance(value, datetime):
+                write.write_datetime(row, column, _local(value), formats["instant"])
+            elif isinstance(value, date):
+                write.write_datetime(row, column, value, formats["date"])
+            elif isinstance(value, bool):
+                write.write_boolean(row, column, value)
+            elif isinstance(value, int | float):
+                write.write_number(row, column, value, formats["rate"] if column in rates else None)
+            else:
+                write.write_string(row, column, str(value))
+        self.next += 1
+
+
+def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
+    """(label, this year, previous year, is a rate) for the summary sheet."""
+    prev = report.get("previous_year") or {}
+
+    def both(path: tuple[str, ...]):
+        def get(data):
+            for key in path:
+                if not isinstance(data, dict):
+                    return None
+                data = data.get(key)
+            return data
+
+        return get(report), get(prev) if prev else None
+
+    rows = [
+        ("counted", ("dispatch", "counted")),
+        ("on_time", ("dispatch", "on_time")),
+        ("late", ("dispatch", "late")),
+        ("pending", ("dispatch", "pending")),
+        ("cancelled", ("dispatch", "excluded", "cancelled")),
+        ("transferred", ("dispatch", "excluded", "transferred")),
+        ("rate", ("dispatch", "rate")),
+        ("target", ("dispatch", "target")),
+        ("target_met", ("dispatch", "target_met")),
+        ("arrival_median", ("dispatch", "minutes_to_arrival", "median")),
+        ("arrival_p90", ("dispatch", "minutes_to_arrival", "p90")),
+        ("ack_median", ("dispatch", "minutes_to_acknowledgement", "median")),
+        ("ack_p90", ("dispatch", "minutes_to_acknowledgement", "p90")),
+        ("found", ("defects", "found")),
+        ("fixed", ("defects", "fixed")),
+        ("open", ("defects", "open")),
+        ("median_working_days_to_fix", ("defects", "median_working_days_to_fix")),
+        ("within_due", ("defects", "within_due")),
+        ("past_due", ("defects", "past_due")),
+        ("not_yet_due", ("defects", "not_yet_due")),
+        ("share_within_due", ("defects", "share_within_due")),
+    ]
+    for key, path in rows:
+        this, before = both(path)
+        if key == "target_met":
+            this, before = yes_no(this), yes_no(before) if prev else None
+        yield label(key), this, before, key in RATE_KEYS
+
+
+def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
+    """The report as an XLSX workbook: a summary, one sheet per table, and every raw row."""
+    out = io.BytesIO()
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
+    formats = {
+        "bold": workbook.add_format({"bold": True}),
+        "rate": workbook.add_format({"num_format": "0.00"}),
+        "instant": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+        "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
+    }
+
+    def sheet(title: str, header: list[str]) -> _Sheet:
+        return _Sheet(workbook, formats, title, header)
+
+    year = report["year"]
+    prev = report.get("previous_year")
+    summary = sheet(
+        _("Summary"),
+        [_("Figure"), year_label(year)] + ([year_label(prev["year"])] if prev else []),
+    )
+    for text, this, before, is_rate in _summary_rows(report):
+        summary.row([text, this] + ([before] if prev else []), rates=(1, 2) if is_rate else ())
+    d = report["dispatch"]
+    if d.get("year_to_date"):
+        summary.row([label("needed_in_a_row"), d["year_to_date"]["needed_in_a_row"]])
+    summary.row([])
+    for sentence in report["narrative"]:
+        summary.row([_("Narrative"), sentence])
+    period = report.get("period") or {}
+    if period.get("closed"):
+        summary.row([_("Closed by"), period["closed_by"]])
+        summary.row([_("Closed at"), period["closed_at"]])
+
+    counts = ["counted", "on_time", "late", "pending", "cancelled", "transferred", "rate"]
+    agencies = sheet(_("By agency"), [label("code"), label("agency")] + [label(k) for k in counts])
+    for row in d["by_agency"]:
+        agencies.row([row["agency"], row["name_zh"]] + [row[k] for k in counts], rates=(8,))
+    months = sheet(_("By month"), [label("month")] + [label(k) for k in counts])
+    for row in d["by_month"]:
+        months.row([row["month"]] + [row[k] for k in counts], rates=(7,))
+
+    f = report["defects"]
+    category_keys = [
+        "found",
+        "fixed",
+        "open",
+        "median_working_days_to_fix",
+        "within_due",
+        "past_due",
+        "not_yet_due",
+        "share_within_due",
+    ]
+    categories = sheet(
+        _("Defects by category"),
+        [label("code"), label("category")] + [label(k) for k in category_keys],
+    )
+    for row in f["by_category"]:
+        categories.row(
+            [row["category"], row["name_zh"]] + [row[k] for k in category_keys], rates=(9,)
+        )
+    zones = sheet(
+        _("Defects by zone"),
+        [label("code"), label("zone"), label("found"), label("fixed"), label("open")],
+    )
+    for row in f["by_zone"]:
+        zones.row([row["zone"], row["name_zh"], row["found"], row["fixed"], row["open"]])
+    rounds = sheet(
+        _("Inspection rounds"),
+        [label("code"), label("zone"), label("done"), label("planned")],
+    )
+    for row in f["inspection_rounds"]:
+        rounds.row([row["zone"], row["name_zh"], row["done"], row["planned"]])
+
+    if period.get("restatement"):
+        restated = sheet(_("Restatement"), [_("Figure"), _("Frozen"), _("Current")])
+        for change in period["restatement"]:
+            restated.row([change["figure"], change["frozen"], change["current"]])
+
+    raw_dispatches = sheet(
+        _("Dispatches (records)"),
+        [
+            "id",
+            "reference",
+            "agency",
+            "agency_name",
+            "subject",
+            "state",
+            "notified_at",
+            "sla_seconds",
+            "deadline_at",
+            "acknowledged_at",
+            "arrived_at",
+            "ended_at",
+            "month",
+            "outcome",
+            "minutes_to_arrival",
+        ],
+    )
+    for row in dispatch_rows(year, at):
+        values = list(row.values())
+        values[-1] = minutes(row["seconds_to_arrival"])
+        raw_dispatches.row(values)
+    raw_defects = sheet(
+        _("Defects (records)"),
+        [
+            "id",
+            "reference",
+            "category",
+            "category_name",
+            "zone",
+            "zone_name",
+            "floor",
+            "source",
+            "state",
+            "found_at",
+            "fixed",
+            "fixed_at",
+            "due_on",
+            "working_days_to_fix",
+            "due_status",
+            "description",
+        ],
+    )
+    for row in defect_rows(year, at):
+        raw_defects.row(list(row.values()))
+    workbook.close()
+    return out.getvalue()
