@@ -17,7 +17,7 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import and_, select, update
 
-from jobs import JOBS_ACTOR, kv, log
+from jobs import kv, log
 from jobs.config import RelaySettings
 from jobs.delivery import DeliveryFailed, Mailer, WebhookSender
 from jobs.messages import Prepared, prepare
@@ -189,7 +189,7 @@ def _prepare(notice_id: int, attempts: int, settings: RelaySettings) -> Prepared
 def relay(app: Flask) -> dict:
     """Deliver every due notice (until none is left or MAX_RUN_SECONDS passed)."""
     counts: Counter = Counter()
-    with app.app_context(), audit.acting_as(JOBS_ACTOR):
+    with app.app_context(), audit.acting_as(audit.JOBS):
         settings = RelaySettings.from_config(app.config)
         channels = [Channel.IN_APP.value, Channel.WEBHOOK.value]
         if settings.mail.server:

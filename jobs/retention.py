@@ -3,7 +3,7 @@
 
 from flask import Flask
 
-from jobs import JOBS_ACTOR, kv, log
+from jobs import kv, log
 from models.core import audit, clock, db
 from models.dispatch.retention import erase_personal_data, expired_visits, retention_cutoff
 
@@ -13,7 +13,7 @@ NAME = "retention"
 def erase_expired(app: Flask) -> dict:
     """Erase the personal data of every visit past its retention period; returns the count."""
     erased = 0
-    with app.app_context(), audit.acting_as(JOBS_ACTOR):
+    with app.app_context(), audit.acting_as(audit.JOBS):
         cutoff = retention_cutoff(clock.now(), app.config.get("RETENTION_DAYS"))
         while True:
             batch = expired_visits(cutoff)

@@ -1,10 +1,18 @@
-"""The `citydesk` command: a Flask CLI group (`run`, `shell` and `db` come with it)."""
+"""The `citydesk` command: a Flask CLI group (`run`, `shell` and `db` come with it).
+
+The one place that wires the web app and the jobs together: `serve` runs both, `jobs` runs the
+scheduler; every other command calls one operation of `models/` and commits.
+"""
 
 import sys
+from contextlib import nullcontext
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from models.core import audit, db
 from models.core.errors import DomainError
@@ -21,7 +29,7 @@ def cli():
     """CityDesk: the joint service centre's workflow system."""
 
 
-CLI_ACTOR = audit.Actor(None, "cli")
+LANGS = click.Choice(["zh_Hant_TW", "en"])
 
 
 def fail(message: str) -> None:
@@ -58,7 +66,7 @@ def create_user_command(username, role, agency_code, name, email):
     from models.users import create_user
 
     password = read_password()
-    with audit.acting_as(CLI_ACTOR):
+    with audit.acting_as(audit.CLI):
         try:
             user = create_user(username, password, role, agency=agency_code, name=name, email=email)
             db.session.commit()
@@ -76,7 +84,7 @@ def create_token_command(username, name):
     """Issue an API token for USERNAME and print it once."""
     from models.users import create_token, user_by_username
 
-    with audit.acting_as(CLI_ACTOR):
+    with audit.acting_as(audit.CLI):
         try:
             _row, clear = create_token(user_by_username(username), name)
             db.session.commit()
@@ -93,7 +101,7 @@ def demo_command():
     from demo import load_demo
 
     upgrade_database()
-    with audit.acting_as(CLI_ACTOR):
+    with audit.acting_as(audit.CLI):
         created = load_demo()
         db.session.commit()
     _print_demo(created)
@@ -206,7 +214,7 @@ def serve_command(host, port, threads, demo):
     if demo:
         from demo import load_demo
 
-        with audit.acting_as(CLI_ACTOR):
+        with audit.acting_as(audit.CLI):
             created = load_demo()
             db.session.commit()
         _print_demo(created)
@@ -269,8 +277,108 @@ def audit_verify_command():
     raise SystemExit(1)
 
 
-# The reports area's commands: `citydesk report yearly` and `citydesk import ...`.
-from webapp.reports.cli import import_group, report_group  # noqa: E402
+# --- Reports: `citydesk report yearly` and `citydesk import dispatches|defects FILE.csv` ---
 
-cli.add_command(report_group)
-cli.add_command(import_group)
+
+def _locale(lang: str | None):
+    return force_locale(lang or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+@cli.group("report")
+def report_group():
+    """Reports: the yearly compliance figures."""
+
+
+@report_group.command("yearly")
+@click.option("--year", type=int, help="Gregorian year (default: this year in Taipei)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "text"]),
+    default="text",
+    show_default=True,
+    help="json: every figure; csv: one figure per row; text: narrative and headline figures",
+)
+@click.option("--lang", type=LANGS, help="Language of labels (default: the site's)")
+@with_appcontext
+def report_yearly_command(year, fmt, lang):
+    """Print the yearly report (the same figures as the page and the API)."""
+    from models.core import clock
+    from models.reports import yearly_report
+    from webapp.reports.export import to_csv, to_json, to_text
+
+    with _locale(lang):
+        try:
+            report = yearly_report(year if year is not None else clock.today().year)
+        except DomainError as exc:
+            fail(exc.message)
+        render = {"json": to_json, "csv": to_csv, "text": to_text}[fmt]
+        click.echo(render(report), nl=fmt == "json")
+
+
+@cli.group("import")
+def import_group():
+    """Import past records from CSV (all or nothing; importing twice changes nothing)."""
+
+
+def _progress(label: str, length: int):
+    """A progress bar on a terminal; nothing when the output is redirected."""
+    if not sys.stderr.isatty() or length < 2000:
+        return nullcontext(None)
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+def _run_import(kind: str, path: str, lang: str | None) -> None:
+    from models.reports.importer import apply, check
+
+    data = Path(path).read_bytes()
+    lines = data.count(b"\n")
+    with _locale(lang), audit.acting_as(audit.CLI):
+        with _progress(_("Checking"), lines) as bar:
+            result = check(kind, data, progress=bar.update if bar else None)
+        if not result.ok:
+            db.session.rollback()
+            for problem in result.problems:
+                click.echo(str(problem), err=True)
+            fail(
+                _(
+                    "Nothing was imported: %(n)s problem(s) in %(file)s.",
+                    n=len(result.problems),
+                    file=path,
+                )
+            )
+        try:
+            with _progress(_("Importing"), len(result.new_rows)) as bar:
+                apply(result, source=Path(path).name, progress=bar.update if bar else None)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            fail(exc.message)
+        click.echo(
+            _(
+                "%(rows)s rows read: %(added)s added, %(skipped)s skipped (already imported).",
+                rows=result.rows,
+                added=result.added,
+                skipped=result.identical,
+            )
+        )
+
+
+@import_group.command("dispatches")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--lang", type=LANGS, help="Language of messages (default: the site's)")
+@with_appcontext
+def import_dispatches_command(file, lang):
+    """Import dispatches: reference, agency, notified_at, outcome, arrived_at, closed_at,
+    sla_seconds, subject."""
+    _run_import("dispatches", file, lang)
+
+
+@import_group.command("defects")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--lang", type=LANGS, help="Language of messages (default: the site's)")
+@with_appcontext
+def import_defects_command(file, lang):
+    """Import defects: reference, category, zone, floor, found_at, fixed_at, source,
+    description."""
+    _run_import("defects", file, lang)

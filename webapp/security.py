@@ -53,7 +53,7 @@ def role_required(*roles: str):
 
 
 STAFF = (Role.CLERK, Role.SUPERVISOR)
-MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+OVERSIGHT_ROLES = (Role.SUPERVISOR, Role.ADMIN)  # settings, targets and the audit trail
 
 
 def is_api_request() -> bool:
@@ -98,7 +98,7 @@ def init_app(app: Flask) -> None:
             if expired is not None:
                 return expired
         user = current_user if current_user.is_authenticated else None
-        audit.set_actor(
+        g.actor_token = audit.set_actor(
             audit.Actor(
                 user.id if user else None,
                 user.username if user else "anonymous",
@@ -122,6 +122,14 @@ def init_app(app: Flask) -> None:
         if user is None:
             return login_manager.unauthorized()
         return None
+
+    @app.teardown_request
+    def forget_actor(_error=None):
+        # The actor lives in a context variable: reset it so that nothing done after this
+        # request in the same thread (a test, a job) is recorded as this request's user.
+        token = g.pop("actor_token", None)
+        if token is not None:
+            audit.reset_actor(token)
 
     @app.after_request
     def headers(response):

@@ -37,7 +37,9 @@ class Actor:
     ip: str | None = None
 
 
-SYSTEM = Actor(None, "system")
+SYSTEM = Actor(None, "system")  # nobody signed in
+CLI = Actor(None, "cli")  # a `citydesk` command
+JOBS = Actor(None, "jobs")  # a time-driven job
 _actor: contextvars.ContextVar[Actor] = contextvars.ContextVar("citydesk_actor", default=SYSTEM)
 
 
@@ -49,6 +51,11 @@ def current_actor() -> Actor:
 def set_actor(actor: Actor) -> contextvars.Token:
     """Set the actor for the rest of this context (a request, a job run)."""
     return _actor.set(actor)
+
+
+def reset_actor(token: contextvars.Token) -> None:
+    """Undo a `set_actor()` (at the end of a request)."""
+    _actor.reset(token)
 
 
 @contextmanager

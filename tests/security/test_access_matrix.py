@@ -32,7 +32,7 @@ COUNTER = only("clerk", "supervisor")
 CLERK = only("clerk")
 SUPERVISOR = only("supervisor")
 ADMIN = only("admin")
-MANAGERS = only("supervisor", "admin")
+OVERSIGHT_ROLES = only("supervisor", "admin")
 REPORTS = only("clerk", "supervisor", "admin")
 AGENCIES = only("agency_a", "agency_b")
 FACILITY = only("facility", "supervisor")
@@ -161,16 +161,16 @@ TABLE = [
     R("GET", "/facility/rounds/{round}/finding?floor=3F&category=facility", FACILITY),
     R("POST", "/facility/rounds/{round}/finding?floor=3F&category=facility", FACILITY),
     R("POST", "/facility/rounds/{round}/finish", FACILITY),
-    R("GET", "/facility/settings", MANAGERS),
-    R("POST", "/facility/settings/due-days/facility", MANAGERS),
-    R("POST", "/facility/settings/plans/northeast", MANAGERS),
-    R("GET", "/facility/calendar", MANAGERS),
-    R("POST", "/facility/calendar", MANAGERS),
-    R("POST", "/facility/calendar/{year}-10-10/remove", MANAGERS),
-    R("POST", "/facility/calendar/{year}/reload", MANAGERS),
-    R("GET", "/facility/posters", MANAGERS),
-    R("GET", "/facility/posters/northeast", MANAGERS),
-    R("GET", "/facility/posters/northeast/3F.svg", MANAGERS),
+    R("GET", "/facility/settings", OVERSIGHT_ROLES),
+    R("POST", "/facility/settings/due-days/facility", OVERSIGHT_ROLES),
+    R("POST", "/facility/settings/plans/northeast", OVERSIGHT_ROLES),
+    R("GET", "/facility/calendar", OVERSIGHT_ROLES),
+    R("POST", "/facility/calendar", OVERSIGHT_ROLES),
+    R("POST", "/facility/calendar/{year}-10-10/remove", OVERSIGHT_ROLES),
+    R("POST", "/facility/calendar/{year}/reload", OVERSIGHT_ROLES),
+    R("GET", "/facility/posters", OVERSIGHT_ROLES),
+    R("GET", "/facility/posters/northeast", OVERSIGHT_ROLES),
+    R("GET", "/facility/posters/northeast/3F.svg", OVERSIGHT_ROLES),
     # --- the facility API ---------------------------------------------------------------
     R("GET", "/api/v1/defects", ALL),  # each sees the tickets they may (checked below)
     R("POST", "/api/v1/defects", ALL),
@@ -214,7 +214,7 @@ TABLE = [
     R("POST", "/reports/{year}/close", SUPERVISOR),
     R("GET", "/api/v1/reports/yearly?year={year}", REPORTS),
     # --- administration, audit, jobs ----------------------------------------------------
-    R("GET", "/admin/audit", MANAGERS),
+    R("GET", "/admin/audit", OVERSIGHT_ROLES),
     R("GET", "/admin/users", ADMIN),
     R("GET", "/admin/users/new", ADMIN),
     R("POST", "/admin/users/new", ADMIN),
@@ -228,14 +228,14 @@ TABLE = [
     R("GET", "/admin/building", ADMIN),
     R("POST", "/admin/building", ADMIN),
     R("POST", "/admin/building/floors/3F/toggle", ADMIN),
-    R("GET", "/admin/settings", MANAGERS),
-    R("POST", "/admin/settings", MANAGERS),
+    R("GET", "/admin/settings", OVERSIGHT_ROLES),
+    R("POST", "/admin/settings", OVERSIGHT_ROLES),
     R("GET", "/admin/tokens", ADMIN),
     R("POST", "/admin/tokens", ADMIN),
     R("POST", "/admin/tokens/{token}/revoke", ADMIN),
-    R("GET", "/admin/import", MANAGERS),
-    R("POST", "/admin/import", MANAGERS),
-    R("POST", "/admin/import/confirm", MANAGERS),
+    R("GET", "/admin/import", OVERSIGHT_ROLES),
+    R("POST", "/admin/import", OVERSIGHT_ROLES),
+    R("POST", "/admin/import/confirm", OVERSIGHT_ROLES),
     R("GET", "/admin/import/0123456789abcdef/problems.csv", only(supervisor=HIDDEN, admin=HIDDEN)),
     R("GET", "/admin/jobs/", ADMIN),
     R("POST", "/admin/jobs/outbox/{notice_a}/retry", ADMIN),

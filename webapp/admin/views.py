@@ -44,7 +44,7 @@ from webapp.admin.forms import (
     ZoneForm,
 )
 from webapp.forms import choices
-from webapp.security import MANAGERS, role_required
+from webapp.security import OVERSIGHT_ROLES, role_required
 
 PAGE_SIZE = 50
 
@@ -249,7 +249,7 @@ def token_revoke(token_id: int):
 
 
 @bp.route("/settings", methods=["GET", "POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def settings():
     """Yearly on-time targets and the dispatch time limit."""
     target_form, sla_form = TargetForm(prefix="target"), SlaForm(prefix="sla")
@@ -280,7 +280,7 @@ def settings():
 
 
 @bp.route("/audit", endpoint="audit")
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def audit_trail():
     """The audit trail, newest first, filtered by action, object and actor."""
     args = request.args

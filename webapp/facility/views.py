@@ -43,7 +43,7 @@ from webapp.facility.forms import (
 )
 from webapp.facility.posters import poster_svg
 from webapp.forms import choices
-from webapp.security import MANAGERS, role_required
+from webapp.security import OVERSIGHT_ROLES, role_required
 
 PAGE_SIZE = 30
 MAX_PAGE = 10_000
@@ -634,7 +634,7 @@ def round_finish(round_id: int):
 
 
 @bp.route("/settings")
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def settings():
     """Inspection plans per zone and due days per category."""
     plans = {p.zone_id: p for p in db.session.scalars(select(fac.InspectionPlan))}
@@ -655,7 +655,7 @@ def settings():
 
 
 @bp.route("/settings/plans/<zone_code>", methods=["POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def settings_plan(zone_code: str):
     """Save one zone's plan."""
     zone = fac.zone_by_code(zone_code)
@@ -670,7 +670,7 @@ def settings_plan(zone_code: str):
 
 
 @bp.route("/settings/due-days/<category_code>", methods=["POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def settings_due_days(category_code: str):
     """Save one category's due time."""
     category = fac.category_by_code(category_code)
@@ -700,7 +700,7 @@ def _calendar_form() -> CalendarDayForm:
 
 
 @bp.route("/calendar", methods=["GET", "POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def calendar():
     """The working-day calendar of a year: days off and make-up working days, editable."""
     year = request.args.get("year", clock.today().year, type=int)
@@ -732,7 +732,7 @@ def calendar():
 
 
 @bp.route("/calendar/<day>/remove", methods=["POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def calendar_remove(day: str):
     """Remove a day from the list (it becomes an ordinary weekday or weekend day)."""
     try:
@@ -751,7 +751,7 @@ def calendar_remove(day: str):
 
 
 @bp.route("/calendar/<int:year>/reload", methods=["POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def calendar_reload(year: int):
     """Replace a year's list with the `holidays` package's (drops edits)."""
     if ButtonForm().validate_on_submit():
@@ -766,14 +766,14 @@ def calendar_reload(year: int):
 
 
 @bp.route("/posters")
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def posters():
     """QR posters per zone and floor that open the report form with both filled in."""
     return render_template("facility/posters.html", zones=fac.zones(), floors=fac.floors())
 
 
 @bp.route("/posters/<zone_code>")
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def posters_print(zone_code: str):
     """Every floor's poster of one zone, one per printed page."""
     try:
@@ -784,7 +784,7 @@ def posters_print(zone_code: str):
 
 
 @bp.route("/posters/<zone_code>/<floor_code>.svg")
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def poster(zone_code: str, floor_code: str):
     """One poster as SVG (prints on A4)."""
     try:

@@ -20,7 +20,7 @@ from models.core.errors import DomainError
 from models.reports.importer import COLUMNS, KINDS, REQUIRED, apply, check
 from webapp.reports import imports_bp
 from webapp.reports.forms import ConfirmImportForm, UploadForm
-from webapp.security import MANAGERS, role_required
+from webapp.security import OVERSIGHT_ROLES, role_required
 
 KEEP_SECONDS = 24 * 3600
 SHOWN_PROBLEMS = 1000
@@ -64,7 +64,7 @@ def _forget(token: str) -> None:
 
 
 @imports_bp.route("", methods=["GET", "POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def upload():
     """Upload a CSV file and see every problem in it, or what importing it would do."""
     form = UploadForm()
@@ -91,7 +91,7 @@ def upload():
 
 
 @imports_bp.route("/confirm", methods=["POST"])
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def confirm():
     """Check the uploaded file again and import it, all or nothing."""
     form = ConfirmImportForm()
@@ -127,7 +127,7 @@ def confirm():
 
 
 @imports_bp.route("/<token>/problems.csv")
-@role_required(*MANAGERS)
+@role_required(*OVERSIGHT_ROLES)
 def problems(token: str):
     """Every problem of an uploaded file as CSV (line, column, problem)."""
     data, meta = _load(token)

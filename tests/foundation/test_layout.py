@@ -1,0 +1,119 @@
+"""The layout's arrows (DESIGN, Architecture): `webapp` → `models` ← `jobs`, demo data apart.
+
+Each test fails when an arrow appears that the layout forbids, so a newcomer cannot add one
+by accident: `models` imports neither `webapp`, `jobs` nor `demo`; `jobs` does not import
+`webapp`; no import circle among CityDesk's modules; and the wheel's package list
+in pyproject.toml names every package on disk.
+"""
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("models", "webapp", "jobs", "demo")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {
+        _module_name(path): path
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules of ours that `path` imports, at module level or inside a function."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in MODULES:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    return found
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+@pytest.mark.parametrize(
+    ("importer", "forbidden"),
+    [
+        ("models", {"webapp", "jobs", "demo"}),
+        ("jobs", {"webapp", "demo"}),
+        ("demo", {"webapp", "jobs"}),
+    ],
+)
+def test_imports_point_one_way(importer, forbidden):
+    """`models` imports neither webapp nor jobs; jobs does not import webapp (even lazily)."""
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, path in MODULES.items()
+        if _top(module) == importer
+        for target in _imports(path)
+        if _top(target) in forbidden
+    )
+    assert wrong == []
+
+
+def test_no_import_circle():
+    """No two of our modules import each other, directly or round a longer circle (an import
+    inside a function counts too: it only hides the circle)."""
+    graph = {}
+    for module, path in MODULES.items():
+        targets = _imports(path) - {module}
+        # A package's __init__ importing its own submodules (to offer their names) and a
+        # submodule importing a name from its parent package are not circles of design.
+        graph[module] = {
+            t for t in targets if not t.startswith(module + ".") and not module.startswith(t + ".")
+        }
+    circles, state = [], {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                circles.append(" → ".join(trail[trail.index(target) :] + [target]))
+            elif target not in state:
+                visit(target, trail + [target])
+        state[node] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert circles == []
+
+
+def test_the_wheel_lists_every_package_on_disk():
+    """pyproject.toml's package list (the wheel's contents) names every package we have."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"]) - set(config.get("package-dir", {}))
+    on_disk = {
+        _module_name(init.parent / "__init__.py")
+        for package in PACKAGES
+        for init in (ROOT / package).rglob("__init__.py")
+    }
+    assert listed == on_disk
+    for shipped in config.get("package-dir", {}).values():
+        assert (ROOT / shipped).is_dir()
