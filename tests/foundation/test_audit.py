@@ -84,3 +84,17 @@ def test_postgres_refuses_updates_and_deletes_of_audit_rows(app, is_postgres):
         conn.execute(sa.text("UPDATE audit_entry SET actor = 'x'"))
     with pytest.raises(sa.exc.ProgrammingError, match="append-only"), db.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_entry"))
+
+
+def test_a_requests_actor_ends_with_the_request(app, create_user):
+    """A request records as its signed-in user; once it ends, this thread acts as nobody."""
+    from flask.testing import FlaskClient
+
+    from models.core import audit
+    from tests.conftest import login
+
+    user = create_user(role="clerk")
+    shared = FlaskClient(app)  # requests share this thread's context, as on a threaded server
+    assert login(shared, user.username).status_code == 302
+    assert shared.get("/").status_code == 200
+    assert audit.current_actor() == audit.SYSTEM
