@@ -149,6 +149,17 @@ def frozen_clock():
 
 
 @pytest.fixture
+def fast_passwords(monkeypatch):
+    """Cheap password hashes, for tests that create many users and test no hashing."""
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
+    monkeypatch.setattr("models.users.generate_password_hash", cheap)
+
+
+@pytest.fixture
 def create_user():
     """Factory: create_user(role="clerk", agency=None, username=None, password=...)."""
     from models.users import create_user as make_user

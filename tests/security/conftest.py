@@ -2,12 +2,9 @@
 every type, owned so that each role has a reason (or not) to reach it."""
 
 from dataclasses import dataclass, field
-from functools import partial
 
 import pytest
-from flask import g, request_started
 from sqlalchemy import select, update
-from werkzeug.security import generate_password_hash
 
 from models import facility as fac
 from models.core import audit, db
@@ -31,30 +28,8 @@ class World:
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch):
-    """Cheap password hashes: these tests create many users and test no hashing."""
-    cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
-    monkeypatch.setattr("models.users.generate_password_hash", cheap)
-
-
-@pytest.fixture(autouse=True)
-def _system_actor():
-    """Each test starts acting as the system (a request leaves its user as the actor)."""
-    audit.set_actor(audit.SYSTEM)
-    yield
-    audit.set_actor(audit.SYSTEM)
-
-
-@pytest.fixture(autouse=True)
-def _forget_user():
-    """Forget the signed-in user at the start of each request, as a fresh context would."""
-
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget)
-    yield
-    request_started.disconnect(forget)
+def _cheap_hashes(fast_passwords):
+    """These tests create many users and test no hashing."""
 
 
 def _as(user):
