@@ -9,6 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.core import audit, clock, db
 from models.core.errors import InvalidInput, NotFound
+from models.reference.seed import CATEGORIES
+
+# DESIGN "Defects": the four category codes, always listed in this order (the seed writes the
+# same order as `DefectCategory.sort_order`). The report, the pages and the API all use it.
+CATEGORY_CODES: tuple[str, ...] = tuple(code for code, *_rest in CATEGORIES)
 
 
 class Agency(db.Model):
@@ -98,6 +103,15 @@ class DefectCategory(db.Model):
     def display_name(self, locale: str = "zh") -> str:
         """The category's name in the given language."""
         return self.name_en if locale.startswith("en") else self.name_zh
+
+
+def categories_in_order() -> list[DefectCategory]:
+    """Every defect category in the one order: CATEGORY_CODES first, any other by sort order."""
+    rank = {code: i for i, code in enumerate(CATEGORY_CODES)}
+    return sorted(
+        db.session.scalars(select(DefectCategory)),
+        key=lambda c: (rank.get(c.code, len(rank)), c.sort_order, c.code),
+    )
 
 
 class YearTarget(db.Model):

@@ -7,16 +7,8 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import ARTIFACTS, PHONE, browser_login, screenshot
-from tests.reports import data as rd
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def published(frozen_clock, create_user):
-    rd.published_2023()
-    create_user(role="supervisor", username="chief", name="李股長")
-    return frozen_clock
 
 
 def test_report_page_figure_to_records_and_xlsx(new_page, published, tmp_path):

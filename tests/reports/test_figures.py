@@ -29,12 +29,6 @@ PUBLISHED_2 = (
 )
 
 
-@pytest.fixture
-def in_2024(frozen_clock):
-    """Now is 2024-03-04 10:00 in Taipei."""
-    return frozen_clock
-
-
 def test_reproduces_the_published_2023_report(in_2024):
     rd.published_2023()
     report = yearly_report(2023)
@@ -322,3 +316,40 @@ def test_the_sql_month_agrees_with_taipei_time(in_2024):
     rows = db.session.execute(select(Dispatch.notified_at, month_expr(Dispatch.notified_at, 2023)))
     for notified, month in rows:
         assert month == clock.local(notified).month
+
+
+def test_categories_are_listed_in_one_order(in_2024):
+    """DESIGN "Defects": one ordered list of category codes (models.reference.CATEGORY_CODES),
+    written by the seed and used by the report, the ticket pages and the API."""
+    from models import facility
+    from models.reference import CATEGORY_CODES, categories_in_order
+    from webapp.api.facility import CATEGORY
+
+    assert CATEGORY_CODES == ("corridor", "facility", "cleanliness", "ceiling_floor")
+    assert [c.code for c in categories_in_order()] == list(CATEGORY_CODES)
+    by_sort_order = sorted(categories_in_order(), key=lambda c: c.sort_order)
+    assert [c.code for c in by_sort_order] == list(CATEGORY_CODES)  # as the seed wrote it
+    assert [c.code for c in facility.categories()] == list(CATEGORY_CODES)
+    report = yearly_report(2024)
+    assert [c["category"] for c in report["defects"]["by_category"]] == list(CATEGORY_CODES)
+    assert list(CATEGORY.choices) == list(CATEGORY_CODES)
+
+
+def test_defect_due_dates_use_the_one_working_day_calendar(in_2024):
+    """The report's due dates and working days to fix come from models.workdays, edits
+    included, and agree with a ticket's own due date (models.facility.due_date)."""
+    from models import facility, workdays
+    from models.reports import defect_rows
+
+    # Found on Monday 2023-03-06; Tuesday is made a day off; fixed on Wednesday.
+    with audit.acting_as(audit.Actor(None, "test")):
+        workdays.set_day(date(2023, 3, 7), working=False, name="颱風停班")
+    row = rd.defect("2023-03-06 09:00", "corridor", fixed="2023-03-08 09:00")
+    db.session.commit()
+    assert facility.due_date(row.found_at, row.category) == date(2023, 3, 8)
+    [raw] = list(defect_rows(2023))
+    assert raw["due_on"] == date(2023, 3, 8)  # not the 7th: that day is off now
+    assert (raw["working_days_to_fix"], raw["due_status"]) == (1, "within_due")
+    corridor = yearly_report(2023)["defects"]["by_category"][0]
+    assert (corridor["within_due"], corridor["past_due"]) == (1, 0)
+    assert corridor["median_working_days_to_fix"] == 1.0

@@ -2,13 +2,13 @@
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from models.core import audit, db
-from models.dispatch import Dispatch
+from models.dispatch import Dispatch, Outcome
 from models.facility import Defect
 from models.reports import yearly_report
 from models.reports.importer import apply, check
@@ -30,15 +30,6 @@ def dispatch_count() -> int:
 
 def defect_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Defect))
-
-
-@pytest.fixture
-def english(app):
-    """Problems read in English (the site's default language is Chinese)."""
-    from flask_babel import force_locale
-
-    with force_locale("en"):
-        yield
 
 
 def run(kind: str, data: bytes):
@@ -204,6 +195,53 @@ def test_a_quoted_field_over_two_lines_keeps_line_numbers_right(frozen_clock):
     assert [(p.line, p.column) for p in result.problems] == [(4, "agency")]
 
 
+def test_imported_text_that_cannot_be_stored_is_a_problem_and_nothing_is_imported(
+    english, frozen_clock
+):
+    """The one text rule (models.core.text): NUL is refused with its line and column, never
+    stripped, in dispatch and defect files alike."""
+    dispatches = csv_bytes(
+        DISPATCH_HEADER,
+        "D-1,labor,2023-03-05 14:03,arrived,2023-03-05 14:09,,,fine",
+        "D-2,labor,2023-03-06 14:03,arrived,2023-03-06 14:09,,,bad\x00subject",
+    )
+    result = run("dispatches", dispatches)
+    assert [(p.line, p.column) for p in result.problems] == [(3, "subject")]
+    assert str(result.problems[0]).startswith("line 3, column subject:")
+    assert "not allowed" in str(result.problems[0])
+    assert dispatch_count() == 0
+    defects = csv_bytes(
+        DEFECT_HEADER,
+        "F-1,corridor,northeast,3F,2023-05-02 10:00,,inspection,紙箱\x00",
+        "F\x002,corridor,northeast,3F,2023-05-02 10:00,,inspection,",
+    )
+    result = run("defects", defects)
+    assert [(p.line, p.column) for p in result.problems] == [(2, "description"), (3, "reference")]
+    assert defect_count() == 0
+
+
+def test_imported_deadline_is_notified_at_plus_the_rows_own_sla(frozen_clock):
+    """The deadline rule (models.dispatch.deadline_after) with the row's own SLA of 5 minutes,
+    not the 10 in force: an arrival after 7 minutes falls between the two and is late."""
+    data = csv_bytes(
+        DISPATCH_HEADER,
+        "D-1,labor,2023-03-05 14:00,arrived,2023-03-05 14:07,,300,",
+        "D-2,labor,2023-03-05 15:00,arrived,2023-03-05 15:07,,,",
+    )
+    result = run("dispatches", data)
+    assert result.ok, [str(p) for p in result.problems]
+    rows = {d.reference: d for d in db.session.scalars(select(Dispatch))}
+    own, default = rows["D-1"], rows["D-2"]
+    assert own.sla_seconds == 300 and default.sla_seconds == 600
+    assert own.deadline_at == datetime(2023, 3, 5, 6, 5, tzinfo=UTC)  # 14:05 in Taipei
+    assert own.deadline_at == own.notified_at + timedelta(seconds=300)
+    assert default.deadline_at == datetime(2023, 3, 5, 7, 10, tzinfo=UTC)  # 15:10 in Taipei
+    assert own.outcome(frozen_clock.now()) == Outcome.LATE
+    assert default.outcome(frozen_clock.now()) == Outcome.ON_TIME
+    d = yearly_report(2023)["dispatch"]
+    assert (d["on_time"], d["late"], d["rate"]) == (1, 1, 50.0)
+
+
 GOOD_DEFECTS = csv_bytes(
     DEFECT_HEADER,
     "F-1,corridor,northeast,3F,2023-05-02 10:00,2023-05-03 09:00,inspection,走道堆放紙箱",
@@ -250,19 +288,6 @@ def test_each_kind_of_bad_defect_row_stops_the_whole_file(
 
 
 # --- The CLI ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner(mix_stderr=False) if _mix_supported() else app.test_cli_runner()
-
-
-def _mix_supported() -> bool:
-    import inspect
-
-    from click.testing import CliRunner
-
-    return "mix_stderr" in inspect.signature(CliRunner.__init__).parameters
 
 
 def test_cli_import_adds_then_skips(runner, tmp_path, frozen_clock):

@@ -8,14 +8,14 @@ import pytest
 from openpyxl import load_workbook
 
 from models.core import audit, db
-from models.reports import ReportSnapshot, yearly_report
+from models.reports import (
+    REPORT_READER_ROLES,
+    YEAR_CLOSER_ROLES,
+    ReportSnapshot,
+    yearly_report,
+)
+from models.users import Role
 from tests.reports import data as rd
-
-
-@pytest.fixture
-def data_2023(frozen_clock):
-    rd.published_2023()
-    return frozen_clock
 
 
 def test_supervisor_sees_the_2023_report_in_chinese(login_as, data_2023):
@@ -47,6 +47,20 @@ def test_other_roles_cannot_see_the_report(login_as, role):
     assert client.get("/reports/2023").status_code == 403
     assert client.get("/reports/2023/dispatches").status_code == 403
     assert client.get("/api/v1/reports/yearly?year=2023").status_code == 403
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_report_readers_and_year_closers_are_one_pair_of_roles(login_as, frozen_clock, role):
+    """REPORT_READER_ROLES read the page, its evidence and the API; YEAR_CLOSER_ROLES close."""
+    client, _user = login_as(role.value)
+    reads = 200 if role in REPORT_READER_ROLES else 403
+    assert client.get("/reports/2023").status_code == reads
+    assert client.get("/reports/2023/dispatches").status_code == reads
+    assert client.get("/reports/2023/report.csv").status_code == reads
+    assert client.get("/api/v1/reports/yearly?year=2023").status_code == reads
+    closes = role in YEAR_CLOSER_ROLES
+    assert client.post("/reports/2023/close").status_code == (302 if closes else 403)
+    assert (db.session.get(ReportSnapshot, 2023) is not None) == closes
 
 
 def test_anonymous_is_sent_to_sign_in(client):

@@ -25,7 +25,7 @@ from models.facility import (
     TicketState,
 )
 from models.photos import Upload
-from models.reference.seed import CATEGORIES
+from models.reference import CATEGORY_CODES
 from models.users import User
 from webapp.i18n import select_locale
 
@@ -48,7 +48,7 @@ CODE = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$", error="Not a code")
 # (not \s) so that the document's regex means the same in every engine.
 BLANK = r"\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 TEXT = validate.Regexp(rf"^[{BLANK}]*[^{BLANK}]", error="Write something")
-CATEGORY = validate.OneOf([code for code, *_rest in CATEGORIES])
+CATEGORY = validate.OneOf(list(CATEGORY_CODES))
 ID = "<int(min=1, max=2147483647):defect_id>"
 # The photo part's accepted types (the server checks the content itself, not this header).
 PHOTO_ENCODING = {

@@ -4,8 +4,7 @@ from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from models.reports import FIRST_YEAR, LAST_YEAR, yearly_report
-from models.users import Role
+from models.reports import FIRST_YEAR, LAST_YEAR, REPORT_READER_ROLES, yearly_report
 from webapp.reports.export import to_json
 from webapp.security import role_required
 
@@ -202,7 +201,7 @@ class YearlyReportSchema(FiguresSchema):
 
 
 @blp.route("/yearly")
-@role_required(Role.CLERK, Role.SUPERVISOR, Role.ADMIN)
+@role_required(*REPORT_READER_ROLES)
 @blp.arguments(YearArgs, location="query", as_kwargs=True)
 @blp.response(200, YearlyReportSchema)
 @blp.alt_response(401, schema=ReportErrorSchema, description="Not signed in, or a bad token")

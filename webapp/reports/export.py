@@ -1,7 +1,7 @@
-"""The yearly report rendered as CSV, XLSX and text, always from `report.yearly_report()`.
+"""The yearly report rendered as CSV, XLSX and text, always from `models.reports.yearly_report()`.
 
 Nothing here counts: every number comes from the report dict (and, for the raw-row sheets, from
-`report.dispatch_rows()`/`defect_rows()`, which apply the same rules row by row).
+`models.reports.evidence.dispatch_rows()`/`defect_rows()`, which apply the same rules row by row).
 """
 
 import csv

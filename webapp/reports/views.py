@@ -16,6 +16,8 @@ from models.reference import Agency, DefectCategory, Zone
 from models.reports import (
     DEFECT_STATUSES,
     OUTCOME_FILTERS,
+    REPORT_READER_ROLES,
+    YEAR_CLOSER_ROLES,
     check_year,
     close_year,
     defect_evidence_ids,
@@ -27,7 +29,6 @@ from models.reports import (
     round_evidence,
     yearly_report,
 )
-from models.users import Role
 from webapp.reports import bp, charts
 from webapp.reports.export import (
     MIME,
@@ -42,9 +43,6 @@ from webapp.reports.export import (
 from webapp.reports.forms import CloseYearForm
 from webapp.security import role_required
 
-# Who may see the report (read-only for clerks) and who may close a year.
-VIEWERS = (Role.CLERK, Role.SUPERVISOR, Role.ADMIN)
-CLOSERS = (Role.SUPERVISOR,)
 PAGE_SIZE = 100
 OUTCOME_LABELS = {
     "on_time": _l("On time"),
@@ -74,7 +72,7 @@ def _year(year: int) -> int:
 
 
 @bp.route("/")
-@role_required(*VIEWERS)
+@role_required(*REPORT_READER_ROLES)
 def index():
     """The report of the year picked in the form, else this year's."""
     year = request.args.get("year", type=int)
@@ -82,13 +80,13 @@ def index():
 
 
 @bp.route("/<int:year>")
-@role_required(*VIEWERS)
+@role_required(*REPORT_READER_ROLES)
 def yearly(year: int):
     """The yearly report page: figures, narrative, tables, charts and links to the records."""
     year = _year(year)
     report = yearly_report(year)
     can_close = (
-        current_user.has_role(*CLOSERS)
+        current_user.has_role(*YEAR_CLOSER_ROLES)
         and not report["period"]["closed"]
         and year < clock.taipei_year(clock.now())
     )
@@ -103,7 +101,7 @@ def yearly(year: int):
 
 
 @bp.route("/<int:year>/report.<fmt>")
-@role_required(*VIEWERS)
+@role_required(*REPORT_READER_ROLES)
 def download(year: int, fmt: str):
     """The report as CSV, XLSX or JSON (the same figures as the page)."""
     year = _year(year)
@@ -126,7 +124,7 @@ def download(year: int, fmt: str):
 
 
 @bp.route("/<int:year>/close", methods=["POST"])
-@role_required(*CLOSERS)
+@role_required(*YEAR_CLOSER_ROLES)
 def close(year: int):
     """Close a finished year: freeze its figures (audited)."""
     year = _year(year)
@@ -151,7 +149,7 @@ def _filters(*names: str) -> dict[str, str]:
 
 
 @bp.route("/<int:year>/dispatches")
-@role_required(*VIEWERS)
+@role_required(*REPORT_READER_ROLES)
 def dispatches(year: int):
     """The dispatches behind a figure: by outcome, agency, month or timing."""
     year = _year(year)
@@ -192,7 +190,7 @@ def dispatches(year: int):
 
 
 @bp.route("/<int:year>/defects")
-@role_required(*VIEWERS)
+@role_required(*REPORT_READER_ROLES)
 def defects(year: int):
     """The defects behind a figure: by status, category or zone."""
     year = _year(year)
@@ -231,7 +229,7 @@ def defects(year: int):
 
 
 @bp.route("/<int:year>/rounds")
-@role_required(*VIEWERS)
+@role_required(*REPORT_READER_ROLES)
 def rounds(year: int):
     """The finished inspection rounds behind the rounds-done figures."""
     year = _year(year)
