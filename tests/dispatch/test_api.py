@@ -187,7 +187,7 @@ def test_list_filters_by_state_agency_dates_and_outcome(frozen_clock, clerk_api)
     def ids(query=""):
         response = clerk_api.get("/dispatches" + query)
         assert response.status_code == 200, response.get_json()
-        return [d["id"] for d in response.get_json()]
+        return [d["id"] for d in response.get_json()["items"]]
 
     assert ids() == [b["id"], a["id"], yesterday["id"]]
     assert ids("?state=arrived") == [a["id"]]
@@ -204,11 +204,15 @@ def test_list_filters_by_state_agency_dates_and_outcome(frozen_clock, clerk_api)
 def test_list_is_paginated(clerk_api):
     for _ in range(3):
         _make(clerk_api, "labor")
-    response = clerk_api.get("/dispatches?page=2&page_size=2")
+    response = clerk_api.get("/dispatches?page=2&per_page=2")
     assert response.status_code == 200
-    assert len(response.get_json()) == 1
-    assert response.headers["X-Total-Count"] == "3"
-    assert [d["id"] for d in clerk_api.get("/dispatches?page_size=2").get_json()] == [3, 2]
+    body = response.get_json()
+    assert len(body["items"]) == 1
+    assert (body["total"], body["page"], body["per_page"]) == (3, 2, 2)
+    first = clerk_api.get("/dispatches?per_page=2").get_json()
+    assert [d["id"] for d in first["items"]] == [3, 2]
+    past_the_end = clerk_api.get("/dispatches?page=3&per_page=2").get_json()
+    assert (past_the_end["items"], past_the_end["total"]) == ([], 3)
 
 
 @pytest.mark.parametrize(
@@ -221,8 +225,8 @@ def test_list_is_paginated(clerk_api):
         "?from=2024-03-05&to=2024-03-01",
         "?agency=nowhere",
         "?page=0",
-        "?page_size=100000",
-        "?page_size=0",
+        "?per_page=100000",
+        "?per_page=0",
         "?page=x",
     ],
 )
@@ -234,8 +238,8 @@ def test_agency_staff_list_only_their_own_agency(clerk_api, api_as):
     own = _make(clerk_api, "social-welfare")
     _make(clerk_api, "labor")
     agency = api_as("agency", agency="social-welfare")
-    assert [d["id"] for d in agency.get("/dispatches").get_json()] == [own["id"]]
-    assert agency.get("/dispatches?agency=labor").get_json() == []
+    assert [d["id"] for d in agency.get("/dispatches").get_json()["items"]] == [own["id"]]
+    assert agency.get("/dispatches?agency=labor").get_json()["items"] == []
 
 
 @pytest.mark.parametrize("role", ["facility", "admin"])
@@ -249,7 +253,7 @@ def test_roles_without_dispatches_get_403(clerk_api, api_as, notified, role):
 def test_supervisors_see_all_dispatches(api_as, notified):
     supervisor = api_as("supervisor")
     assert supervisor.get(f"/dispatches/{notified['id']}").status_code == 200
-    assert len(supervisor.get("/dispatches").get_json()) == 1
+    assert len(supervisor.get("/dispatches").get_json()["items"]) == 1
 
 
 # --- GET /dispatches/{id} and /open -------------------------------------------------------
@@ -461,7 +465,7 @@ def test_the_openapi_document_lists_every_endpoint_and_its_errors(client):
         ("post", "/dispatches/99999999999999999999/arrive", None, 404),
         ("post", "/visits/99999999999999999999/dispatches", {"agency": "labor"}, 404),
         ("get", "/dispatches?page=99999999999999999999", None, 422),
-        ("get", "/dispatches?page=2147483647&page_size=500", None, 200),
+        ("get", "/dispatches?page=2147483647&per_page=200", None, 200),
         ("get", "/dispatches?agency=%00x", None, 422),
         ("post", "/visits", {"kind": "petition", "subject": "a\u0000b"}, 422),
         ("post", "/visits", {"kind": "petition", "subject": "a\ud800b"}, 422),

@@ -343,7 +343,7 @@ def test_agency_b_lists_never_show_agency_a(world, app):
     for url in ("/agency/", "/agency/history"):
         assert marker not in client.get(url).get_data(as_text=True), url
     headers = {"Authorization": f"Bearer {world.tokens['agency_b']}"}
-    listed = client.get("/api/v1/dispatches", headers=headers).get_json()
+    listed = client.get("/api/v1/dispatches", headers=headers).get_json()["items"]
     assert world.ids["dispatch"] not in [d["id"] for d in listed]
     live = client.get("/api/v1/dispatches/open", headers=headers).get_json()
     assert world.ids["dispatch"] not in [d["id"] for d in live["dispatches"]]
@@ -362,7 +362,7 @@ def test_ticket_list_api_shows_others_tickets_only_to_managers(world, app):
         body = client.get(
             "/api/v1/defects", headers={"Authorization": f"Bearer {world.tokens[role]}"}
         ).get_json()
-        items = body["items"] if isinstance(body, dict) and "items" in body else body
+        items = body["items"]
         seen[role] = world.ids["defect"] in [d["id"] for d in items]
     assert seen == {
         "clerk": True,

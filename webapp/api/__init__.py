@@ -1,6 +1,8 @@
 """The JSON API under /api/v1, documented by an OpenAPI document generated with flask-smorest.
 
-Each area adds a flask-smorest Blueprint module here and lists it in BLUEPRINTS.
+Each area adds a module here with an `ApiBlueprint` and lists it in BLUEPRINTS; the convention
+every module follows (error body and error docs, pagination, the acting user) is in
+`webapp.api.convention`.
 """
 
 from flask import Flask

@@ -3,15 +3,11 @@
 from datetime import date, datetime, timedelta
 
 from flask_babel import get_locale
-from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models.core import clock, db
 from models.core.errors import Forbidden
-from models.core.text import MAX_ID
 from models.dispatch import (
     MAX_ETA_MINUTES,
     MAX_TEXT,
@@ -39,36 +35,25 @@ from models.dispatch import (
     visit_for,
 )
 from models.dispatch.privacy import mask_name, mask_phone
-
-visits_blp = Blueprint("visits", __name__, description="Counter visits (clerks)")
-visits_blp.url_prefix_suffix = "/visits"
-
-dispatches_blp = Blueprint(
-    "dispatches", __name__, description="Agency dispatches and their 10-minute clock"
+from models.users import User
+from webapp.api.convention import (
+    ApiBlueprint,
+    PageArgsSchema,
+    PageSchema,
+    acting_user,
+    page_of,
 )
-dispatches_blp.url_prefix_suffix = "/dispatches"
+
+visits_blp = ApiBlueprint("visits", __name__, path="/visits", description="Counter visits (clerks)")
+dispatches_blp = ApiBlueprint(
+    "dispatches",
+    __name__,
+    path="/dispatches",
+    description="Agency dispatches and their 10-minute clock",
+)
 
 STATE_VALUES = [s.value for s in DispatchState]
 OUTCOME_VALUES = [o.value for o in Outcome]
-
-
-def documents_errors(blp: Blueprint, *statuses: int):
-    """Document the JSON error responses an endpoint can give (401 always)."""
-    names = {
-        400: "BAD_REQUEST",
-        401: "UNAUTHORIZED",
-        403: "FORBIDDEN",
-        404: "NOT_FOUND",
-        409: "CONFLICT",
-        422: "UNPROCESSABLE_ENTITY",
-    }
-
-    def decorator(view):
-        for status in sorted({401, *statuses}, reverse=True):
-            view = blp.alt_response(status, response=names[status])(view)
-        return view
-
-    return decorator
 
 
 # --- Schemas -----------------------------------------------------------------------------
@@ -157,6 +142,12 @@ class LiveSchema(Schema):
 
     server_time = TaipeiDateTime(required=True)
     dispatches = fields.List(fields.Nested(DispatchSchema), required=True)
+
+
+class DispatchListSchema(PageSchema):
+    """A page of dispatches, newest first."""
+
+    items = fields.List(fields.Nested(DispatchSchema), required=True)
 
 
 class VisitSchema(Schema):
@@ -251,7 +242,7 @@ class EmptySchema(Schema):
     """No body needed."""
 
 
-class DispatchQuerySchema(Schema):
+class DispatchQuerySchema(PageArgsSchema):
     """Filters for the dispatch list (notified in [from, to]; a day means the whole day)."""
 
     state = fields.String(validate=validate.OneOf(["open", *STATE_VALUES]))
@@ -259,8 +250,6 @@ class DispatchQuerySchema(Schema):
     from_ = DayOrInstant(data_key="from")
     to = DayOrInstant()
     outcome = fields.String(validate=validate.OneOf(OUTCOME_VALUES))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
     @validates_schema
     def _in_order(self, data, **_kwargs):
@@ -341,8 +330,13 @@ def visit_data(visit: Visit) -> dict:
     }
 
 
-def _me():
-    return current_user._get_current_object()
+def _dispatch_viewer() -> User:
+    """The caller, if their role sees dispatches at all (the lists have no operation that
+    checks it; `dispatch_for` checks it for one dispatch)."""
+    user = acting_user()
+    if not can_see_dispatches(user):
+        raise Forbidden("Your role does not see dispatches")
+    return user
 
 
 def _with_details(stmt):
@@ -355,11 +349,13 @@ def _with_details(stmt):
 @visits_blp.route("", methods=["POST"])
 @visits_blp.arguments(VisitInSchema)
 @visits_blp.response(201, VisitSchema)
-@documents_errors(visits_blp, 400, 403, 422)
+@visits_blp.errors(400, 403, 422)
 def create_visit(data):
     """Log a visit (clerks); with `agency` the agency is notified at once."""
     settled = data.pop("settled")
-    visit = log_visit(**data, notify_now=bool(data.get("agency")), settle_now=settled, by=_me())
+    visit = log_visit(
+        **data, notify_now=bool(data.get("agency")), settle_now=settled, by=acting_user()
+    )
     db.session.commit()
     return visit_data(visit)
 
@@ -367,22 +363,22 @@ def create_visit(data):
 @visits_blp.route("/<int:visit_id>/dispatches", methods=["POST"])
 @visits_blp.arguments(AgencyInSchema)
 @visits_blp.response(201, DispatchSchema)
-@documents_errors(visits_blp, 400, 403, 404, 409, 422)
+@visits_blp.errors(400, 403, 404, 409, 422)
 def notify_agency(data, visit_id: int):
     """Notify an agency for an open visit: its 10-minute clock starts now (clerks)."""
-    visit = visit_for(_me(), visit_id)
-    dispatch = notify(visit, data["agency"], by=_me())
+    visit = visit_for(acting_user(), visit_id)
+    dispatch = notify(visit, data["agency"], by=acting_user())
     db.session.commit()
     return dispatch_data(dispatch)
 
 
 @visits_blp.route("/<int:visit_id>/settle", methods=["POST"])
 @visits_blp.response(200, VisitSchema)
-@documents_errors(visits_blp, 400, 403, 404, 409)
+@visits_blp.errors(400, 403, 404, 409)
 def settle(visit_id: int):
     """Close an open visit at the counter with no dispatch (clerks)."""
-    visit = visit_for(_me(), visit_id)
-    settle_visit(visit, by=_me())
+    visit = visit_for(acting_user(), visit_id)
+    settle_visit(visit, by=acting_user())
     db.session.commit()
     return visit_data(visit)
 
@@ -390,49 +386,31 @@ def settle(visit_id: int):
 # --- Dispatches --------------------------------------------------------------------------
 
 
-TOTAL_HEADER = {
-    "X-Total-Count": {
-        "description": "How many dispatches match the filters (all pages)",
-        "schema": {"type": "integer", "minimum": 0},
-    }
-}
-
-
 @dispatches_blp.route("")
 @dispatches_blp.arguments(DispatchQuerySchema, location="query")
-@dispatches_blp.response(200, DispatchSchema(many=True), headers=TOTAL_HEADER)
-@documents_errors(dispatches_blp, 403, 422)
+@dispatches_blp.response(200, DispatchListSchema)
+@dispatches_blp.errors(403, 422)
 def list_dispatches(args):
-    """Dispatches the caller may see, newest first, a page at a time (`page`, `page_size`;
-    the total is in X-Total-Count). Agency staff see their own agency's only."""
-    user = _me()
-    if not can_see_dispatches(user):
-        raise Forbidden("Your role does not see dispatches")
+    """Dispatches the caller may see, newest first, a page at a time (`page`, `per_page`).
+    Agency staff see their own agency's only."""
+    user = _dispatch_viewer()
     agency = find_agency(args["agency"], active_only=False) if args.get("agency") else None
     start, end = _bounds(args.get("from_"), args.get("to"))
     at = clock.now()
     filters = DispatchFilter(
         start=start, end=end, agency=agency, state=args.get("state"), outcome=args.get("outcome")
     )
-    stmt = search_dispatches(user, filters, at)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    first = (args["page"] - 1) * args["page_size"]
-    headers = {"X-Total-Count": str(total)}
-    if first >= total:
-        return [], headers  # past the last page (and no huge OFFSET sent to the database)
-    rows = db.session.scalars(_with_details(stmt).offset(first).limit(args["page_size"]))
-    return [dispatch_data(d, at) for d in rows], headers
+    page = page_of(_with_details(search_dispatches(user, filters, at)), args)
+    return page.body(dispatch_data(d, at) for d in page.rows)
 
 
 @dispatches_blp.route("/open")
 @dispatches_blp.response(200, LiveSchema)
-@documents_errors(dispatches_blp, 403)
+@dispatches_blp.errors(403)
 def live():
     """The open dispatches the caller may see, overdue first, with the server time (polled
     by the live board and the agency inbox)."""
-    user = _me()
-    if not can_see_dispatches(user):
-        raise Forbidden("Your role does not see dispatches")
+    user = _dispatch_viewer()
     at = clock.now()
     stmt = _with_details(open_dispatches(at).where(visible_condition(user)))
     rows = db.session.scalars(stmt)
@@ -441,31 +419,31 @@ def live():
 
 @dispatches_blp.route("/<int:dispatch_id>")
 @dispatches_blp.response(200, DispatchSchema)
-@documents_errors(dispatches_blp, 403, 404)
+@dispatches_blp.errors(403, 404)
 def get_dispatch(dispatch_id: int):
     """One dispatch (another agency's is a 404 to agency staff)."""
-    return dispatch_data(dispatch_for(_me(), dispatch_id))
+    return dispatch_data(dispatch_for(acting_user(), dispatch_id))
 
 
 @dispatches_blp.route("/<int:dispatch_id>/acknowledge", methods=["POST"])
 @dispatches_blp.arguments(AcknowledgeInSchema)
 @dispatches_blp.response(200, DispatchSchema)
-@documents_errors(dispatches_blp, 400, 403, 404, 409, 422)
+@dispatches_blp.errors(400, 403, 404, 409, 422)
 def acknowledge_dispatch(data, dispatch_id: int):
     """The agency names who is coming (its own staff, or a clerk taking its call)."""
-    dispatch = dispatch_for(_me(), dispatch_id)
-    acknowledge(dispatch, data["responder"], data["eta_minutes"], by=_me())
+    dispatch = dispatch_for(acting_user(), dispatch_id)
+    acknowledge(dispatch, data["responder"], data["eta_minutes"], by=acting_user())
     db.session.commit()
     return dispatch_data(dispatch)
 
 
 @dispatches_blp.route("/<int:dispatch_id>/arrive", methods=["POST"])
 @dispatches_blp.response(200, DispatchSchema)
-@documents_errors(dispatches_blp, 400, 403, 404, 409)
+@dispatches_blp.errors(400, 403, 404, 409)
 def arrive_dispatch(dispatch_id: int):
     """The responder reached the counter: arrived_at is the server's time now (clerks)."""
-    dispatch = dispatch_for(_me(), dispatch_id)
-    arrive(dispatch, by=_me())
+    dispatch = dispatch_for(acting_user(), dispatch_id)
+    arrive(dispatch, by=acting_user())
     db.session.commit()
     return dispatch_data(dispatch)
 
@@ -473,11 +451,11 @@ def arrive_dispatch(dispatch_id: int):
 @dispatches_blp.route("/<int:dispatch_id>/cancel", methods=["POST"])
 @dispatches_blp.arguments(CancelInSchema)
 @dispatches_blp.response(200, DispatchSchema)
-@documents_errors(dispatches_blp, 400, 403, 404, 409, 422)
+@dispatches_blp.errors(400, 403, 404, 409, 422)
 def cancel_dispatch(data, dispatch_id: int):
     """End an open dispatch with nobody arrived, with a reason (clerks)."""
-    dispatch = dispatch_for(_me(), dispatch_id)
-    cancel(dispatch, data["reason"], by=_me())
+    dispatch = dispatch_for(acting_user(), dispatch_id)
+    cancel(dispatch, data["reason"], by=acting_user())
     db.session.commit()
     return dispatch_data(dispatch)
 
@@ -485,11 +463,11 @@ def cancel_dispatch(data, dispatch_id: int):
 @dispatches_blp.route("/<int:dispatch_id>/transfer", methods=["POST"])
 @dispatches_blp.arguments(TransferInSchema)
 @dispatches_blp.response(201, DispatchSchema, description="The new dispatch")
-@documents_errors(dispatches_blp, 400, 403, 404, 409, 422)
+@dispatches_blp.errors(400, 403, 404, 409, 422)
 def transfer_dispatch(data, dispatch_id: int):
     """Wrong agency: this dispatch ends as transferred and a new one starts its own clock for
     `agency`; returns the new dispatch (clerks)."""
-    dispatch = dispatch_for(_me(), dispatch_id)
-    successor = transfer(dispatch, data["agency"], data["reason"], by=_me())
+    dispatch = dispatch_for(acting_user(), dispatch_id)
+    successor = transfer(dispatch, data["agency"], data["reason"], by=acting_user())
     db.session.commit()
     return dispatch_data(successor)

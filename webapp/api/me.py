@@ -1,11 +1,10 @@
 """Who am I: the signed-in user or the token's owner."""
 
-from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-blp = Blueprint("me", __name__, description="The caller's own account")
-blp.url_prefix_suffix = "/me"
+from webapp.api.convention import ApiBlueprint, acting_user
+
+blp = ApiBlueprint("me", __name__, path="/me", description="The caller's own account")
 
 
 class MeSchema(Schema):
@@ -19,9 +18,10 @@ class MeSchema(Schema):
 
 @blp.route("")
 @blp.response(200, MeSchema)
+@blp.errors()
 def me():
     """The account behind this request."""
-    user = current_user
+    user = acting_user()
     return {
         "username": user.username,
         "name": user.name,

@@ -1,27 +1,19 @@
 """GET /api/v1/reports/yearly: the yearly report as JSON (the same figures as the page and CLI)."""
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from models.reports import FIRST_YEAR, LAST_YEAR, REPORT_READER_ROLES, yearly_report
+from webapp.api.convention import ApiBlueprint
 from webapp.reports.export import to_json
 from webapp.security import role_required
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "reports-api",
     __name__,
+    path="/reports",
     description="The yearly compliance report (年度達成率) with the figures behind it",
 )
-blp.url_prefix_suffix = "/reports"
-
-
-class ReportErrorSchema(Schema):
-    """An error: a code and a message."""
-
-    error = fields.String(required=True)
-    message = fields.String(required=True)
-    fields_ = fields.Dict(data_key="fields", metadata={"description": "Per-field problems"})
 
 
 class YearArgs(Schema):
@@ -204,10 +196,13 @@ class YearlyReportSchema(FiguresSchema):
 @role_required(*REPORT_READER_ROLES)
 @blp.arguments(YearArgs, location="query", as_kwargs=True)
 @blp.response(200, YearlyReportSchema)
-@blp.alt_response(401, schema=ReportErrorSchema, description="Not signed in, or a bad token")
-@blp.alt_response(403, schema=ReportErrorSchema, description="Only clerks, supervisors and admins")
-@blp.alt_response(
-    422, schema=ReportErrorSchema, description="No or a bad year, or a year that has not started"
+@blp.errors(
+    403,
+    422,
+    notes={
+        403: "Only clerks, supervisors and admins",
+        422: "No or a bad year, or a year that has not started",
+    },
 )
 def yearly(year: int):
     """The yearly report of one Asia/Taipei calendar year.
