@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.core import audit, clock, db
 from models.core.errors import InvalidInput, NotFound
+from models.reference.seed import CATEGORIES
 
 
 class Agency(db.Model):
@@ -98,6 +99,19 @@ class DefectCategory(db.Model):
     def display_name(self, locale: str = "zh") -> str:
         """The category's name in the given language."""
         return self.name_en if locale.startswith("en") else self.name_zh
+
+
+# DESIGN "Defects": the four categories' stable codes, always listed in this order (the seed's).
+CATEGORY_ORDER = tuple(code for code, *_rest in CATEGORIES)
+
+
+def categories() -> list[DefectCategory]:
+    """The defect categories in their one order: DESIGN's four, then any other by sort order."""
+    rank = {code: i for i, code in enumerate(CATEGORY_ORDER)}
+    return sorted(
+        db.session.scalars(select(DefectCategory)),
+        key=lambda c: (rank.get(c.code, len(rank)), c.sort_order, c.code),
+    )
 
 
 class YearTarget(db.Model):

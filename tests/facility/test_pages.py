@@ -15,13 +15,8 @@ from models.core import db
 from models.facility import Defect
 from models.workdays import is_working_day
 from tests.facility.support import (
-    dispose_engines_at_the_end,
-    fast_passwords,
-    fresh_user_per_request,
     image_bytes,
 )
-
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 
 def photo(name="photo.jpg", data=None):

@@ -12,21 +12,11 @@ from models.core.outbox import Notification
 from models.facility import CheckResult, RoundStatus
 from tests.facility.support import (
     as_user,
-    dispose_engines_at_the_end,
-    english,
-    fast_passwords,
-    fresh_user_per_request,
+    remind_rounds,
     upload,
 )
 
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 pytestmark = pytest.mark.usefixtures("english")
-assert english
-
-
-@pytest.fixture
-def tech(create_user):
-    return create_user(role="facility", username="tech-r")
 
 
 def floor(code):
@@ -199,9 +189,9 @@ def test_round_reminders_to_facility_staff_once(tech, create_user):
     clock.freeze(datetime(2024, 3, 1, 10, 0, tzinfo=clock.TAIPEI))  # Friday
     walk(tech, "northeast", finding=False)  # due Friday 03-08
     # Thursday 03-07: northeast is due on the next working day; southeast was never walked
-    assert fac.notify_rounds_due(date(2024, 3, 7)) == 4
+    assert remind_rounds(date(2024, 3, 7)) == 4
     db.session.commit()
-    assert fac.notify_rounds_due(date(2024, 3, 7)) == 0  # run twice: nothing sent twice
+    assert remind_rounds(date(2024, 3, 7)) == 0  # run twice: nothing sent twice
     notices = db.session.scalars(select(Notification).order_by(Notification.id)).all()
     assert {(n.kind, n.payload["zone"]) for n in notices} == {
         ("round.due", "northeast"),
@@ -209,4 +199,4 @@ def test_round_reminders_to_facility_staff_once(tech, create_user):
     }
     assert {n.user_id for n in notices} == {tech.id, other.id}  # facility staff only
     # Monday 03-11: northeast is now overdue: one more notice each
-    assert fac.notify_rounds_due(date(2024, 3, 11)) == 2
+    assert remind_rounds(date(2024, 3, 11)) == 2

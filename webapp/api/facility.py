@@ -17,7 +17,6 @@ from models import facility as fac
 from models.core import clock, db
 from models.core.errors import NotFound
 from models.facility import (
-    STATE_LABELS,
     DefectSource,
     InspectionRound,
     PhotoKind,
@@ -25,8 +24,9 @@ from models.facility import (
     TicketState,
 )
 from models.photos import Upload
-from models.reference.seed import CATEGORIES
+from models.reference import CATEGORY_ORDER
 from models.users import User
+from webapp.facility.labels import STATE_LABELS
 from webapp.i18n import select_locale
 
 blp = Blueprint(
@@ -48,7 +48,7 @@ CODE = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$", error="Not a code")
 # (not \s) so that the document's regex means the same in every engine.
 BLANK = r"\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 TEXT = validate.Regexp(rf"^[{BLANK}]*[^{BLANK}]", error="Write something")
-CATEGORY = validate.OneOf([code for code, *_rest in CATEGORIES])
+CATEGORY = validate.OneOf(CATEGORY_ORDER)
 ID = "<int(min=1, max=2147483647):defect_id>"
 # The photo part's accepted types (the server checks the content itself, not this header).
 PHOTO_ENCODING = {
@@ -432,7 +432,7 @@ def create_defect(data):
     """File a repair report (any signed-in user). Upload photos with POST …/photos."""
     category, zone, floor = _lookup_place(data)
     defect = fac.report_defect(
-        user=_me(),
+        by=_me(),
         category=category,
         zone=zone,
         floor=floor,
@@ -491,7 +491,7 @@ def _open_defect_for_report(defect_id: int):
 def add_report(data, defect_id):
     """Add your report of the same defect to an open ticket (any signed-in user)."""
     defect = _open_defect_for_report(defect_id)
-    fac.add_report(defect, user=_me(), description=data["description"])
+    fac.add_report(defect, by=_me(), description=data["description"])
     return _done(defect)
 
 
@@ -501,7 +501,6 @@ def add_report(data, defect_id):
 @_errors(400, 401, 403, 404, 409, 422)
 def assign(data, defect_id):
     """Assign the ticket to a facility staff member or supervisor (default: yourself)."""
-    _require_manager()
     defect = fac.get_defect(defect_id, _me())
     person = _me()
     if data.get("assignee"):
@@ -517,7 +516,6 @@ def assign(data, defect_id):
 @_errors(401, 403, 404, 409)
 def start(defect_id):
     """Start work on an assigned ticket."""
-    _require_manager()
     defect = fac.get_defect(defect_id, _me())
     fac.start(defect, by=_me())
     return _done(defect)
@@ -529,7 +527,6 @@ def start(defect_id):
 @_errors(400, 401, 403, 404, 409, 422)
 def fix(data, defect_id):
     """Close as fixed: a note, and an after photo uploaded beforehand (kind=after)."""
-    _require_manager()
     defect = fac.get_defect(defect_id, _me())
     fac.fix(defect, by=_me(), note=data["note"])
     return _done(defect)
@@ -626,16 +623,9 @@ def list_rounds(args):
         stmt = stmt.where(column.is_not(None) if args["finished"] else column.is_(None))
     stmt = stmt.order_by(InspectionRound.started_at.desc(), InspectionRound.id.desc())
     rows = db.paginate(stmt, page=args["page"], per_page=args["per_page"], error_out=False)
-    ids = [r.id for r in rows.items]
-    findings: dict[int, list[int]] = {i: [] for i in ids}
-    for round_id, defect_id in db.session.execute(
-        select(fac.Defect.round_id, fac.Defect.id)
-        .where(fac.Defect.round_id.in_(ids))
-        .order_by(fac.Defect.id)
-    ):
-        findings[round_id].append(defect_id)
+    findings = fac.findings_by_round(r.id for r in rows.items)
     return {
-        "items": [_round_json(r, findings[r.id]) for r in rows.items],
+        "items": [_round_json(r, [d.id for d in findings[r.id]]) for r in rows.items],
         "total": rows.total,
         "page": args["page"],
         "per_page": args["per_page"],
