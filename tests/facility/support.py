@@ -56,6 +56,19 @@ def move(defect, user, step, **kw):
     return result
 
 
+def events(defect) -> list[str]:
+    """The actions of a ticket's timeline, oldest first."""
+    return [e.action for e in fac.events_of(defect)]
+
+
+def to_fixed(defect, people):
+    """Assign, start and fix a ticket as `people["tech"]` (committed)."""
+    move(defect, people["tech"], "assign", assignee=people["tech"])
+    move(defect, people["tech"], "start")
+    move(defect, people["tech"], "fix", note="換新燈管", uploads=[upload("after.jpg")])
+    return defect
+
+
 class Api:
     """A bearer-token client for one user."""
 

@@ -13,25 +13,16 @@ from models.core.outbox import Notification
 from models.facility import Defect, EventAction, TicketState
 from tests.facility.support import (
     as_user,
+    events,
     move,
     new_ticket,
     remind_overdue,
+    to_fixed,
     upload,
 )
 from webapp.facility.labels import age_band
 
 pytestmark = pytest.mark.usefixtures("english")
-
-
-def events(defect):
-    return [e.action for e in fac.events_of(defect)]
-
-
-def to_fixed(defect, people):
-    move(defect, people["tech"], "assign", assignee=people["tech"])
-    move(defect, people["tech"], "start")
-    move(defect, people["tech"], "fix", note="換新燈管", uploads=[upload("after.jpg")])
-    return defect
 
 
 def test_full_life_of_a_ticket(people, frozen_clock):
