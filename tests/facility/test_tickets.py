@@ -11,6 +11,7 @@ from models.core.audit import AuditEntry
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.outbox import Notification
 from models.facility import Defect, EventAction, TicketState
+from models.users import User
 from tests.facility.support import (
     as_user,
     events,
@@ -461,7 +462,7 @@ def test_two_verifications_at_once_on_postgres(app, people, is_postgres):
 
     def second():
         with app.app_context():
-            clerk = db.session.get(fac.User, clerk_id)
+            clerk = db.session.get(User, clerk_id)
             mine = db.session.get(Defect, defect_id)
             assert mine.state == "fixed"  # the first verification is not committed yet
             try:
