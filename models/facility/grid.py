@@ -21,7 +21,7 @@ class GridCell:
 def building_grid(today: date | None = None) -> dict[tuple[int, int | None], GridCell]:
     """Open tickets per (zone id, floor id): count, the oldest's found_at, how many overdue."""
     today = today or clock.today()
-    overdue = func.sum(case((Defect.due_on < today, 1), else_=0))
+    overdue = func.sum(case((Defect.overdue_on(today), 1), else_=0))
     rows = db.session.execute(
         select(Defect.zone_id, Defect.floor_id, func.count(), func.min(Defect.found_at), overdue)
         .where(Defect.state.in_([s.value for s in OPEN_STATES]))
