@@ -97,6 +97,7 @@ def _user(username: str) -> User | None:
 
 
 def _as(user: User):
+    """Act as `user` in the audit trail (the operations take the user as `by=`)."""
     return audit.acting_as(audit.Actor(user.id, user.username))
 
 
@@ -105,7 +106,7 @@ def load_facility_sample() -> None:
     tech, boss = _user("facility"), _user("supervisor")
     if tech is None or boss is None:
         return
-    saved = clock._frozen
+    saved = clock.frozen_at()
     now = clock.now()
     try:
         with _as(boss):
@@ -159,7 +160,7 @@ def _ticket(tech, boss, reporter, category, zone, floor, where, what, days_ago, 
     clock.freeze(now - timedelta(days=days_ago, hours=2))
     with _as(person):
         defect = fac.report_defect(
-            user=person,
+            by=person,
             category=fac.category_by_code(category),
             zone=fac.zone_by_code(zone),
             floor=fac.floor_by_code(floor),

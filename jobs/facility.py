@@ -4,17 +4,17 @@ Call them as `run_round_reminders(app)` and `run_overdue_tickets(app)` (daily is
 often does no harm). Each pushes `app`'s application context unless it is already running in
 it, acts as "jobs" in the audit trail, commits, and returns how many notices it wrote. Both
 are idempotent: every notice has an event key unique per occurrence, so a second run the same
-day (or a second scheduler) sends nothing twice.
+day (or a second scheduler) sends nothing twice. What is due, and the notices, are the domain's
+(`models.facility.reminders`); running and scheduling them is this module's.
 """
 
 from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
 
+from jobs import JOBS_ACTOR
+from models import facility
 from models.core import audit, db
-from models.facility import notify_overdue, notify_rounds_due
-
-JOBS = audit.Actor(None, "jobs")
 
 
 @contextmanager
@@ -29,7 +29,7 @@ def _in_context(app: Flask | None):
 
 
 def _run(app: Flask | None, work) -> int:
-    with _in_context(app), audit.acting_as(JOBS):
+    with _in_context(app), audit.acting_as(JOBS_ACTOR):
         try:
             written = work()
             db.session.commit()
@@ -41,12 +41,15 @@ def _run(app: Flask | None, work) -> int:
 
 def run_round_reminders(app: Flask | None = None) -> int:
     """Notify facility staff of rounds due on the next working day and of overdue rounds."""
-    return _run(app, notify_rounds_due)
+    return _run(app, lambda: facility.enqueue_round_reminders(facility.rounds_due()))
 
 
 def run_overdue_tickets(app: Flask | None = None) -> int:
     """Notify assignees and supervisors of repair tickets past their due date."""
-    return _run(app, notify_overdue)
+    return _run(
+        app,
+        lambda: facility.enqueue_overdue_reminders(facility.overdue_tickets(), by=JOBS_ACTOR.name),
+    )
 
 
 ROUNDS_NAME = "round_reminders"

@@ -43,6 +43,11 @@ def unfreeze() -> None:
     _frozen = None
 
 
+def frozen_at() -> datetime | None:
+    """Where the clock is stopped, or None while it follows real time."""
+    return _frozen
+
+
 def local(at: datetime) -> datetime:
     """The same instant in Asia/Taipei time."""
     return at.astimezone(TAIPEI)

@@ -105,7 +105,7 @@ class DefectCategory(db.Model):
         return self.name_en if locale.startswith("en") else self.name_zh
 
 
-def categories_in_order() -> list[DefectCategory]:
+def categories() -> list[DefectCategory]:
     """Every defect category in the one order: CATEGORY_CODES first, any other by sort order."""
     rank = {code: i for i, code in enumerate(CATEGORY_CODES)}
     return sorted(

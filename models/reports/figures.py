@@ -26,7 +26,7 @@ from models.reference import (
     Agency,
     DefectCategory,
     Zone,
-    categories_in_order,
+    categories,
     sla_seconds,
     target_for,
 )
@@ -64,9 +64,8 @@ class Refs:
 def load_refs() -> Refs:
     """The reference rows of one report, read once (the categories in the one order)."""
     agencies = {a.id: a for a in db.session.scalars(select(Agency))}
-    categories = categories_in_order()
     zones = sorted(db.session.scalars(select(Zone)), key=lambda z: (z.sort_order, z.code))
-    return Refs(agencies, categories, zones)
+    return Refs(agencies, categories(), zones)
 
 
 def _names(row) -> dict[str, str]:

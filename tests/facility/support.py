@@ -1,16 +1,16 @@
-"""Helpers for the facility tests: real images made with Pillow, uploads, quick tickets."""
+"""Helpers for the facility tests: real images made with Pillow, uploads, quick tickets, an API
+client. The fixtures are in `conftest.py`."""
 
 import io
-from functools import partial
 
-import pytest
-from flask import g, request_started
 from PIL import Image
-from werkzeug.security import generate_password_hash
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from models import facility as fac
 from models.core import audit, db
 from models.photos import Upload
+from models.users import create_token
 
 
 def image_bytes(fmt: str = "JPEG", size=(64, 48), colour="orange") -> bytes:
@@ -27,7 +27,7 @@ def upload(name: str = "photo.jpg", data: bytes | None = None) -> Upload:
 
 
 def as_user(user):
-    """Act as `user` for the audit trail and the ticket timeline."""
+    """Act as `user` for the audit trail (the operations take the user as `by=`)."""
     return audit.acting_as(audit.Actor(user.id, user.username))
 
 
@@ -35,7 +35,7 @@ def new_ticket(reporter, category="facility", zone="northeast", floor="3F", **kw
     """File a repair report as `reporter` (committed)."""
     with as_user(reporter):
         defect = fac.report_defect(
-            user=reporter,
+            by=reporter,
             category=fac.category_by_code(category),
             zone=fac.zone_by_code(zone),
             floor=fac.floor_by_code(floor),
@@ -56,45 +56,54 @@ def move(defect, user, step, **kw):
     return result
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch):
-    """Hash test passwords cheaply: these tests create many users and test no hashing."""
-    cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
-    monkeypatch.setattr("models.users.generate_password_hash", cheap)
+def events(defect) -> list[str]:
+    """The actions of a ticket's timeline, oldest first."""
+    return [e.action for e in fac.events_of(defect)]
 
 
-@pytest.fixture(autouse=True)
-def fresh_user_per_request():
-    """Requests in these tests share the test's app context (and so `g`): forget the
-    signed-in user at the start of each request, as a real request's fresh context would.
-    The audit actor a request sets is reset too, so it does not leak into the next test."""
-
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    audit.set_actor(audit.SYSTEM)
-    request_started.connect(forget)
-    yield
-    request_started.disconnect(forget)
-    audit.set_actor(audit.SYSTEM)
+def to_fixed(defect, people):
+    """Assign, start and fix a ticket as `people["tech"]` (committed)."""
+    move(defect, people["tech"], "assign", assignee=people["tech"])
+    move(defect, people["tech"], "start")
+    move(defect, people["tech"], "fix", note="換新燈管", uploads=[upload("after.jpg")])
+    return defect
 
 
-@pytest.fixture
-def english():
-    """Render the operations' messages in English (the default language is Chinese)."""
-    from flask_babel import force_locale
+class Api:
+    """A bearer-token client for one user."""
 
-    with force_locale("en"):
-        yield
+    def __init__(self, app, user):
+        with audit.acting_as(audit.Actor(None, "test")):
+            _row, token = create_token(user)
+            db.session.commit()
+        self.user = user
+        self.client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
+
+    def get(self, path, **kw):
+        return self.client.get("/api/v1" + path, headers=self.headers, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.client.post("/api/v1" + path, headers=self.headers, json=json, **kw)
+
+    def upload(self, path, files):
+        values = MultiDict()
+        for name, data in files:
+            values.add("photo", FileStorage(io.BytesIO(data), filename=name))
+        boundary, body = encode_multipart(values)
+        return self.client.post(
+            "/api/v1" + path,
+            headers=self.headers,
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
 
 
-@pytest.fixture(scope="session", autouse=True)
-def dispose_engines_at_the_end(app, csrf_app):
-    """Close pooled database connections when the session ends (an unclosed PostgreSQL
-    connection warns at exit, and warnings are errors)."""
-    yield
-    from models.core import db as database
+def remind_overdue() -> int:
+    """What the overdue job does (without committing): notices for every overdue ticket."""
+    return fac.enqueue_overdue_reminders(fac.overdue_tickets(), by="jobs")
 
-    for application in (app, csrf_app):
-        with application.app_context():
-            database.engine.dispose()
+
+def remind_rounds(today) -> int:
+    """What the round job does on `today` (without committing): notices for every due round."""
+    return fac.enqueue_round_reminders(fac.rounds_due(today))

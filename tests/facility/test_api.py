@@ -1,68 +1,19 @@
 """The facility JSON API: every endpoint's permissions and error statuses."""
 
-import io
 from datetime import datetime
 
 import pytest
 from sqlalchemy import select
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 
 from models import facility as fac
-from models.core import audit, clock, db
-from models.users import create_token
+from models.core import clock, db
 from tests.facility.support import (
     as_user,
-    dispose_engines_at_the_end,
-    fast_passwords,
-    fresh_user_per_request,
     image_bytes,
     move,
     new_ticket,
     upload,
 )
-
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
-
-
-class Api:
-    """A bearer-token client for one user."""
-
-    def __init__(self, app, user):
-        with audit.acting_as(audit.Actor(None, "test")):
-            _row, token = create_token(user)
-            db.session.commit()
-        self.user = user
-        self.client = app.test_client()
-        self.headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
-
-    def get(self, path, **kw):
-        return self.client.get("/api/v1" + path, headers=self.headers, **kw)
-
-    def post(self, path, json=None, **kw):
-        return self.client.post("/api/v1" + path, headers=self.headers, json=json, **kw)
-
-    def upload(self, path, files):
-        values = MultiDict()
-        for name, data in files:
-            values.add("photo", FileStorage(io.BytesIO(data), filename=name))
-        boundary, body = encode_multipart(values)
-        return self.client.post(
-            "/api/v1" + path,
-            headers=self.headers,
-            data=body,
-            content_type=f"multipart/form-data; boundary={boundary}",
-        )
-
-
-@pytest.fixture
-def api(app, create_user):
-    """api(role) → a token client for a new user of that role."""
-
-    def factory(role, **kw):
-        return Api(app, create_user(role=role, **kw))
-
-    return factory
 
 
 def error_of(response, status, code=None):

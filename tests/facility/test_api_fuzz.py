@@ -4,22 +4,8 @@ every response as documented, schema-valid requests never refused as invalid."""
 import contextvars
 import os
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
-from models.core import db
-from models.users import create_token
-from tests.facility.support import (
-    dispose_engines_at_the_end,
-    fast_passwords,
-    fresh_user_per_request,
-    move,
-    new_ticket,
-    upload,
-)
-
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 # Fewer by default than the whole-API fuzz test, which covers these operations too.
 MAX_EXAMPLES = int(os.environ.get("CITYDESK_FUZZ_EXAMPLES", "10"))
@@ -29,33 +15,6 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-
-
-@pytest.fixture
-def seeded(create_user):
-    """Tickets 1-5 in every state, and a bearer token for each role."""
-    clerk = create_user(role="clerk")
-    tech = create_user(role="facility")
-    boss = create_user(role="supervisor")
-    agency = create_user(role="agency")
-    tickets = [new_ticket(clerk, category=c) for c in ("corridor", "facility", "cleanliness")]
-    tickets += [new_ticket(agency, category="ceiling_floor"), new_ticket(clerk, floor="5F")]
-    move(tickets[1], tech, "assign", assignee=tech)
-    move(tickets[2], tech, "assign", assignee=tech)
-    move(tickets[2], tech, "start")
-    move(tickets[3], tech, "assign", assignee=tech)
-    move(tickets[3], tech, "start")
-    move(tickets[3], tech, "fix", note="ok", uploads=[upload()])
-    move(tickets[4], tech, "assign", assignee=tech)
-    move(tickets[4], tech, "start")
-    move(tickets[4], tech, "fix", note="ok", uploads=[upload()])
-    move(tickets[4], boss, "verify")
-    headers = []
-    for user in (clerk, agency, tech, boss):
-        _row, token = create_token(user, "fuzz")
-        headers.append({"Authorization": f"Bearer {token}"})
-    db.session.commit()
-    return headers
 
 
 def test_facility_operations_conform_to_the_document(app, seeded):

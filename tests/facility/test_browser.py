@@ -9,25 +9,8 @@ from sqlalchemy import select
 from models import facility as fac
 from models.core import db
 from tests.conftest import PHONE, browser_login, screenshot
-from tests.facility.support import (
-    dispose_engines_at_the_end,
-    fast_passwords,
-    fresh_user_per_request,
-    image_bytes,
-)
 
 pytestmark = pytest.mark.browser
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
-
-
-@pytest.fixture
-def photos(tmp_path):
-    """Two real photos on disk, as a phone's file picker hands them over."""
-    before = tmp_path / "IMG_0001.jpg"
-    before.write_bytes(image_bytes("JPEG", (1200, 900), "saddlebrown"))
-    after = tmp_path / "IMG_0002.png"
-    after.write_bytes(image_bytes("PNG", (900, 1200), "seagreen"))
-    return before, after
 
 
 def test_repair_report_from_filing_to_verification(new_page, create_user, photos):

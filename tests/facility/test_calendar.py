@@ -16,11 +16,9 @@ from models.workdays import (
     is_working_day,
     working_days_between,
 )
-from tests.facility.support import dispose_engines_at_the_end, english
 
 CLI = audit.Actor(None, "test")
 pytestmark = pytest.mark.usefixtures("english")
-assert english and dispose_engines_at_the_end
 
 
 def test_weekend():

@@ -15,13 +15,8 @@ from models.core import db
 from models.facility import Defect
 from models.workdays import is_working_day
 from tests.facility.support import (
-    dispose_engines_at_the_end,
-    fast_passwords,
-    fresh_user_per_request,
     image_bytes,
 )
-
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 
 def photo(name="photo.jpg", data=None):
@@ -408,3 +403,60 @@ def test_no_inline_scripts_or_styles(login_as):
         assert "style=" not in page and "<style" not in page, url
         assert not re.search(r"<script(?![^>]*\ssrc=)", page), url
     assert db.session.scalar(select(func.count(Defect.id))) == 1
+
+
+def test_settings_ranges_are_one_pair_for_form_page_and_operation(login_as):
+    """DUE_WORKING_DAYS and ROUND_FREQUENCY_DAYS: the operations, the forms' validators and
+    the pages' messages all come from these two constants."""
+    import pytest
+    from flask_babel import force_locale
+    from wtforms.validators import NumberRange
+
+    from models.core.errors import InvalidInput
+    from webapp.facility.forms import DueDaysForm, PlanForm
+
+    due, every = fac.DUE_WORKING_DAYS, fac.ROUND_FREQUENCY_DAYS
+    assert (due.low, due.high, every.low, every.high) == (0, 60, 1, 366)
+    category, zone = fac.category_by_code("facility"), fac.zone_by_code("northeast")
+    for setting, save in (
+        (due, lambda v: fac.set_due_days(category, v)),
+        (every, lambda v: fac.set_plan(zone, v)),
+    ):
+        save(setting.low)
+        save(setting.high)
+        for wrong in (setting.low - 1, setting.high + 1):
+            with pytest.raises(InvalidInput) as refused:
+                save(wrong)
+            assert refused.value.message == setting.message
+    db.session.rollback()
+    for form_class, field, setting in (
+        (DueDaysForm, "days", due),
+        (PlanForm, "frequency_days", every),
+    ):
+        [validator] = [
+            v for v in form_class.__dict__[field].kwargs["validators"] if isinstance(v, NumberRange)
+        ]
+        assert (validator.min, validator.max, validator.message) == (
+            setting.low,
+            setting.high,
+            setting.message,
+        )
+    boss, _ = login_as("supervisor")
+    for days, saved in (("61", 7), ("60", 60)):
+        response = boss.post(
+            "/facility/settings/due-days/facility",
+            data={"due-facility-category": "facility", "due-facility-days": days},
+            follow_redirects=True,
+        )
+        db.session.expire_all()
+        assert fac.category_by_code("facility").due_working_days == saved
+        with force_locale("zh_Hant_TW"):
+            assert (str(due.message) in response.get_data(as_text=True)) is (days == "61")
+    response = boss.post(
+        "/facility/settings/plans/northeast",
+        data={"plan-northeast-zone": "northeast", "plan-northeast-frequency_days": "367"},
+        follow_redirects=True,
+    )
+    with force_locale("zh_Hant_TW"):
+        assert str(every.message) in response.get_data(as_text=True)
+    assert db.session.scalar(select(fac.InspectionPlan)) is None

@@ -10,13 +10,8 @@ from models import facility as fac
 from models.core import audit, clock, db
 from models.core.outbox import Notification
 from tests.facility.support import (
-    dispose_engines_at_the_end,
-    fast_passwords,
-    fresh_user_per_request,
     new_ticket,
 )
-
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 
 
 def count(kind):

@@ -1,5 +1,6 @@
 """Inspection plans, rounds with per-floor per-category checks, schedule and reminders."""
 
+import re
 from datetime import date, datetime
 
 import pytest
@@ -12,21 +13,11 @@ from models.core.outbox import Notification
 from models.facility import CheckResult, RoundStatus
 from tests.facility.support import (
     as_user,
-    dispose_engines_at_the_end,
-    english,
-    fast_passwords,
-    fresh_user_per_request,
+    remind_rounds,
     upload,
 )
 
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 pytestmark = pytest.mark.usefixtures("english")
-assert english
-
-
-@pytest.fixture
-def tech(create_user):
-    return create_user(role="facility", username="tech-r")
 
 
 def floor(code):
@@ -199,9 +190,9 @@ def test_round_reminders_to_facility_staff_once(tech, create_user):
     clock.freeze(datetime(2024, 3, 1, 10, 0, tzinfo=clock.TAIPEI))  # Friday
     walk(tech, "northeast", finding=False)  # due Friday 03-08
     # Thursday 03-07: northeast is due on the next working day; southeast was never walked
-    assert fac.notify_rounds_due(date(2024, 3, 7)) == 4
+    assert remind_rounds(date(2024, 3, 7)) == 4
     db.session.commit()
-    assert fac.notify_rounds_due(date(2024, 3, 7)) == 0  # run twice: nothing sent twice
+    assert remind_rounds(date(2024, 3, 7)) == 0  # run twice: nothing sent twice
     notices = db.session.scalars(select(Notification).order_by(Notification.id)).all()
     assert {(n.kind, n.payload["zone"]) for n in notices} == {
         ("round.due", "northeast"),
@@ -209,4 +200,44 @@ def test_round_reminders_to_facility_staff_once(tech, create_user):
     }
     assert {n.user_id for n in notices} == {tech.id, other.id}  # facility staff only
     # Monday 03-11: northeast is now overdue: one more notice each
-    assert fac.notify_rounds_due(date(2024, 3, 11)) == 2
+    assert remind_rounds(date(2024, 3, 11)) == 2
+
+
+def test_rounds_with_findings_come_from_one_query(tech, api, login_as):
+    """findings_by_round is what the rounds page counts and the API lists."""
+    with_finding = walk(tech, "northeast")
+    without = walk(tech, "southeast", finding=False)
+    found = fac.findings_by_round([with_finding.id, without.id])
+    [defect] = found[with_finding.id]
+    assert found[without.id] == [] and defect.round_id == with_finding.id
+    assert fac.round_findings(with_finding) == [defect]
+    assert fac.findings_by_round([]) == {}
+    staff = api("facility")
+    listed = {r["id"]: r["findings"] for r in staff.get("/rounds").get_json()["items"]}
+    assert listed == {with_finding.id: [defect.id], without.id: []}
+    client, _ = login_as("facility")
+    page = client.get("/facility/rounds").get_data(as_text=True)
+    assert sorted(re.findall(r'<td class="num">(\d+)</td>', page)) == ["0", "1"]
+
+
+@pytest.mark.parametrize("field", ["location", "description", "fix_note"])
+def test_round_findings_refuse_nul_characters(tech, field):
+    """Round findings go through the same text rule as every facility text."""
+    with as_user(tech):
+        inspection = fac.start_round(fac.zone_by_code("northeast"), [floor("1F")], by=tech)
+        db.session.commit()
+        values = {"location": "電梯廳", "description": "緊急照明故障", "fix_note": "換新"}
+        values[field] = "緊急\x00照明"
+        with pytest.raises(InvalidInput):
+            fac.record_finding(
+                inspection,
+                floor("1F"),
+                cat("facility"),
+                by=tech,
+                uploads=[upload()],
+                fixed_on_spot=True,
+                after_uploads=[upload("after.jpg")],
+                **values,
+            )
+    db.session.rollback()
+    assert fac.round_findings(inspection) == []

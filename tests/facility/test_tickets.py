@@ -11,43 +11,19 @@ from models.core.audit import AuditEntry
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.outbox import Notification
 from models.facility import Defect, EventAction, TicketState
+from models.users import User
 from tests.facility.support import (
     as_user,
-    dispose_engines_at_the_end,
-    english,
-    fast_passwords,
-    fresh_user_per_request,
+    events,
     move,
     new_ticket,
+    remind_overdue,
+    to_fixed,
     upload,
 )
+from webapp.facility.labels import age_band
 
-assert fast_passwords and fresh_user_per_request and dispose_engines_at_the_end  # autouse
 pytestmark = pytest.mark.usefixtures("english")
-assert english
-
-
-@pytest.fixture
-def people(create_user):
-    """A reporter (clerk), two facility staff, a supervisor and an agency user."""
-    return {
-        "clerk": create_user(role="clerk", username="clerk-a"),
-        "tech": create_user(role="facility", username="tech-a"),
-        "tech2": create_user(role="facility", username="tech-b"),
-        "boss": create_user(role="supervisor", username="boss-a"),
-        "agency": create_user(role="agency", username="agency-a"),
-    }
-
-
-def events(defect):
-    return [e.action for e in fac.events_of(defect)]
-
-
-def to_fixed(defect, people):
-    move(defect, people["tech"], "assign", assignee=people["tech"])
-    move(defect, people["tech"], "start")
-    move(defect, people["tech"], "fix", note="換新燈管", uploads=[upload("after.jpg")])
-    return defect
 
 
 def test_full_life_of_a_ticket(people, frozen_clock):
@@ -282,7 +258,7 @@ def test_duplicate_hint_and_adding_a_report(people, create_user):
 
     other = create_user(role="agency", username="agency-b")
     with as_user(other):
-        fac.add_report(first, user=other, description="紙箱擋住逃生門", uploads=[upload()])
+        fac.add_report(first, by=other, description="紙箱擋住逃生門", uploads=[upload()])
         db.session.commit()
     assert fac.can_see(other, first) and not fac.can_verify(other, first)
     assert events(first) == ["reported", "report_added"]
@@ -291,7 +267,7 @@ def test_duplicate_hint_and_adding_a_report(people, create_user):
     to_fixed(first, people)
     assert fac.similar_open(*place, corridor) == []
     with pytest.raises(Conflict, match="no longer open"), as_user(other):
-        fac.add_report(first, user=other, description="again")
+        fac.add_report(first, by=other, description="again")
 
 
 def test_round_finding_fixed_on_the_spot(people, frozen_clock):
@@ -352,12 +328,12 @@ def test_overdue_notices_once_to_assignee_and_supervisors(people, frozen_clock, 
     late = new_ticket(people["clerk"], category="corridor")  # due Tue 03-05
     move(late, people["tech"], "assign", assignee=people["tech"])
     on_time = new_ticket(people["clerk"], category="facility")  # due 03-13
-    assert fac.notify_overdue() == 0
+    assert remind_overdue() == 0
     clock.freeze(datetime(2024, 3, 6, 9, 0, tzinfo=clock.TAIPEI))
     assert late.is_overdue() and not on_time.is_overdue()
-    assert fac.notify_overdue() == 2
+    assert remind_overdue() == 2
     db.session.commit()
-    assert fac.notify_overdue() == 0  # run twice: nothing sent twice
+    assert remind_overdue() == 0  # run twice: nothing sent twice
     notices = db.session.scalars(
         select(Notification).where(Notification.kind == "defect.overdue")
     ).all()
@@ -369,9 +345,9 @@ def test_overdue_notices_once_to_assignee_and_supervisors(people, frozen_clock, 
     # fixed, reopened while still late: a new overdue spell, a new notice
     move(late, people["tech"], "start")
     move(late, people["tech"], "fix", note="ok", uploads=[upload()])
-    assert fac.notify_overdue() == 0
+    assert remind_overdue() == 0
     move(late, people["clerk"], "reopen", reason="not fixed")
-    assert fac.notify_overdue() == 2
+    assert remind_overdue() == 2
     assert events(late).count("overdue") == 2
 
 
@@ -394,7 +370,7 @@ def test_notices_on_report_assign_and_fix(people):
 def test_bad_input_changes_nothing(people):
     with pytest.raises(InvalidInput, match="Describe"), as_user(people["clerk"]):
         fac.report_defect(
-            user=people["clerk"],
+            by=people["clerk"],
             category=fac.category_by_code("corridor"),
             zone=fac.zone_by_code("northeast"),
             floor=fac.floor_by_code("1F"),
@@ -404,7 +380,7 @@ def test_bad_input_changes_nothing(people):
     db.session.rollback()
     with pytest.raises(InvalidInput, match="not a photo"), as_user(people["clerk"]):
         fac.report_defect(
-            user=people["clerk"],
+            by=people["clerk"],
             category=fac.category_by_code("corridor"),
             zone=fac.zone_by_code("northeast"),
             floor=fac.floor_by_code("1F"),
@@ -463,11 +439,11 @@ def test_building_grid_counts_open_tickets_and_ages(people, frozen_clock):
     grid = fac.building_grid()
     ne, sw = fac.zone_by_code("northeast"), fac.zone_by_code("southwest")
     cell = grid[(ne.id, fac.floor_by_code("1F").id)]
-    assert (cell.count, cell.oldest, cell.band) == (2, old.found_at, "age-3")
+    assert (cell.count, cell.oldest, age_band(cell.oldest)) == (2, old.found_at, "age-3")
     assert cell.overdue == 1  # the old one was due the next working day; the new one is not late
     other = grid[(sw.id, fac.floor_by_code("5F").id)]
-    assert (other.count, other.oldest, other.band) == (1, fresh.found_at, "age-0")
-    assert fac.age_band(fresh.found_at, fresh.found_at + timedelta(days=2)) == "age-1"
+    assert (other.count, other.oldest, age_band(other.oldest)) == (1, fresh.found_at, "age-0")
+    assert age_band(fresh.found_at, fresh.found_at + timedelta(days=2)) == "age-1"
 
 
 @pytest.mark.postgres_only
@@ -486,7 +462,7 @@ def test_two_verifications_at_once_on_postgres(app, people, is_postgres):
 
     def second():
         with app.app_context():
-            clerk = db.session.get(fac.User, clerk_id)
+            clerk = db.session.get(User, clerk_id)
             mine = db.session.get(Defect, defect_id)
             assert mine.state == "fixed"  # the first verification is not committed yet
             try:

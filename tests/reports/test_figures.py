@@ -322,12 +322,12 @@ def test_categories_are_listed_in_one_order(in_2024):
     """DESIGN "Defects": one ordered list of category codes (models.reference.CATEGORY_CODES),
     written by the seed and used by the report, the ticket pages and the API."""
     from models import facility
-    from models.reference import CATEGORY_CODES, categories_in_order
+    from models.reference import CATEGORY_CODES, categories
     from webapp.api.facility import CATEGORY
 
     assert CATEGORY_CODES == ("corridor", "facility", "cleanliness", "ceiling_floor")
-    assert [c.code for c in categories_in_order()] == list(CATEGORY_CODES)
-    by_sort_order = sorted(categories_in_order(), key=lambda c: c.sort_order)
+    assert [c.code for c in categories()] == list(CATEGORY_CODES)
+    by_sort_order = sorted(categories(), key=lambda c: c.sort_order)
     assert [c.code for c in by_sort_order] == list(CATEGORY_CODES)  # as the seed wrote it
     assert [c.code for c in facility.categories()] == list(CATEGORY_CODES)
     report = yearly_report(2024)

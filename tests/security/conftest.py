@@ -68,7 +68,7 @@ def build_world(
         db.session.commit()
     with _as(clerk):
         defect = fac.report_defect(
-            user=clerk,
+            by=clerk,
             category=fac.category_by_code("facility"),
             zone=fac.zone_by_code("northeast"),
             floor=fac.floor_by_code("3F"),

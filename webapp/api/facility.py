@@ -14,7 +14,7 @@ from models import facility as fac
 from models.core import clock, db
 from models.core.errors import NotFound
 from models.core.text import MAX_ID
-from models.facility import STATE_LABELS, InspectionRound, PhotoKind, TicketFilter
+from models.facility import InspectionRound, PhotoKind, TicketFilter
 from models.photos import Upload
 from models.users import User
 from webapp.api.convention import ApiBlueprint, acting_user, page_of, unpaged
@@ -36,6 +36,7 @@ from webapp.api.facility_schemas import (
     ScheduleListSchema,
     SimilarListSchema,
 )
+from webapp.facility.labels import STATE_LABELS
 from webapp.i18n import select_locale
 
 blp = ApiBlueprint(
@@ -165,7 +166,7 @@ def create_defect(data):
     """File a repair report (any signed-in user). Upload photos with POST …/photos."""
     category, zone, floor = _lookup_place(data)
     defect = fac.report_defect(
-        user=acting_user(),
+        by=acting_user(),
         category=category,
         zone=zone,
         floor=floor,
@@ -224,7 +225,7 @@ def _open_defect_for_report(defect_id: int):
 def add_report(data, defect_id):
     """Add your report of the same defect to an open ticket (any signed-in user)."""
     defect = _open_defect_for_report(defect_id)
-    fac.add_report(defect, user=acting_user(), description=data["description"])
+    fac.add_report(defect, by=acting_user(), description=data["description"])
     return _done(defect)
 
 
@@ -345,15 +346,8 @@ def list_rounds(args):
         stmt = stmt.where(column.is_not(None) if args["finished"] else column.is_(None))
     stmt = stmt.order_by(InspectionRound.started_at.desc(), InspectionRound.id.desc())
     page = page_of(stmt, args)
-    ids = [r.id for r in page.rows]
-    findings: dict[int, list[int]] = {i: [] for i in ids}
-    for round_id, defect_id in db.session.execute(
-        select(fac.Defect.round_id, fac.Defect.id)
-        .where(fac.Defect.round_id.in_(ids))
-        .order_by(fac.Defect.id)
-    ):
-        findings[round_id].append(defect_id)
-    return page.body(_round_json(r, findings[r.id]) for r in page.rows)
+    findings = fac.findings_by_round(r.id for r in page.rows)
+    return page.body(_round_json(r, [d.id for d in findings[r.id]]) for r in page.rows)
 
 
 @rounds_blp.route("/schedule")

@@ -18,7 +18,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from models.facility import DUE_WORKING_DAYS, ROUND_FREQUENCY_DAYS, SettingRange
+
 PHOTO_ATTRS = {"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif,image/*"}
+
+
+def in_range(setting: SettingRange) -> NumberRange:
+    """A validator for a setting's range, as the operation states it (and its message)."""
+    return NumberRange(setting.low, setting.high, message=setting.message)
 
 
 class PhotoField(MultipleFileField):
@@ -138,7 +145,7 @@ class PlanForm(FlaskForm):
 
     zone = HiddenField(validators=[DataRequired()])
     frequency_days = IntegerField(
-        _l("Every (days)"), validators=[InputRequired(), NumberRange(1, 366)]
+        _l("Every (days)"), validators=[InputRequired(), in_range(ROUND_FREQUENCY_DAYS)]
     )
     active = BooleanField(_l("Planned"))
     submit = SubmitField(_l("Save"))
@@ -148,7 +155,9 @@ class DueDaysForm(FlaskForm):
     """A category's due time in working days."""
 
     category = HiddenField(validators=[DataRequired()])
-    days = IntegerField(_l("Working days"), validators=[InputRequired(), NumberRange(0, 60)])
+    days = IntegerField(
+        _l("Working days"), validators=[InputRequired(), in_range(DUE_WORKING_DAYS)]
+    )
     submit = SubmitField(_l("Save"))
 
 
