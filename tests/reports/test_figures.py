@@ -323,7 +323,7 @@ def test_categories_are_listed_in_one_order(in_2024):
     written by the seed and used by the report, the ticket pages and the API."""
     from models import facility
     from models.reference import CATEGORY_CODES, categories
-    from webapp.api.facility import CATEGORY
+    from webapp.api.facility_schemas import CATEGORY
 
     assert CATEGORY_CODES == ("corridor", "facility", "cleanliness", "ceiling_floor")
     assert [c.code for c in categories()] == list(CATEGORY_CODES)
