@@ -90,12 +90,12 @@ def clerk_client(login_as):
 
 @pytest.fixture
 def notify_from_the_form(clerk_client):
-    """notify_from_the_form(**fields) → the dispatch made by posting the visit form with
-    "notify" (VISIT_FORM with `fields` changed)."""
+    """notify_from_the_form(client=clerk_client, **fields) → the dispatch made by posting the
+    visit form with "notify" (VISIT_FORM with `fields` changed)."""
 
-    def factory(**fields) -> Dispatch:
+    def factory(client=None, **fields) -> Dispatch:
         data = {**VISIT_FORM, **fields, "notify": "1"}
-        response = clerk_client.post("/desk/visits/new", data=data)
+        response = (client or clerk_client).post("/desk/visits/new", data=data)
         assert response.status_code == 302, response.get_data(as_text=True)
         return db.session.scalars(select(Dispatch).order_by(Dispatch.id.desc())).first()
 

@@ -389,11 +389,11 @@ def test_today_shows_the_rate_so_far(frozen_clock, clerk_client, notify_from_the
 
 def test_history_filters(frozen_clock, login_as, notify_from_the_form):
     clerk_client, clerk = login_as("clerk")
-    a = notify_from_the_form(subject="案甲")
+    a = notify_from_the_form(clerk_client, subject="案甲")
     clock.advance(days=1)
     clerk_client.get("/")  # the idle session expired overnight: sign in again
     assert login(clerk_client, clerk.username).status_code == 302
-    b = notify_from_the_form(subject="案乙", agency="勞動局")
+    b = notify_from_the_form(clerk_client, subject="案乙", agency="勞動局")
     clerk_client.post(f"/desk/dispatches/{b.id}/arrive")
 
     def listed(query):

@@ -339,22 +339,25 @@ def dispatch_correct(dispatch_id: int):
 # --- Board, today, history ---------------------------------------------------------------
 
 
+def _board(wall: bool):
+    at = clock.now()
+    rows = visible_open_dispatches(_me(), at)
+    overdue = sum(1 for d in rows if d.is_overdue(at))
+    return render_template("desk/board.html", dispatches=rows, overdue=overdue, now=at, wall=wall)
+
+
 @bp.route("/board")
 @role_required(*STAFF)
 def board():
     """The live board: every open dispatch, overdue first, updated without reloading."""
-    at = clock.now()
-    rows = visible_open_dispatches(_me(), at)
-    return render_template("desk/board.html", dispatches=rows, now=at, wall=False)
+    return _board(wall=False)
 
 
 @bp.route("/board/wall")
 @role_required(*STAFF)
 def wall():
     """The live board in large type for a wall display (full screen)."""
-    at = clock.now()
-    rows = visible_open_dispatches(_me(), at)
-    return render_template("desk/board.html", dispatches=rows, now=at, wall=True)
+    return _board(wall=True)
 
 
 @bp.route("/today")
