@@ -1,26 +1,34 @@
 """Demo visits and dispatches: some history, today's finished ones and a few open on the board.
 
-Historic rows are written with their own times and no notices (nothing old is e-mailed when
-the outbox relay starts); the open ones get their notices like any new dispatch.
+Everything is made the way a clerk and the agencies would make it: the clock is set to each
+moment and the dispatch operations are called (log a visit, notify, acknowledge, arrive, cancel,
+transfer, add a note). The operations notify as they go; the notices of what has already ended
+are dropped at the end, so that nothing old is sent when the outbox relay starts.
 """
 
 import random
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from models.core import audit, clock, db
+from models.core.outbox import Notification
 from models.dispatch import (
+    OPEN_VALUES,
     Dispatch,
-    DispatchState,
     Visit,
     VisitKind,
-    VisitNote,
-    VisitStatus,
-    deadline_after,
-    enqueue_notified,
+    acknowledge,
+    add_note,
+    arrive,
+    cancel,
+    log_visit,
+    notify,
+    settle_visit,
+    transfer,
 )
-from models.reference import Agency, sla_seconds
+from models.reference import Agency
 from models.users import User
 
 SUBJECTS = {
@@ -44,50 +52,58 @@ def _taipei(day, hour: int, minute: int) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=clock.TAIPEI).astimezone(UTC)
 
 
+def _as(user: User | None):
+    """Act as `user` in the audit trail (the operations also get it as `by`)."""
+    return audit.acting_as(audit.Actor(user.id, user.username) if user else audit.SYSTEM)
+
+
+@contextmanager
+def _clock_kept():
+    """Let the block move the clock, then give it back as it was (frozen or running)."""
+    saved = clock._frozen
+    try:
+        yield
+    finally:
+        if saved is None:
+            clock.unfreeze()
+        else:
+            clock.freeze(saved)
+
+
 def _visit(rng: random.Random, at: datetime, agency: Agency | None, clerk, subject: str) -> Visit:
+    """A visitor logged by the clerk at `at`."""
+    clock.freeze(at)
     named = rng.random() < 0.7
-    visit = Visit(
-        kind=rng.choice(
-            [VisitKind.PETITION, VisitKind.PETITION, VisitKind.INQUIRY, VisitKind.APPLICATION]
-        ).value,
-        subject=subject,
-        summary="民眾臨櫃說明案情，需主管機關派員說明。" if agency else "",
-        agency=agency,
-        petitioner_name=rng.choice(NAMES) if named else None,
-        petitioner_phone=f"09{rng.randrange(10**8):08d}" if named else None,
-        is_senior=rng.random() < 0.2,
-        needs_accessibility=rng.random() < 0.08,
-        notes="",
-        status=VisitStatus.OPEN.value,
-        created_at=at,
-        created_by_id=clerk.id if clerk else None,
-    )
-    db.session.add(visit)
-    return visit
+    kind = rng.choice(
+        [VisitKind.PETITION, VisitKind.PETITION, VisitKind.INQUIRY, VisitKind.APPLICATION]
+    ).value
+    name = rng.choice(NAMES) if named else None
+    phone = f"09{rng.randrange(10**8):08d}" if named else None
+    with _as(clerk):
+        return log_visit(
+            kind=kind,
+            subject=subject,
+            summary="民眾臨櫃說明案情，需主管機關派員說明。" if agency else "",
+            agency=agency,
+            petitioner_name=name,
+            petitioner_phone=phone,
+            is_senior=rng.random() < 0.2,
+            needs_accessibility=rng.random() < 0.08,
+            by=clerk,
+        )
 
 
-def _dispatch(visit: Visit, agency: Agency, at: datetime, clerk, sla: int) -> Dispatch:
-    dispatch = Dispatch(
-        visit=visit,
-        agency=agency,
-        subject=visit.subject,
-        state=DispatchState.NOTIFIED.value,
-        notified_at=at,
-        notified_by_id=clerk.id if clerk else None,
-        sla_seconds=sla,
-        deadline_at=deadline_after(at, sla),
-    )
-    db.session.add(dispatch)
-    visit.status = VisitStatus.DISPATCHED.value
-    return dispatch
+def _notify(visit: Visit, at: datetime, clerk) -> Dispatch:
+    """The clerk notifies the visit's agency at `at`."""
+    clock.freeze(at)
+    with _as(clerk):
+        return notify(visit, by=clerk)
 
 
 def _acknowledge(rng, dispatch: Dispatch, at: datetime, by) -> None:
-    dispatch.state = DispatchState.ACKNOWLEDGED.value
-    dispatch.acknowledged_at = at
-    dispatch.acknowledged_by_id = by.id if by else None
-    dispatch.responder = rng.choice(RESPONDERS)
-    dispatch.eta_minutes = rng.choice([None, 3, 5, 8])
+    clock.freeze(at)
+    with _as(by):
+        acknowledge(dispatch, rng.choice(RESPONDERS), rng.choice([None, 3, 5, 8]), by=by)
 
 
 def _finish(rng, dispatch: Dispatch, clerk, agency_users: dict) -> None:
@@ -97,31 +113,39 @@ def _finish(rng, dispatch: Dispatch, clerk, agency_users: dict) -> None:
     _acknowledge(rng, dispatch, start + timedelta(seconds=rng.randint(30, 200)), ack_user)
     roll = rng.random()
     if roll < 0.06:
-        end = start + timedelta(seconds=rng.choice([240, 420, 900]))
-        dispatch.state = DispatchState.CANCELLED.value
-        dispatch.end_reason = rng.choice(["民眾先行離開", "已以電話說明完畢"])
-        dispatch.ended_at = end
-        dispatch.ended_by_id = clerk.id if clerk else None
+        clock.freeze(start + timedelta(seconds=rng.choice([240, 420, 900])))
+        with _as(clerk):
+            cancel(dispatch, rng.choice(["民眾先行離開", "已以電話說明完畢"]), by=clerk)
     else:
         late = roll > 0.87
         seconds = rng.randint(610, 960) if late else rng.randint(180, 590)
-        end = start + timedelta(seconds=seconds)
-        dispatch.state = DispatchState.ARRIVED.value
-        dispatch.arrived_at = dispatch.ended_at = end
-        dispatch.arrived_by_id = dispatch.ended_by_id = clerk.id if clerk else None
-    dispatch.visit.status = VisitStatus.CLOSED.value
-    dispatch.visit.closed_at = dispatch.ended_at
+        clock.freeze(start + timedelta(seconds=seconds))
+        with _as(clerk):
+            arrive(dispatch, by=clerk)
+
+
+def _drop_old_notices() -> None:
+    """Forget the notices of the dispatches that have ended: history is not sent again."""
+    ended = select(Dispatch.id).where(Dispatch.state.not_in(OPEN_VALUES))
+    db.session.execute(delete(Notification).where(Notification.dispatch_id.in_(ended)))
 
 
 def load_dispatch_demo(seed: int = 112) -> dict[str, int]:
     """Create demo visits and dispatches unless some exist; returns what was made."""
     if db.session.scalar(select(func.count(Visit.id))):
         return {}
+    with _clock_kept():
+        made = _make_demo(seed, clock.now())
+    _drop_old_notices()
+    db.session.flush()
+    audit.record("demo.dispatches", "dispatch", None, None, made)
+    return made
+
+
+def _make_demo(seed: int, now: datetime) -> dict[str, int]:
     # Repeatable demo data, not a secret: a seeded pseudo-random generator is right here.
     rng = random.Random(seed)  # nosec B311
-    now = clock.now()
     today = clock.local(now).date()
-    sla = sla_seconds()
     clerk = db.session.scalar(select(User).where(User.username == "clerk"))
     agency_users = {
         user.agency.code: user
@@ -145,7 +169,7 @@ def load_dispatch_demo(seed: int = 112) -> dict[str, int]:
                 continue
             code = rng.choice(codes)
             visit = _visit(rng, at, agencies[code], clerk, rng.choice(SUBJECTS[code]))
-            dispatch = _dispatch(visit, agencies[code], at + timedelta(seconds=50), clerk, sla)
+            dispatch = _notify(visit, at + timedelta(seconds=50), clerk)
             _finish(rng, dispatch, clerk, agency_users)
             made["visits"] += 1
             made["dispatches"] += 1
@@ -153,21 +177,18 @@ def load_dispatch_demo(seed: int = 112) -> dict[str, int]:
             at = _taipei(day, rng.randint(9, 16), rng.choice([0, 15, 30, 45]))
             if at < now:
                 visit = _visit(rng, at, None, clerk, rng.choice(SETTLED_SUBJECTS))
-                visit.status, visit.closed_at = VisitStatus.SETTLED.value, at + timedelta(minutes=4)
+                clock.freeze(min(at + timedelta(minutes=4), now))
+                with _as(clerk):
+                    settle_visit(visit, by=clerk)
                 made["visits"] += 1
 
     # One transfer: 商業處 was the wrong desk, 產業局 took it over.
     at = now - timedelta(hours=3)
     visit = _visit(rng, at, agencies["commerce"], clerk, "市場攤位租金陳情")
-    first = _dispatch(visit, agencies["commerce"], at + timedelta(seconds=40), clerk, sla)
-    first.state = DispatchState.TRANSFERRED.value
-    first.ended_at = first.notified_at + timedelta(minutes=2)
-    first.ended_by_id = clerk.id if clerk else None
-    first.end_reason = "屬產業局市場處業務"
-    second = _dispatch(visit, agencies["economic-development"], first.ended_at, clerk, sla)
-    visit.agency = agencies["economic-development"]
-    db.session.flush()
-    first.transferred_to_id = second.id
+    first = _notify(visit, at + timedelta(seconds=40), clerk)
+    clock.freeze(first.notified_at + timedelta(minutes=2))
+    with _as(clerk):
+        second = transfer(first, agencies["economic-development"], "屬產業局市場處業務", by=clerk)
     _finish(random.Random(1), second, clerk, agency_users)  # nosec B311
     made["visits"] += 1
     made["dispatches"] += 2
@@ -182,24 +203,15 @@ def load_dispatch_demo(seed: int = 112) -> dict[str, int]:
     for code, ago, acknowledged, subject in open_ones:
         at = now - timedelta(seconds=ago)
         visit = _visit(rng, at - timedelta(seconds=60), agencies[code], clerk, subject)
-        dispatch = _dispatch(visit, agencies[code], at, clerk, sla)
+        dispatch = _notify(visit, at, clerk)
         if acknowledged:
-            _acknowledge(rng, dispatch, at + timedelta(seconds=90), agency_users.get(code) or clerk)
-        db.session.flush()
+            by = agency_users.get(code) or clerk
+            _acknowledge(rng, dispatch, at + timedelta(seconds=90), by)
         if code == "social-welfare" and ago > 600:
-            db.session.add(
-                VisitNote(
-                    visit_id=visit.id,
-                    dispatch_id=dispatch.id,
-                    at=at + timedelta(minutes=5),
-                    by_id=clerk.id if clerk else None,
-                    text="已請民眾至等候區休息並提供茶水。",
-                )
-            )
-        enqueue_notified(dispatch)
+            clock.freeze(at + timedelta(minutes=5))
+            with _as(clerk):
+                add_note(visit, "已請民眾至等候區休息並提供茶水。", by=clerk, dispatch=dispatch)
         made["visits"] += 1
         made["dispatches"] += 1
         made["open"] += 1
-    db.session.flush()
-    audit.record("demo.dispatches", "dispatch", None, None, made)
     return made

@@ -3,6 +3,7 @@ the scheduler with a message naming the setting, never a traceback."""
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from models.core.errors import InvalidInput
 
@@ -20,6 +21,22 @@ def number(config, key: str, *, minimum: float, maximum: float | None = None) ->
         bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"≥ {minimum:g}"
         raise InvalidInput(f"CITYDESK_{key} must be {bounds} (got {value!r})")
     return result
+
+
+def whole(config, key: str, *, optional: bool = False) -> int | None:
+    """A whole-number setting ≥ 0; with `optional`, unset, empty, `null` or `off` is None."""
+    value = config.get(key)
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "null", "off"}):
+        if optional:
+            return None
+        raise InvalidInput(f"CITYDESK_{key} must be set")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"CITYDESK_{key} must be a whole number (got {value!r})") from None
+    if number < 0 or isinstance(value, bool):
+        raise InvalidInput(f"CITYDESK_{key} must be a whole number ≥ 0 (got {value!r})")
+    return number
 
 
 def flag(config, key: str) -> bool:
@@ -137,10 +154,31 @@ class RelaySettings:
         )
 
 
+@dataclass(frozen=True)
+class Ladder:
+    """The escalation ladder (`CITYDESK_ESCALATION_*`): seconds before the deadline for the
+    reminder and after it for the chief (None turns a step off), whether supervisors get the
+    breach notice, and how old a deadline may be for its notices still to be sent."""
+
+    reminder_before: int | None = 180
+    breach_to_supervisors: bool = True
+    chief_after: int | None = 300
+    max_age: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_config(cls, config) -> "Ladder":
+        """The ladder configured for this application; InvalidInput names a bad setting."""
+        return cls(
+            reminder_before=whole(config, "ESCALATION_REMINDER_SECONDS", optional=True),
+            breach_to_supervisors=flag(config, "ESCALATION_BREACH_TO_SUPERVISORS"),
+            chief_after=whole(config, "ESCALATION_CHIEF_SECONDS", optional=True),
+            max_age=timedelta(hours=whole(config, "ESCALATION_MAX_AGE_HOURS")),
+        )
+
+
 def check(config) -> None:
     """Check every jobs setting at once (the CLI calls this before starting)."""
     from models.core import clock
-    from models.dispatch.escalation import Ladder
     from models.dispatch.retention import retention_cutoff
 
     SchedulerSettings.from_config(config)

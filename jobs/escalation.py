@@ -5,8 +5,9 @@ transaction, once per dispatch, whoever else sweeps at the same time."""
 from flask import Flask
 
 from jobs import JOBS_ACTOR, kv, log
+from jobs.config import Ladder
 from models.core import audit, clock, db
-from models.dispatch.escalation import EscalationStep, Ladder, due_steps, take_step
+from models.dispatch.escalation import EscalationStep, due_steps, take_step
 
 NAME = "overdue_sweep"
 
@@ -17,11 +18,21 @@ def overdue_sweep(app: Flask) -> dict:
     failed = 0
     with app.app_context(), audit.acting_as(JOBS_ACTOR):
         ladder = Ladder.from_config(app.config)
-        due = due_steps(clock.now(), ladder)
+        due = due_steps(
+            clock.now(), reminder_before=ladder.reminder_before, chief_after=ladder.chief_after
+        )
         db.session.rollback()
         for dispatch_id, step in due:
             try:
-                row = take_step(dispatch_id, step, clock.now(), ladder)
+                row = take_step(
+                    dispatch_id,
+                    step,
+                    clock.now(),
+                    reminder_before=ladder.reminder_before,
+                    chief_after=ladder.chief_after,
+                    breach_to_supervisors=ladder.breach_to_supervisors,
+                    max_age=ladder.max_age,
+                )
                 if row is None:
                     db.session.rollback()
                     continue

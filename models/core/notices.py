@@ -9,7 +9,9 @@ from models.core import audit, clock, db
 from models.core.errors import Conflict, NotFound
 from models.core.outbox import Channel, DeliveryState, Notification
 
-# The pages a notice links to. The dispatch pages own these paths: change them here only.
+# The pages a notice links to. The dispatch pages own these paths: change them here only
+# (test_notice_links_use_the_one_page_path checks them against the routes, and that no other
+# module writes them out).
 DESK_DISPATCH_PATH = "/desk/dispatches/{id}"
 AGENCY_DISPATCH_PATH = "/agency/dispatches/{id}"
 

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from models.core import audit, db
 from models.core.errors import InvalidInput
 from models.core.outbox import Notification
-from models.dispatch import Dispatch, Visit
+from models.dispatch.tables import Dispatch, Visit
 
 PERSONAL_FIELDS = ("petitioner_name", "petitioner_phone")
 

@@ -1,9 +1,25 @@
-"""Fixtures for the dispatch tests: a clerk, and a visit notified to an agency."""
+"""Fixtures for the dispatch tests: a clerk, dispatches made through the operations, the desk
+form or the API, and signed-in page and API clients."""
 
 import pytest
+from sqlalchemy import select
 
 from models.core import audit, db
-from models.dispatch import log_visit, notify
+from models.dispatch import Dispatch, log_visit, notify
+from models.users import create_token
+
+# What a clerk types into the visit form (the desk pages).
+VISIT_FORM = {
+    "kind": "petition",
+    "subject": "急難救助申請",
+    "agency": "社會局",
+    "summary": "民眾詢問急難救助資格",
+    "petitioner_name": "王小明",
+    "petitioner_phone": "0912345123",
+    "notes": "",
+}
+# A new visit posted to the API.
+NEW_VISIT = {"kind": "petition", "subject": "急難救助申請", "petitioner_name": "王小明"}
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +71,6 @@ class Api:
 @pytest.fixture
 def api_as(app, create_user):
     """api_as(role, agency=None) → an Api client with a token of a new user of that role."""
-    from models.users import create_token
 
     def factory(role="clerk", **kwargs):
         user = create_user(role=role, **kwargs)
@@ -64,3 +79,49 @@ def api_as(app, create_user):
         return Api(app.test_client(), token, user)
 
     return factory
+
+
+@pytest.fixture
+def clerk_client(login_as):
+    """A test client signed in as a clerk (陳櫃台)."""
+    client, _user = login_as("clerk", name="陳櫃台")
+    return client
+
+
+@pytest.fixture
+def notify_from_the_form(clerk_client):
+    """notify_from_the_form(client=clerk_client, **fields) → the dispatch made by posting the
+    visit form with "notify" (VISIT_FORM with `fields` changed)."""
+
+    def factory(client=None, **fields) -> Dispatch:
+        data = {**VISIT_FORM, **fields, "notify": "1"}
+        response = (client or clerk_client).post("/desk/visits/new", data=data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return db.session.scalars(select(Dispatch).order_by(Dispatch.id.desc())).first()
+
+    return factory
+
+
+@pytest.fixture
+def clerk_api(api_as):
+    """An API client with a clerk's token."""
+    return api_as("clerk", name="陳櫃台")
+
+
+@pytest.fixture
+def notified(clerk_api):
+    """A dispatch to 社會局 made through the API (its JSON)."""
+    response = clerk_api.post("/visits", {**NEW_VISIT, "agency": "social-welfare"})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["dispatch"]
+
+
+@pytest.fixture
+def bearers(create_user):
+    """Bearer-token headers for a user of each role whose view of the API differs."""
+    headers = []
+    for role in ("clerk", "agency", "facility", "supervisor"):
+        _row, token = create_token(create_user(role=role), "fuzz")
+        headers.append({"Authorization": f"Bearer {token}"})
+    db.session.commit()
+    return headers

@@ -9,8 +9,7 @@ from models.core import clock, db
 from models.core.outbox import Notification
 from models.dispatch import Dispatch, Visit
 from tests.conftest import csrf_token, login
-
-NEW_VISIT = {"kind": "petition", "subject": "急難救助申請", "petitioner_name": "王小明"}
+from tests.dispatch.conftest import NEW_VISIT
 
 
 def assert_error(response, status: int, error: str | None = None):
@@ -21,19 +20,6 @@ def assert_error(response, status: int, error: str | None = None):
     if error:
         assert body["error"] == error
     return body
-
-
-@pytest.fixture
-def clerk_api(api_as):
-    return api_as("clerk", name="陳櫃台")
-
-
-@pytest.fixture
-def notified(clerk_api):
-    """A dispatch to 社會局 made through the API."""
-    response = clerk_api.post("/visits", {**NEW_VISIT, "agency": "social-welfare"})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["dispatch"]
 
 
 # --- POST /visits ------------------------------------------------------------------------

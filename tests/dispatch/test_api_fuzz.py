@@ -4,32 +4,14 @@ no 500, every response matching the documented schema (a bounded number of examp
 import contextvars
 import os
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-
-from models.core import db
-from models.users import create_token
 
 # "Schema-valid data must be accepted" cannot hold where a valid string names a record that
 # does not exist (an agency code nobody has): that answer is a documented 404/422, not a bug.
 RULE_BOUND_CHECKS = [positive_data_acceptance]
 MAX_EXAMPLES = int(os.environ.get("CITYDESK_FUZZ_EXAMPLES", "20"))
-
-
-ROLES = ("clerk", "agency", "facility", "supervisor")
-
-
-@pytest.fixture
-def bearers(create_user):
-    """Bearer-token headers for a user of each role whose view of the API differs."""
-    headers = []
-    for role in ROLES:
-        _row, token = create_token(create_user(role=role), "fuzz")
-        headers.append({"Authorization": f"Bearer {token}"})
-    db.session.commit()
-    return headers
 
 
 SETTINGS = settings(

@@ -1,6 +1,7 @@
 """The dispatch operations: notices, permissions, illegal moves, notes, corrections, audit."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from models.dispatch import (
     VisitStatus,
     acknowledge,
     add_note,
+    agency_to_notify,
     arrive,
     cancel,
     correct_time,
@@ -403,3 +405,38 @@ def test_names_are_masked(name, masked):
 )
 def test_phones_are_masked(phone, masked):
     assert mask_phone(phone) == masked
+
+
+def test_the_agency_to_notify_is_chosen_by_the_operation(clerk):
+    visit = log_visit(kind="petition", subject="勞資爭議", agency="labor", by=clerk)
+    assert agency_to_notify(visit) == agency_by_code("labor")  # the one logged with the visit
+    assert agency_to_notify(visit, "衛生局").code == "health"  # as typed: a name...
+    assert agency_to_notify(visit, "health").code == "health"  # ...or a code
+    assert agency_to_notify(visit, agency_by_code("health")).code == "health"  # or chosen
+    bare = log_visit(kind="petition", subject="急難救助", by=clerk)
+    for typed in (None, "", "  ", "火星局"):
+        with pytest.raises(InvalidInput):
+            agency_to_notify(bare, typed)
+    update_agency(agency_by_code("labor"), active=False)
+    with pytest.raises(InvalidInput):
+        agency_to_notify(visit)
+    with pytest.raises(InvalidInput):
+        notify(visit, by=clerk)
+
+
+def test_operations_record_the_acting_user_given_as_by(frozen_clock, clerk, create_user):
+    # The audit context stays the system's: who did it comes from `by` alone.
+    staff = create_user(role="agency", agency="social-welfare")
+    other = create_user(role="clerk")
+    visit = log_visit(kind="petition", subject="急難救助", by=clerk)
+    dispatch = notify(visit, "social-welfare", by=clerk)
+    acknowledge(dispatch, "王專員", by=staff)
+    note = add_note(visit, "已請民眾稍候", by=other)
+    successor = transfer(dispatch, "labor", "屬勞動局業務", by=other)
+    cancel(successor, "民眾先行離開", by=clerk)
+    assert (visit.created_by_id, dispatch.notified_by_id) == (clerk.id, clerk.id)
+    assert note.by_id == other.id
+    assert (dispatch.acknowledged_by_id, dispatch.ended_by_id) == (staff.id, other.id)
+    assert (successor.notified_by_id, successor.ended_by_id) == (other.id, clerk.id)
+    area = Path(__file__).resolve().parents[2] / "models" / "dispatch"
+    assert not [p.name for p in area.glob("*.py") if "current_actor" in p.read_text()]

@@ -10,16 +10,7 @@ from models.core import audit, clock, db
 from models.core.outbox import Notification
 from models.dispatch import Dispatch, DispatchState, Visit, VisitNote, VisitStatus
 from tests.conftest import login
-
-VISIT_FORM = {
-    "kind": "petition",
-    "subject": "急難救助申請",
-    "agency": "社會局",
-    "summary": "民眾詢問急難救助資格",
-    "petitioner_name": "王小明",
-    "petitioner_phone": "0912345123",
-    "notes": "",
-}
+from tests.dispatch.conftest import VISIT_FORM
 
 
 def text(response) -> str:
@@ -29,18 +20,6 @@ def text(response) -> str:
 def flashes(client) -> str:
     """The page the client lands on next, for its flash messages."""
     return text(client.get("/"))
-
-
-@pytest.fixture
-def clerk_client(login_as):
-    client, user = login_as("clerk", name="陳櫃台")
-    return client
-
-
-def make_dispatch(clerk_client, **extra) -> Dispatch:
-    response = clerk_client.post("/desk/visits/new", data={**VISIT_FORM, **extra, "notify": "1"})
-    assert response.status_code == 302, text(response)
-    return db.session.scalars(select(Dispatch).order_by(Dispatch.id.desc())).first()
 
 
 # --- The visit form ------------------------------------------------------------------------
@@ -124,8 +103,8 @@ def test_only_clerks_log_visits(login_as, role):
 # --- The dispatch page and its moves ----------------------------------------------------------
 
 
-def test_arrival_on_time_is_said_on_the_page(frozen_clock, clerk_client):
-    dispatch = make_dispatch(clerk_client)
+def test_arrival_on_time_is_said_on_the_page(frozen_clock, clerk_client, notify_from_the_form):
+    dispatch = notify_from_the_form()
     clock.advance(seconds=600)
     response = clerk_client.post(f"/desk/dispatches/{dispatch.id}/arrive")
     assert response.status_code == 302
@@ -136,9 +115,9 @@ def test_arrival_on_time_is_said_on_the_page(frozen_clock, clerk_client):
 
 
 def test_a_second_click_gets_a_clear_message_not_a_second_change(
-    frozen_clock, clerk_client, login_as
+    frozen_clock, clerk_client, login_as, notify_from_the_form
 ):
-    dispatch = make_dispatch(clerk_client)
+    dispatch = notify_from_the_form()
     other, _user = login_as("clerk")
     clock.advance(seconds=100)
     other.post(f"/desk/dispatches/{dispatch.id}/arrive")
@@ -152,8 +131,8 @@ def test_a_second_click_gets_a_clear_message_not_a_second_change(
     assert row.arrived_at == row.notified_at + timedelta(seconds=100)  # the first click's time
 
 
-def test_cancel_needs_a_reason(clerk_client):
-    dispatch = make_dispatch(clerk_client)
+def test_cancel_needs_a_reason(clerk_client, notify_from_the_form):
+    dispatch = notify_from_the_form()
     clerk_client.post(f"/desk/dispatches/{dispatch.id}/cancel", data={"reason": ""})
     assert "取消原因" in flashes(clerk_client)
     db.session.expire_all()
@@ -163,8 +142,8 @@ def test_cancel_needs_a_reason(clerk_client):
     assert db.session.get(Dispatch, dispatch.id).state == DispatchState.CANCELLED
 
 
-def test_transfer_from_the_page_starts_a_new_dispatch(clerk_client):
-    dispatch = make_dispatch(clerk_client)
+def test_transfer_from_the_page_starts_a_new_dispatch(clerk_client, notify_from_the_form):
+    dispatch = notify_from_the_form()
     response = clerk_client.post(
         f"/desk/dispatches/{dispatch.id}/transfer", data={"agency": "勞動局", "reason": "勞資爭議"}
     )
@@ -177,8 +156,8 @@ def test_transfer_from_the_page_starts_a_new_dispatch(clerk_client):
     assert f"/desk/dispatches/{new.id}" in page
 
 
-def test_the_clerk_records_an_acknowledgement_taken_by_phone(clerk_client):
-    dispatch = make_dispatch(clerk_client)
+def test_the_clerk_records_an_acknowledgement_taken_by_phone(clerk_client, notify_from_the_form):
+    dispatch = notify_from_the_form()
     clerk_client.post(
         f"/desk/dispatches/{dispatch.id}/acknowledge",
         data={"responder": "林專員", "eta_minutes": "4"},
@@ -188,8 +167,8 @@ def test_the_clerk_records_an_acknowledgement_taken_by_phone(clerk_client):
     assert (row.state, row.responder, row.eta_minutes) == ("acknowledged", "林專員", 4)
 
 
-def test_notes_appear_in_the_timeline(clerk_client):
-    dispatch = make_dispatch(clerk_client)
+def test_notes_appear_in_the_timeline(clerk_client, notify_from_the_form):
+    dispatch = notify_from_the_form()
     clerk_client.post(f"/desk/dispatches/{dispatch.id}/notes", data={"text": "已請民眾至等候區"})
     assert db.session.scalar(select(VisitNote.text)) == "已請民眾至等候區"
     page = text(clerk_client.get(f"/desk/dispatches/{dispatch.id}"))
@@ -197,8 +176,10 @@ def test_notes_appear_in_the_timeline(clerk_client):
     assert "代為接待" in page
 
 
-def test_the_timeline_shows_who_did_what_and_durations(frozen_clock, clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_the_timeline_shows_who_did_what_and_durations(
+    frozen_clock, clerk_client, login_as, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
     agency, _user = login_as("agency", agency="social-welfare", name="林社工")
     clock.advance(seconds=95)
     agency.post(f"/agency/dispatches/{dispatch.id}/acknowledge", data={"responder": "王專員"})
@@ -217,8 +198,10 @@ def test_the_timeline_shows_who_did_what_and_durations(frozen_clock, clerk_clien
         assert expected in page, expected
 
 
-def test_a_supervisor_corrects_a_time_from_the_page(frozen_clock, clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_a_supervisor_corrects_a_time_from_the_page(
+    frozen_clock, clerk_client, login_as, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
     clock.advance(seconds=700)
     clerk_client.post(f"/desk/dispatches/{dispatch.id}/arrive")
     chief, _user = login_as("supervisor")
@@ -241,8 +224,8 @@ def test_a_supervisor_corrects_a_time_from_the_page(frozen_clock, clerk_client, 
     )
 
 
-def test_supervisors_see_but_do_not_act(clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_supervisors_see_but_do_not_act(clerk_client, login_as, notify_from_the_form):
+    dispatch = notify_from_the_form()
     chief, _user = login_as("supervisor")
     page = text(chief.get(f"/desk/dispatches/{dispatch.id}"))
     assert "更正時間" in page
@@ -263,8 +246,10 @@ def test_desk_pages_are_for_the_counter_staff(login_as, path, role):
     assert client.get(path).status_code == 403
 
 
-def test_desk_dispatch_and_visit_pages_refuse_other_roles(clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_desk_dispatch_and_visit_pages_refuse_other_roles(
+    clerk_client, login_as, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
     for role in ("agency", "facility"):
         client, _user = login_as(role)
         assert client.get(f"/desk/dispatches/{dispatch.id}").status_code == 403
@@ -273,8 +258,10 @@ def test_desk_dispatch_and_visit_pages_refuse_other_roles(clerk_client, login_as
     assert clerk_client.get("/desk/visits/9999").status_code == 404
 
 
-def test_lists_mask_personal_data_and_the_detail_page_shows_it_audited(clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_lists_mask_personal_data_and_the_detail_page_shows_it_audited(
+    clerk_client, login_as, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
     for path in ("/desk/today", "/desk/board", "/desk/dispatches"):
         page = text(clerk_client.get(path))
         assert "王小明" not in page, path
@@ -296,9 +283,9 @@ def test_lists_mask_personal_data_and_the_detail_page_shows_it_audited(clerk_cli
     assert views[0].object_id == str(dispatch.visit_id)
 
 
-def test_agency_staff_see_only_their_own_agency(clerk_client, login_as):
-    own_dispatch = make_dispatch(clerk_client)
-    other_dispatch = make_dispatch(clerk_client, agency="勞動局", subject="勞資爭議")
+def test_agency_staff_see_only_their_own_agency(clerk_client, login_as, notify_from_the_form):
+    own_dispatch = notify_from_the_form()
+    other_dispatch = notify_from_the_form(agency="勞動局", subject="勞資爭議")
     agency, _user = login_as("agency", agency="social-welfare")
     inbox = text(agency.get("/agency/"))
     assert "急難救助申請" in inbox and "勞資爭議" not in inbox
@@ -314,8 +301,10 @@ def test_agency_staff_see_only_their_own_agency(clerk_client, login_as):
     assert "急難救助申請" in history and "勞資爭議" not in history
 
 
-def test_agency_pages_mask_the_petitioner_and_hide_the_clerks_notes(clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_agency_pages_mask_the_petitioner_and_hide_the_clerks_notes(
+    clerk_client, login_as, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
     clerk_client.post(f"/desk/dispatches/{dispatch.id}/notes", data={"text": "民眾情緒激動"})
     agency, _user = login_as("agency", agency="social-welfare")
     for path in ("/agency/", f"/agency/dispatches/{dispatch.id}"):
@@ -331,8 +320,10 @@ def test_the_inbox_is_for_agency_staff(login_as, role):
     assert client.get("/agency/").status_code == 403
 
 
-def test_agency_acknowledges_from_the_inbox(frozen_clock, clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_agency_acknowledges_from_the_inbox(
+    frozen_clock, clerk_client, login_as, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
     agency, user = login_as("agency", agency="social-welfare", name="林社工")
     inbox = text(agency.get("/agency/"))
     assert f'action="/agency/dispatches/{dispatch.id}/acknowledge"' in inbox
@@ -353,8 +344,8 @@ def test_agency_acknowledges_from_the_inbox(frozen_clock, clerk_client, login_as
     assert f"派員 #{dispatch.id} 已於 10:00:30 確認（前往人員：林社工）" in flashes(colleague)
 
 
-def test_bad_acknowledgement_input_is_refused(clerk_client, login_as):
-    dispatch = make_dispatch(clerk_client)
+def test_bad_acknowledgement_input_is_refused(clerk_client, login_as, notify_from_the_form):
+    dispatch = notify_from_the_form()
     agency, _user = login_as("agency", agency="social-welfare")
     agency.post(
         f"/agency/dispatches/{dispatch.id}/acknowledge",
@@ -367,10 +358,12 @@ def test_bad_acknowledgement_input_is_refused(clerk_client, login_as):
 # --- Board, today, history -----------------------------------------------------------------
 
 
-def test_the_board_lists_open_dispatches_overdue_first(frozen_clock, clerk_client):
-    first = make_dispatch(clerk_client, subject="第一案")
+def test_the_board_lists_open_dispatches_overdue_first(
+    frozen_clock, clerk_client, notify_from_the_form
+):
+    first = notify_from_the_form(subject="第一案")
     clock.advance(seconds=420)
-    second = make_dispatch(clerk_client, subject="第二案")
+    second = notify_from_the_form(subject="第二案")
     clock.advance(seconds=181)  # first: 601 s → overdue; second: 181 s in, 419 s left
     page = text(clerk_client.get("/desk/board"))
     assert page.index(f'data-id="{first.id}"') < page.index(f'data-id="{second.id}"')
@@ -382,25 +375,25 @@ def test_the_board_lists_open_dispatches_overdue_first(frozen_clock, clerk_clien
     assert 'class="wall"' in wall
 
 
-def test_today_shows_the_rate_so_far(frozen_clock, clerk_client):
-    on_time, late, pending = (make_dispatch(clerk_client) for _ in range(3))
+def test_today_shows_the_rate_so_far(frozen_clock, clerk_client, notify_from_the_form):
+    on_time, late, pending = (notify_from_the_form() for _ in range(3))
     clock.advance(seconds=300)
     clerk_client.post(f"/desk/dispatches/{on_time.id}/arrive")
     clock.advance(seconds=400)
     clerk_client.post(f"/desk/dispatches/{late.id}/arrive")
-    make_dispatch(clerk_client)  # still within its deadline: not counted
+    notify_from_the_form()  # still within its deadline: not counted
     page = text(clerk_client.get("/desk/today"))
     assert "data-rate>33.33%" in page  # on time 1; late 2 (arrived late, open past deadline)
     assert pending.id
 
 
-def test_history_filters(frozen_clock, login_as):
+def test_history_filters(frozen_clock, login_as, notify_from_the_form):
     clerk_client, clerk = login_as("clerk")
-    a = make_dispatch(clerk_client, subject="案甲")
+    a = notify_from_the_form(clerk_client, subject="案甲")
     clock.advance(days=1)
     clerk_client.get("/")  # the idle session expired overnight: sign in again
     assert login(clerk_client, clerk.username).status_code == 302
-    b = make_dispatch(clerk_client, subject="案乙", agency="勞動局")
+    b = notify_from_the_form(clerk_client, subject="案乙", agency="勞動局")
     clerk_client.post(f"/desk/dispatches/{b.id}/arrive")
 
     def listed(query):
@@ -420,9 +413,11 @@ def test_history_filters(frozen_clock, login_as):
     assert a.id
 
 
-def test_notify_writes_in_app_notices_for_the_agency(clerk_client, create_user):
+def test_notify_writes_in_app_notices_for_the_agency(
+    clerk_client, create_user, notify_from_the_form
+):
     user = create_user(role="agency", agency="social-welfare")
-    dispatch = make_dispatch(clerk_client)
+    dispatch = notify_from_the_form()
     notice = db.session.scalar(select(Notification))
     assert (notice.user_id, notice.dispatch_id, notice.channel) == (user.id, dispatch.id, "in_app")
 

@@ -14,6 +14,8 @@ from models.dispatch import (
     acknowledge,
     arrive,
     cancel,
+    correct_time,
+    deadline_after,
     on_time_rate,
     outcome_counts,
     transfer,
@@ -250,3 +252,47 @@ def test_the_rate_counts_only_on_time_and_late(frozen_clock, make_dispatch, cler
     counts = outcome_counts()
     assert (counts.on_time, counts.late, counts.pending, counts.cancelled) == (3, 1, 1, 1)
     assert counts.rate == Decimal("75.00")
+
+
+def test_deadline_is_notified_at_plus_the_sla_in_force(
+    frozen_clock, make_dispatch, clerk, create_user
+):
+    assert deadline_after(clock.now(), 600) == clock.now() + timedelta(seconds=600)
+    set_sla_seconds(900)
+    db.session.commit()
+    first = make_dispatch()
+    assert first.deadline_at == deadline_after(first.notified_at, 900)
+    set_sla_seconds(300)
+    db.session.commit()
+    clock.advance(seconds=60)
+    successor = transfer(first, "labor", by=clerk)  # a new dispatch: the SLA in force now
+    db.session.commit()
+    assert successor.deadline_at == deadline_after(clock.now(), 300)
+    assert first.deadline_at == deadline_after(first.notified_at, 900)  # history unchanged
+    supervisor = create_user(role="supervisor")
+    correct_time(
+        first, "notified_at", first.notified_at + timedelta(seconds=30), "鍵入錯誤", by=supervisor
+    )
+    assert first.deadline_at == deadline_after(first.notified_at, 900)  # moves with its start
+
+
+@pytest.mark.parametrize(
+    ("move", "expected"),
+    [("arrive_in_time", True), ("arrive_late", False), ("wait", None), ("cancel", None)],
+)
+def test_on_time_is_one_rule_for_the_model_and_the_api(
+    frozen_clock, make_dispatch, clerk, api_as, move, expected
+):
+    dispatch = make_dispatch()
+    if move == "arrive_in_time":
+        clock.advance(seconds=600)
+        arrive(dispatch, by=clerk)
+    elif move == "arrive_late":
+        clock.advance(seconds=601)
+        arrive(dispatch, by=clerk)
+    elif move == "cancel":
+        cancel(dispatch, "民眾先行離開", by=clerk)
+    db.session.commit()
+    assert dispatch.on_time is dispatch.on_time_at(clock.now()) is expected
+    body = api_as("supervisor").get(f"/dispatches/{dispatch.id}").get_json()
+    assert body["on_time"] is expected

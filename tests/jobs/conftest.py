@@ -8,14 +8,13 @@ import http.server
 import json
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from models.core import clock, db
 from models.core.outbox import Notification
-from models.dispatch import Dispatch, DispatchState
+from models.dispatch import Dispatch, DispatchState, deadline_after
 from models.reference import agency_by_code
 from tests.conftest import free_port
 
@@ -41,7 +40,7 @@ def make_dispatch():
             state=state,
             notified_at=at,
             sla_seconds=sla,
-            deadline_at=at + timedelta(seconds=sla),
+            deadline_at=deadline_after(at, sla),
             **fields,
         )
         db.session.add(dispatch)

@@ -1,11 +1,15 @@
 """The overdue sweep and its escalation ladder: each step at its time, once per dispatch."""
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
+from jobs import config
 from jobs.escalation import overdue_sweep
 from models.core import clock, db
 from models.core.audit import AuditEntry
+from models.core.errors import InvalidInput
 from models.dispatch import DispatchState
 from models.dispatch.escalation import DispatchEscalation, breaches_for, steps_for
 from models.reference import agency_by_code, update_agency
@@ -198,3 +202,23 @@ def test_bad_ladder_settings_fail_with_a_clear_message(app, monkeypatch, run):
     monkeypatch.setitem(app.config, "ESCALATION_CHIEF_SECONDS", "five minutes")
     with pytest.raises(Exception, match="CITYDESK_ESCALATION_CHIEF_SECONDS must be a whole number"):
         run(overdue_sweep)
+
+
+def test_the_ladder_is_read_by_the_one_config_parser():
+    settings = {
+        "ESCALATION_REMINDER_SECONDS": "off",
+        "ESCALATION_BREACH_TO_SUPERVISORS": "no",
+        "ESCALATION_CHIEF_SECONDS": "120",
+        "ESCALATION_MAX_AGE_HOURS": 2,
+    }
+    ladder = config.Ladder.from_config(settings)
+    assert ladder == config.Ladder(None, False, 120, timedelta(hours=2))
+    # The same parser reads every jobs setting: the same words mean the same everywhere.
+    assert config.flag(settings, "ESCALATION_BREACH_TO_SUPERVISORS") is False
+    assert config.whole(settings, "ESCALATION_CHIEF_SECONDS") == 120
+    assert config.whole(settings, "ESCALATION_REMINDER_SECONDS", optional=True) is None
+    for bad in ("-5", "five", True):
+        with pytest.raises(InvalidInput, match="CITYDESK_ESCALATION_CHIEF_SECONDS must be"):
+            config.Ladder.from_config(settings | {"ESCALATION_CHIEF_SECONDS": bad})
+    with pytest.raises(InvalidInput, match="CITYDESK_ESCALATION_MAX_AGE_HOURS must be set"):
+        config.Ladder.from_config(settings | {"ESCALATION_MAX_AGE_HOURS": None})

@@ -3,19 +3,10 @@
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from models.core import clock, db
 from models.core.errors import DomainError
-from models.dispatch import (
-    OPEN_STATES,
-    Dispatch,
-    acknowledge,
-    dispatch_for,
-    open_dispatches,
-    outcome_counts,
-)
+from models.dispatch import acknowledge, dispatch_for, today_for, visible_open_dispatches
 from models.users import Role
 from webapp.agency import bp
 from webapp.desk.forms import AcknowledgeForm
@@ -35,30 +26,15 @@ def inbox():
     and today's finished ones."""
     user = _me()
     at = clock.now()
-    start, end = clock.day_bounds(clock.local(at).date())
-    mine = Dispatch.agency_id == user.agency_id
-    details = (selectinload(Dispatch.visit), selectinload(Dispatch.acknowledged_by))
-    rows = list(db.session.scalars(open_dispatches(at).where(mine).options(*details)))
-    finished = list(
-        db.session.scalars(
-            select(Dispatch)
-            .where(
-                mine,
-                Dispatch.notified_at >= start,
-                Dispatch.notified_at < end,
-                Dispatch.state.not_in([s.value for s in OPEN_STATES]),
-            )
-            .options(*details)
-            .order_by(Dispatch.ended_at.desc())
-        )
-    )
+    day = today_for(user, at)
+    finished = sorted(day.finished, key=lambda d: d.ended_at or d.notified_at, reverse=True)
     form = AcknowledgeForm()
     form.responder.data = user.name
     return render_template(
         "agency/inbox.html",
-        dispatches=rows,
+        dispatches=visible_open_dispatches(user, at),
         finished=finished,
-        counts=outcome_counts(mine, Dispatch.notified_at >= start, Dispatch.notified_at < end),
+        counts=day.counts,
         form=form,
         now=at,
     )

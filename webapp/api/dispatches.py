@@ -27,11 +27,10 @@ from models.dispatch import (
     find_agency,
     log_visit,
     notify,
-    open_dispatches,
     search_dispatches,
     settle_visit,
     transfer,
-    visible_condition,
+    visible_open_dispatches,
     visit_for,
 )
 from models.dispatch.privacy import mask_name, mask_phone
@@ -301,7 +300,7 @@ def dispatch_data(dispatch: Dispatch, at: datetime | None = None) -> dict:
         "end_reason": dispatch.end_reason,
         "transferred_to_id": dispatch.transferred_to_id,
         "overdue": dispatch.is_overdue(at),
-        "on_time": {Outcome.ON_TIME: True, Outcome.LATE: False}.get(outcome),
+        "on_time": dispatch.on_time_at(at),
         "outcome": outcome.value,
         "remaining_seconds": (
             int((dispatch.deadline_at - at).total_seconds()) if dispatch.is_open else None
@@ -412,8 +411,7 @@ def live():
     by the live board and the agency inbox)."""
     user = _dispatch_viewer()
     at = clock.now()
-    stmt = _with_details(open_dispatches(at).where(visible_condition(user)))
-    rows = db.session.scalars(stmt)
+    rows = visible_open_dispatches(user, at)
     return {"server_time": at, "dispatches": [dispatch_data(d, at) for d in rows]}
 
 

@@ -87,10 +87,9 @@ def urgency(dispatch: Dispatch, at: datetime | None = None) -> str:
     if not dispatch.is_open:
         return "ended"
     at = at or clock.now()
-    remaining = (dispatch.deadline_at - at).total_seconds()
-    if remaining < 0:
+    if dispatch.is_overdue(at):
         return "overdue"
-    return "warn" if remaining <= 180 else "ok"
+    return "warn" if (dispatch.deadline_at - at).total_seconds() <= 180 else "ok"
 
 
 def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:

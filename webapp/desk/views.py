@@ -1,21 +1,15 @@
 """Desk views: thin wrappers around the operations in models.dispatch."""
 
-from datetime import datetime
+from collections import Counter
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from models.core import clock, db
 from models.core.errors import DomainError, InvalidInput
 from models.dispatch import (
-    OPEN_STATES,
-    Dispatch,
     DispatchFilter,
-    Visit,
-    VisitStatus,
     acknowledge,
     add_note,
     arrive,
@@ -25,15 +19,18 @@ from models.dispatch import (
     find_agency,
     log_visit,
     notify,
-    open_dispatches,
     outcome_counts,
     record_personal_data_view,
     search_dispatches,
     settle_visit,
+    today_for,
     transfer,
     visible_condition,
+    visible_open_dispatches,
     visit_for,
+    visits_on,
 )
+from models.dispatch.queries import DETAILS
 from models.reference import agencies_for_picker
 from models.users import Role
 from webapp.desk import bp
@@ -66,13 +63,6 @@ def flash_form_errors(form) -> None:
             flash(f"{field.label.text}: {error}", "error")
 
 
-def _with_details(stmt):
-    return stmt.options(
-        selectinload(Dispatch.visit),
-        selectinload(Dispatch.acknowledged_by),
-    )
-
-
 # --- Visits ------------------------------------------------------------------------------
 
 
@@ -84,45 +74,43 @@ def new_visit():
     errors: list[str] = []
     if form.validate_on_submit():
         notify_now, settle_now = bool(form.notify.data), bool(form.settle.data)
-        if notify_now and not (form.agency.data or "").strip():
-            form.agency.errors.append(_("Choose the agency to notify."))
+        try:
+            # The agency as typed: notify() says when none was chosen or it is unknown.
+            visit = log_visit(
+                kind=form.kind.data,
+                subject=form.subject.data,
+                summary=form.summary.data or "",
+                agency=form.agency.data or None,
+                petitioner_name=form.petitioner_name.data,
+                petitioner_phone=form.petitioner_phone.data,
+                is_senior=form.is_senior.data,
+                needs_accessibility=form.needs_accessibility.data,
+                notes=form.notes.data or "",
+                notify_now=notify_now,
+                settle_now=settle_now,
+                by=_me(),
+            )
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors.append(exc.message)
         else:
-            try:
-                visit = log_visit(
-                    kind=form.kind.data,
-                    subject=form.subject.data,
-                    summary=form.summary.data or "",
-                    agency=form.agency.data or None,
-                    petitioner_name=form.petitioner_name.data,
-                    petitioner_phone=form.petitioner_phone.data,
-                    is_senior=form.is_senior.data,
-                    needs_accessibility=form.needs_accessibility.data,
-                    notes=form.notes.data or "",
-                    notify_now=notify_now,
-                    settle_now=settle_now,
-                    by=_me(),
+            if notify_now:
+                dispatch = visit.open_dispatch
+                flash(
+                    _(
+                        "%(agency)s notified: phone extension %(ext)s now.",
+                        agency=dispatch.agency.name_zh,
+                        ext=dispatch.agency.extension or "—",
+                    ),
+                    "success",
                 )
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                errors.append(exc.message)
-            else:
-                if notify_now:
-                    dispatch = visit.open_dispatch
-                    flash(
-                        _(
-                            "%(agency)s notified: phone extension %(ext)s now.",
-                            agency=dispatch.agency.name_zh,
-                            ext=dispatch.agency.extension or "—",
-                        ),
-                        "success",
-                    )
-                    return redirect(url_for("desk.dispatch", dispatch_id=dispatch.id))
-                if settle_now:
-                    flash(_("Visit #%(id)d settled at the counter.", id=visit.id), "success")
-                    return redirect(url_for("desk.new_visit"))
-                flash(_("Visit #%(id)d logged.", id=visit.id), "success")
-                return redirect(url_for("desk.visit", visit_id=visit.id))
+                return redirect(url_for("desk.dispatch", dispatch_id=dispatch.id))
+            if settle_now:
+                flash(_("Visit #%(id)d settled at the counter.", id=visit.id), "success")
+                return redirect(url_for("desk.new_visit"))
+            flash(_("Visit #%(id)d logged.", id=visit.id), "success")
+            return redirect(url_for("desk.visit", visit_id=visit.id))
     return render_template(
         "desk/visit_form.html", form=form, errors=errors, agencies=agencies_for_picker()
     ), (422 if form.is_submitted() else 200)
@@ -351,26 +339,25 @@ def dispatch_correct(dispatch_id: int):
 # --- Board, today, history ---------------------------------------------------------------
 
 
-def _open_rows(condition, at: datetime) -> list[Dispatch]:
-    return list(db.session.scalars(_with_details(open_dispatches(at).where(condition))))
+def _board(wall: bool):
+    at = clock.now()
+    rows = visible_open_dispatches(_me(), at)
+    overdue = sum(1 for d in rows if d.is_overdue(at))
+    return render_template("desk/board.html", dispatches=rows, overdue=overdue, now=at, wall=wall)
 
 
 @bp.route("/board")
 @role_required(*STAFF)
 def board():
     """The live board: every open dispatch, overdue first, updated without reloading."""
-    at = clock.now()
-    rows = _open_rows(visible_condition(_me()), at)
-    return render_template("desk/board.html", dispatches=rows, now=at, wall=False)
+    return _board(wall=False)
 
 
 @bp.route("/board/wall")
 @role_required(*STAFF)
 def wall():
     """The live board in large type for a wall display (full screen)."""
-    at = clock.now()
-    rows = _open_rows(visible_condition(_me()), at)
-    return render_template("desk/board.html", dispatches=rows, now=at, wall=True)
+    return _board(wall=True)
 
 
 @bp.route("/today")
@@ -378,38 +365,17 @@ def wall():
 def today():
     """Today at the counter: visits, open and closed dispatches, the on-time rate so far."""
     at = clock.now()
-    start, end = clock.day_bounds(clock.local(at).date())
-    visits = list(
-        db.session.scalars(
-            select(Visit)
-            .where(Visit.created_at >= start, Visit.created_at < end)
-            .options(selectinload(Visit.dispatches))
-            .order_by(Visit.created_at.desc())
-        )
-    )
-    in_today = (Dispatch.notified_at >= start, Dispatch.notified_at < end)
-    dispatches = list(
-        db.session.scalars(
-            _with_details(select(Dispatch).where(*in_today)).order_by(Dispatch.notified_at.desc())
-        )
-    )
-    status_counts = dict(
-        db.session.execute(
-            select(Visit.status, func.count(Visit.id))
-            .where(Visit.created_at >= start, Visit.created_at < end)
-            .group_by(Visit.status)
-        ).all()
-    )
+    day = today_for(_me(), at)
+    visits = visits_on(day.day)
     return render_template(
         "desk/today.html",
         now=at,
-        day=clock.local(at).date(),
+        day=day.day,
         visits=visits,
-        status_counts=status_counts,
-        open_dispatches=[d for d in dispatches if d.state in OPEN_STATES],
-        closed_dispatches=[d for d in dispatches if d.state not in OPEN_STATES],
-        counts=outcome_counts(*in_today, at=at),
-        VisitStatus=VisitStatus,
+        status_counts=Counter(v.status for v in visits),
+        open_dispatches=day.open,
+        closed_dispatches=day.finished,
+        counts=day.counts,
     )
 
 
@@ -440,7 +406,7 @@ def render_history(endpoint: str, *, choose_agency: bool):
                 filters.agency = None
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows = db.paginate(
-        _with_details(search_dispatches(user, filters, at)),
+        search_dispatches(user, filters, at).options(*DETAILS),
         page=page,
         per_page=PAGE_SIZE,
         error_out=False,
