@@ -42,6 +42,8 @@ def spread(total: int, buckets: int) -> list[int]:
 
 def dispatch_rows(rng: random.Random, days: list[date], total: int, agencies: list[int]):
     """Yield dispatch rows (as tuples of column values, UTC-aware times) in time order."""
+    from models.dispatch import deadline_after
+
     desk, others = agencies[:10], agencies[10:]
     for day, count in zip(days, spread(total, len(days)), strict=True):
         opening = datetime(day.year, day.month, day.day, 8, 30, tzinfo=UTC) - TAIPEI_OFFSET
@@ -49,7 +51,7 @@ def dispatch_rows(rng: random.Random, days: list[date], total: int, agencies: li
         for offset in seconds:
             notified = opening + timedelta(seconds=offset, microseconds=rng.randrange(10**6))
             sla = 600
-            deadline = notified + timedelta(seconds=sla)
+            deadline = deadline_after(notified, sla)
             agency = rng.choice(desk) if rng.random() < 0.9 or not others else rng.choice(others)
             ack = notified + timedelta(seconds=rng.randint(20, 300)) if rng.random() < 0.9 else None
             roll = rng.random()

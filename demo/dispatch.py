@@ -60,7 +60,7 @@ def _as(user: User | None):
 @contextmanager
 def _clock_kept():
     """Let the block move the clock, then give it back as it was (frozen or running)."""
-    saved = clock._frozen
+    saved = clock.frozen_at()
     try:
         yield
     finally:

@@ -5,8 +5,6 @@ context and commits; `jobs.scheduler` runs them (APScheduler 3) in exactly one p
 
 import logging
 
-from models.core.audit import JOBS as JOBS_ACTOR  # noqa: F401  (kept for jobs.escalation)
-
 log = logging.getLogger("citydesk.jobs")
 
 

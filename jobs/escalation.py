@@ -4,7 +4,7 @@ transaction, once per dispatch, whoever else sweeps at the same time."""
 
 from flask import Flask
 
-from jobs import JOBS_ACTOR, kv, log
+from jobs import kv, log
 from jobs.config import Ladder
 from models.core import audit, clock, db
 from models.dispatch.escalation import EscalationStep, due_steps, take_step
@@ -16,7 +16,7 @@ def overdue_sweep(app: Flask) -> dict:
     """Take every escalation step that is due now; returns counts per step and of notices."""
     counts = {step.value: 0 for step in EscalationStep} | {"notices": 0}
     failed = 0
-    with app.app_context(), audit.acting_as(JOBS_ACTOR):
+    with app.app_context(), audit.acting_as(audit.JOBS):
         ladder = Ladder.from_config(app.config)
         due = due_steps(
             clock.now(), reminder_before=ladder.reminder_before, chief_after=ladder.chief_after

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
 
-from jobs import JOBS_ACTOR
 from models import facility
 from models.core import audit, db
 
@@ -29,7 +28,7 @@ def _in_context(app: Flask | None):
 
 
 def _run(app: Flask | None, work) -> int:
-    with _in_context(app), audit.acting_as(JOBS_ACTOR):
+    with _in_context(app), audit.acting_as(audit.JOBS):
         try:
             written = work()
             db.session.commit()
@@ -48,7 +47,7 @@ def run_overdue_tickets(app: Flask | None = None) -> int:
     """Notify assignees and supervisors of repair tickets past their due date."""
     return _run(
         app,
-        lambda: facility.enqueue_overdue_reminders(facility.overdue_tickets(), by=JOBS_ACTOR.name),
+        lambda: facility.enqueue_overdue_reminders(facility.overdue_tickets(), by=audit.JOBS.name),
     )
 
 

@@ -106,11 +106,12 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from webapp import errors, filters, i18n, nav, security
+    from webapp import errors, filters, i18n, labels, nav, security
 
     i18n.init_app(app)
     nav.init_app(app)
     filters.init_app(app)
+    labels.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     logging.getLogger("citydesk").setLevel(logging.INFO)

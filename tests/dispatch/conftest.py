@@ -22,16 +22,6 @@ VISIT_FORM = {
 NEW_VISIT = {"kind": "petition", "subject": "急難救助申請", "petitioner_name": "王小明"}
 
 
-@pytest.fixture(autouse=True)
-def _system_actor():
-    """Start each test acting as the system: a test-client request leaves its user as the
-    audit actor of this thread (webapp.security sets it and never resets it)."""
-    token = audit.set_actor(audit.SYSTEM)
-    yield
-    audit.set_actor(audit.SYSTEM)
-    del token
-
-
 @pytest.fixture
 def clerk(create_user):
     """A service-centre clerk."""

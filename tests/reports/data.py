@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from models.core import clock, db
-from models.dispatch import Dispatch, DispatchState
+from models.dispatch import Dispatch, DispatchState, deadline_after
 from models.facility import Defect, InspectionPlan, InspectionRound, TicketState
 from models.reference import Agency, DefectCategory, Zone
 from models.reports import ReportSnapshot  # noqa: F401  (the table must exist)
@@ -57,7 +57,7 @@ def dispatch(
         state=state,
         notified_at=start,
         sla_seconds=sla,
-        deadline_at=start + timedelta(seconds=sla),
+        deadline_at=deadline_after(start, sla),
         acknowledged_at=after(acknowledged),
         arrived_at=after(arrived),
         ended_at=ended,

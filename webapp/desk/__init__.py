@@ -16,8 +16,6 @@ def dispatch_labels():
         "kind_label": lambda k: labels.KIND_LABELS.get(k, k),
         "visit_status_label": lambda s: labels.VISIT_STATUS_LABELS.get(s, s),
         "state_label": lambda s: labels.STATE_LABELS.get(s, s),
-        "outcome_label": lambda o: labels.OUTCOME_LABELS.get(o, o),
-        "outcome_badge": lambda o: labels.OUTCOME_BADGES.get(o, ""),
         "time_field_label": lambda f: labels.TIME_FIELD_LABELS.get(f, f),
         "urgency": labels.urgency,
         "between": labels.between,

@@ -14,8 +14,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from models.dispatch import MAX_ETA_MINUTES, MAX_TEXT, VisitKind
-from webapp.desk.labels import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, TIME_FIELD_LABELS
+from webapp.desk.labels import KIND_LABELS, STATE_LABELS, TIME_FIELD_LABELS
 from webapp.forms import Form, choices
+from webapp.labels import OUTCOME_LABELS
 
 
 class VisitForm(Form):

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models.core import audit, clock
-from models.dispatch import Dispatch, DispatchState, Outcome, VisitKind, VisitStatus
+from models.dispatch import Dispatch, DispatchState, VisitKind, VisitStatus
 from models.dispatch import corrections as dispatch_corrections
 from models.dispatch import transferred_from as dispatch_transferred_from
 
@@ -30,22 +30,6 @@ STATE_LABELS = {
     DispatchState.ARRIVED: _l("Arrived"),
     DispatchState.CANCELLED: _l("Cancelled"),
     DispatchState.TRANSFERRED: _l("Transferred"),
-}
-
-OUTCOME_LABELS = {
-    Outcome.ON_TIME: _l("On time"),
-    Outcome.LATE: _l("Late"),
-    Outcome.PENDING: _l("Pending"),
-    Outcome.CANCELLED: _l("Cancelled in time (not counted)"),
-    Outcome.TRANSFERRED: _l("Transferred (not counted)"),
-}
-
-OUTCOME_BADGES = {
-    Outcome.ON_TIME: "ok",
-    Outcome.LATE: "bad",
-    Outcome.PENDING: "warn",
-    Outcome.CANCELLED: "",
-    Outcome.TRANSFERRED: "",
 }
 
 TIME_FIELD_LABELS = {

@@ -29,6 +29,7 @@ from models.reports import (
     round_evidence,
     yearly_report,
 )
+from webapp.labels import outcome_label
 from webapp.reports import bp, charts
 from webapp.reports.export import (
     MIME,
@@ -44,12 +45,7 @@ from webapp.reports.forms import CloseYearForm
 from webapp.security import role_required
 
 PAGE_SIZE = 100
-OUTCOME_LABELS = {
-    "on_time": _l("On time"),
-    "late": _l("Late"),
-    "pending": _l("Pending"),
-    "cancelled": _l("Cancelled in time"),
-    "transferred": _l("Transferred"),
+OUTCOME_FILTER_LABELS = {  # the evidence list's filters: an outcome, or one of these groups
     "counted": _l("Counted (on time or late)"),
     "excluded": _l("Excluded (cancelled in time or transferred)"),
 }
@@ -338,6 +334,8 @@ def _helpers():
         "change_value": _change_value,
         "figure_label": _figure_label,
         "instant": _instant,
-        "outcome_label": lambda value: OUTCOME_LABELS.get(value, value),
+        "outcome_filter_label": lambda value: (
+            OUTCOME_FILTER_LABELS.get(value) or outcome_label(value)
+        ),
         "status_label": lambda value: STATUS_LABELS.get(value, value),
     }
