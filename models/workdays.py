@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.core import audit, clock, db
 from models.core.errors import InvalidInput
+from models.core.text import clean_text
 from models.core.types import UTCDateTime
 
 FIRST_SEEDED_YEAR = 2015
@@ -322,7 +323,7 @@ def load_year(year: int, *, replace: bool = False) -> CalendarYear:
 def set_day(day: date, *, working: bool, name: str) -> CalendarDay:
     """Mark a day as a day off or as a make-up working day (補班), with its name."""
     _check_year(day.year)
-    name = (name or "").replace("\x00", "").strip()[:100]
+    name = clean_text(name, _l("Name"), limit=100)
     if working and day.weekday() < 5:
         raise InvalidInput(_l("A make-up working day (補班) is a Saturday or a Sunday."))
     if not working and not name:
