@@ -7,7 +7,7 @@ from sqlalchemy import false, select, true
 
 from models.core import audit, db
 from models.core.errors import Forbidden, NotFound
-from models.core.text import MAX_ID
+from models.core.text import get_by_id, is_valid_id
 from models.dispatch.tables import Dispatch, Visit
 from models.users import Role
 
@@ -45,7 +45,7 @@ def dispatch_for(user, dispatch_id: int) -> Dispatch:
     agency (agency staff), Forbidden for roles that see no dispatches."""
     if not can_see_dispatches(user):
         raise Forbidden(_("Your role does not allow this."))
-    if not 1 <= dispatch_id <= MAX_ID:
+    if not is_valid_id(dispatch_id):
         raise NotFound(_("No such dispatch."))
     dispatch = db.session.scalar(visible_dispatches(user).where(Dispatch.id == dispatch_id))
     if dispatch is None:
@@ -56,7 +56,7 @@ def dispatch_for(user, dispatch_id: int) -> Dispatch:
 def visit_for(user, visit_id: int) -> Visit:
     """A visit for the counter staff (clerks and supervisors); NotFound when there is none."""
     require_role(user, Role.CLERK, Role.SUPERVISOR)
-    visit = db.session.get(Visit, visit_id) if 1 <= visit_id <= MAX_ID else None
+    visit = get_by_id(Visit, visit_id)
     if visit is None:
         raise NotFound(_("No such visit."))
     return visit
