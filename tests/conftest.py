@@ -138,6 +138,14 @@ def is_postgres(app) -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+@pytest.fixture(autouse=True)
+def _postgres_only(request, is_postgres):
+    """Skip a test marked `postgres_only(reason=...)` when the suite runs on SQLite."""
+    marker = request.node.get_closest_marker("postgres_only")
+    if marker is not None and not is_postgres:
+        pytest.skip(marker.kwargs.get("reason", "needs PostgreSQL"))
+
+
 @pytest.fixture
 def frozen_clock():
     """The clock stopped at 2024-03-04 10:00 Taipei; move it with clock.advance()."""
@@ -157,6 +165,15 @@ def fast_passwords(monkeypatch):
 
     cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
     monkeypatch.setattr("models.users.generate_password_hash", cheap)
+
+
+@pytest.fixture
+def english(app):
+    """Messages in English (the site's default language is Chinese)."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture
@@ -213,6 +230,28 @@ def login_as(app, create_user):
         return test_client, user
 
     return factory
+
+
+@pytest.fixture
+def run_cli(app):
+    """run_cli(*args, input=None) → the click Result of `citydesk ARGS` on the test database:
+    commits the test's session first (the command sees only committed rows), forgets cached
+    rows after."""
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from webapp.cli import cli
+
+    def invoke(*args, input=None):
+        db.session.commit()
+        result = CliRunner().invoke(
+            cli, list(args), input=input, obj=ScriptInfo(create_app=lambda: app)
+        )
+        db.session.expire_all()
+        db.session.rollback()
+        return result
+
+    return invoke
 
 
 @pytest.fixture(scope="session")

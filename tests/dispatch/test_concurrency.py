@@ -10,13 +10,9 @@ from models.core.errors import Conflict
 from models.dispatch import Dispatch, DispatchState, arrive, cancel
 from models.users import User
 
-pytestmark = pytest.mark.postgres_only
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(is_postgres):
-    if not is_postgres:
-        pytest.skip("row locking under concurrent transactions needs PostgreSQL")
+pytestmark = pytest.mark.postgres_only(
+    reason="row locking under concurrent transactions needs PostgreSQL"
+)
 
 
 def run_race(dispatch_id: int, clerk_id: int, first, second) -> list[str]:

@@ -1,9 +1,6 @@
 """Fixtures of the facility tests (plain helpers are in `tests.facility.support`)."""
 
-from functools import partial
-
 import pytest
-from werkzeug.security import generate_password_hash
 
 from models.core import db
 from models.users import create_token
@@ -11,19 +8,8 @@ from tests.facility.support import Api, image_bytes, move, new_ticket, upload
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch):
-    """Hash test passwords cheaply: these tests create many users and test no hashing."""
-    cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
-    monkeypatch.setattr("models.users.generate_password_hash", cheap)
-
-
-@pytest.fixture
-def english():
-    """Render the operations' messages in English (the default language is Chinese)."""
-    from flask_babel import force_locale
-
-    with force_locale("en"):
-        yield
+def _cheap_hashes(fast_passwords):
+    """These tests create many users and test no hashing."""
 
 
 @pytest.fixture

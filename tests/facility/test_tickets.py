@@ -446,16 +446,14 @@ def test_building_grid_counts_open_tickets_and_ages(people, frozen_clock):
     assert age_band(fresh.found_at, fresh.found_at + timedelta(days=2)) == "age-1"
 
 
-@pytest.mark.postgres_only
-def test_two_verifications_at_once_on_postgres(app, people, is_postgres):
+@pytest.mark.postgres_only(reason="needs PostgreSQL row locks")
+def test_two_verifications_at_once_on_postgres(app, people):
     """Two real transactions: the second waits on the row lock, then finds it verified."""
     import threading
     import time
 
     from sqlalchemy import text
 
-    if not is_postgres:
-        pytest.skip("needs PostgreSQL row locks")
     defect = to_fixed(new_ticket(people["clerk"]), people)
     clerk_id, defect_id = people["clerk"].id, defect.id
     outcome = []

@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from demo import load_demo
-from models.core import audit, clock, db
+from models.core import clock, db
 from models.dispatch import Dispatch
 from models.facility import Defect, InspectionRound
 from models.reference import Agency
@@ -90,17 +89,6 @@ def _violations(page) -> list[dict]:
         for v in result
         if v["impact"] in ("serious", "critical")
     ]
-
-
-@pytest.fixture
-def demo(is_postgres):
-    """The demo users (with their passwords) and sample data of `citydesk demo`."""
-    if is_postgres:
-        pytest.skip("accessibility does not depend on the database: checked in the SQLite run")
-    with audit.acting_as(audit.Actor(None, "test")):
-        passwords = load_demo()
-        db.session.commit()
-    return passwords
 
 
 @pytest.mark.parametrize(("viewport", "size"), [("desktop", DESKTOP), ("phone", PHONE)])

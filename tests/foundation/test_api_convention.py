@@ -3,9 +3,7 @@ answers: one error schema for every error response, one pagination shape for eve
 
 import pytest
 
-from models.core import db
 from models.core.text import MAX_ID
-from models.users import create_token
 from webapp.api.convention import MAX_PER_PAGE
 
 ERROR_REF = "#/components/schemas/ApiError"
@@ -18,11 +16,6 @@ WHOLE = {
     "/api/v1/defects/similar": "the open tickets at one place and category",
     "/api/v1/rounds/schedule": "one row per active zone",
 }
-
-
-@pytest.fixture
-def doc(client):
-    return client.get("/api/v1/openapi.json").get_json()
 
 
 def operations(doc):
@@ -85,13 +78,6 @@ def test_every_list_endpoint_answers_in_the_one_page_shape(doc):
         assert (page["minimum"], page["maximum"]) == (1, MAX_ID), path
         assert (per_page["minimum"], per_page["maximum"]) == (1, MAX_PER_PAGE), path
     assert paged == PAGED
-
-
-@pytest.fixture
-def supervisor_headers(create_user):
-    _row, token = create_token(create_user(role="supervisor"), "test")
-    db.session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("path", sorted(PAGED))

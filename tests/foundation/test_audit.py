@@ -2,12 +2,9 @@
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 
 from models.core import db
 from models.core.audit import AuditEntry, pending_entries, record, verify_chain
-from webapp.cli import cli
 
 
 def _audit_some(n: int) -> None:
@@ -43,12 +40,12 @@ def _tamper(statement: str, is_postgres: bool) -> None:
             conn.execute(sa.text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
 
 
-def test_an_edited_row_is_reported_by_audit_verify(app, is_postgres):
+def test_an_edited_row_is_reported_by_audit_verify(app, is_postgres, run_cli):
     _audit_some(5)
     _tamper("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 3", is_postgres)
     report = verify_chain()
     assert (report.ok, report.broken_seq, report.checked) == (False, 3, 2)
-    result = CliRunner().invoke(cli, ["audit", "verify"], obj=ScriptInfo(create_app=lambda: app))
+    result = run_cli("audit", "verify")
     assert result.exit_code == 1
     assert "entry 3" in result.output and "content does not match" in result.output
 
@@ -70,15 +67,14 @@ def test_a_deleted_tail_is_reported(app, is_postgres):
     assert (report.ok, report.broken_seq) == (False, 4)
 
 
-def test_audit_verify_passes_on_an_intact_chain(app):
+def test_audit_verify_passes_on_an_intact_chain(app, run_cli):
     _audit_some(2)
-    result = CliRunner().invoke(cli, ["audit", "verify"], obj=ScriptInfo(create_app=lambda: app))
+    result = run_cli("audit", "verify")
     assert result.exit_code == 0 and "2 entries" in result.output
 
 
-def test_postgres_refuses_updates_and_deletes_of_audit_rows(app, is_postgres):
-    if not is_postgres:
-        pytest.skip("the append-only trigger exists on PostgreSQL only")
+@pytest.mark.postgres_only(reason="the append-only trigger exists on PostgreSQL only")
+def test_postgres_refuses_updates_and_deletes_of_audit_rows(app):
     _audit_some(1)
     with pytest.raises(sa.exc.ProgrammingError, match="append-only"), db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE audit_entry SET actor = 'x'"))

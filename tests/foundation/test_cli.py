@@ -4,46 +4,23 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
 from models.core import db
 from models.users import ApiToken, User, revoke_token
-from webapp.cli import cli
 
 
-@pytest.fixture
-def run(app):
-    """run(args, input=None) → click Result, against the test database."""
-    runner = CliRunner()
-
-    def invoke(args, input=None):
-        result = runner.invoke(cli, args, input=input, obj=_script_info(app))
-        db.session.remove()
-        return result
-
-    return invoke
-
-
-def _script_info(app):
-    from flask.cli import ScriptInfo
-
-    return ScriptInfo(create_app=lambda: app)
-
-
-def test_create_user_reads_the_password_from_stdin(run, client):
-    result = run(
-        [
-            "create-user",
-            "wang",
-            "--role",
-            "agency",
-            "--agency",
-            "health",
-            "--name",
-            "王",
-            "--email",
-            "wang@example.gov.tw",
-        ],
+def test_create_user_reads_the_password_from_stdin(run_cli, client):
+    result = run_cli(
+        "create-user",
+        "wang",
+        "--role",
+        "agency",
+        "--agency",
+        "health",
+        "--name",
+        "王",
+        "--email",
+        "wang@example.gov.tw",
         input="s3cret-enough\n",
     )
     assert result.exit_code == 0, result.output
@@ -74,27 +51,27 @@ def test_create_user_reads_the_password_from_stdin(run, client):
         (["create-user", "bad name!", "--role", "clerk"], "A username is"),
     ],
 )
-def test_create_user_refuses_bad_input_clearly(run, args, message):
-    result = run(args, input="long-enough-pw\n")
+def test_create_user_refuses_bad_input_clearly(run_cli, args, message):
+    result = run_cli(*args, input="long-enough-pw\n")
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def test_create_user_refuses_a_duplicate_username_and_a_short_password(run):
-    assert run(["create-user", "dup", "--role", "clerk"], input="long-enough-pw\n").exit_code == 0
-    result = run(["create-user", "DUP", "--role", "clerk"], input="long-enough-pw\n")
+def test_create_user_refuses_a_duplicate_username_and_a_short_password(run_cli):
+    assert run_cli("create-user", "dup", "--role", "clerk", input="long-enough-pw\n").exit_code == 0
+    result = run_cli("create-user", "DUP", "--role", "clerk", input="long-enough-pw\n")
     assert result.exit_code != 0 and "Username already taken: DUP" in result.output
-    result = run(["create-user", "shorty", "--role", "clerk"], input="short\n")
+    result = run_cli("create-user", "shorty", "--role", "clerk", input="short\n")
     assert result.exit_code != 0 and "at least 8 characters" in result.output
-    result = run(["create-user", "empty", "--role", "clerk"], input="\n")
+    result = run_cli("create-user", "empty", "--role", "clerk", input="\n")
     assert result.exit_code != 0 and "No password" in result.output
 
 
-def test_create_token_prints_a_token_that_works_until_revoked(run, app, create_user):
+def test_create_token_prints_a_token_that_works_until_revoked(run_cli, app, create_user):
     create_user(role="clerk", username="robot")
-    result = run(["create-token", "robot", "--name", "kiosk"])
+    result = run_cli("create-token", "robot", "--name", "kiosk")
     assert result.exit_code == 0, result.output
     token = result.output.strip()
     assert re.fullmatch(r"cd_[\w-]{40,}", token)
@@ -112,14 +89,14 @@ def test_create_token_prints_a_token_that_works_until_revoked(run, app, create_u
     assert response.status_code == 401
 
 
-def test_create_token_for_an_unknown_user(run):
-    result = run(["create-token", "ghost"])
+def test_create_token_for_an_unknown_user(run_cli):
+    result = run_cli("create-token", "ghost")
     assert result.exit_code != 0 and "No such user: ghost" in result.output
 
 
-def test_bearer_token_writes_need_no_csrf_but_sessions_do(csrf_app, run, create_user):
+def test_bearer_token_writes_need_no_csrf_but_sessions_do(csrf_app, run_cli, create_user):
     create_user(role="clerk", username="bot")
-    token = run(["create-token", "bot"]).output.strip()
+    token = run_cli("create-token", "bot").output.strip()
     client = csrf_app.test_client()
     # A POST to a GET-only endpoint: with a token the CSRF check is skipped (405, not 400).
     response = client.post("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -128,8 +105,8 @@ def test_bearer_token_writes_need_no_csrf_but_sessions_do(csrf_app, run, create_
     assert response.status_code == 400
 
 
-def test_demo_creates_a_user_for_every_role_and_prints_passwords_once(run, client):
-    result = run(["demo"])
+def test_demo_creates_a_user_for_every_role_and_prints_passwords_once(run_cli, client):
+    result = run_cli("demo")
     assert result.exit_code == 0, result.output
     passwords = dict(re.findall(r"^\s+(\S+)\s+(demo-\w+)$", result.output, re.M))
     roles = {u.role for u in db.session.scalars(sa.select(User))}
@@ -141,5 +118,5 @@ def test_demo_creates_a_user_for_every_role_and_prints_passwords_once(run, clien
         ).status_code
         == 302
     )
-    again = run(["demo"])
+    again = run_cli("demo")
     assert again.exit_code == 0 and "demo-" not in again.output

@@ -1,27 +1,32 @@
-"""Fixtures for the time-driven jobs: dispatches inserted directly (the dispatch operations
-are another area's), a real SMTP server and a real webhook receiver on loopback."""
+"""Fixtures for the time-driven jobs: dispatch rows inserted directly (the dispatch operations
+are another area's), agencies with addresses and webhooks, a real SMTP server and a real webhook
+receiver on loopback, and real `citydesk` processes."""
 
 import asyncio
 import email
 import email.policy
 import http.server
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from models.core import clock, db
-from models.core.outbox import Notification
+from models.core.outbox import Channel, Notification, enqueue
 from models.dispatch import Dispatch, DispatchState, deadline_after
-from models.reference import agency_by_code
-from tests.conftest import free_port
+from models.reference import agency_by_code, update_agency
+from tests.conftest import free_port, make_app
 
 
 @pytest.fixture
-def make_dispatch():
-    """make_dispatch(agency="social-welfare", sla=600, notified_at=now, state="notified", ...)
+def dispatch_row():
+    """dispatch_row(agency="social-welfare", sla=600, notified_at=now, state="notified", ...)
     inserts a dispatch row as the dispatch area's notify() would (without its notices)."""
 
     def factory(
@@ -70,6 +75,89 @@ def notices(**filters) -> list[Notification]:
     db.session.expire_all()
     stmt = db.select(Notification).filter_by(**filters).order_by(Notification.id)
     return list(db.session.scalars(stmt))
+
+
+# --- Agencies with addresses and webhooks ------------------------------------------------
+
+WEBHOOK_SECRET = "agency-shared-secret"
+BUSY_AGENCIES = ["social-welfare", "health", "labor"]
+BUSY_SECRET = "shared-secret"
+
+
+@pytest.fixture
+def agency_contacts(create_user):
+    """The social-welfare agency with two addresses, a webhook and two staff."""
+    agency = agency_by_code("social-welfare")
+    update_agency(
+        agency,
+        emails="desk@sw.example, chief@sw.example",
+        webhook_url="http://127.0.0.1:9/hook",
+        webhook_secret="s3cret",
+    )
+    db.session.commit()
+    staff = [create_user(role="agency", agency="social-welfare") for _ in range(2)]
+    create_user(role="agency", agency="health")  # another agency: never told
+    return staff
+
+
+@pytest.fixture
+def agency_mail():
+    """The social-welfare agency with one e-mail address (returned)."""
+    agency = agency_by_code("social-welfare")
+    update_agency(agency, emails="desk@sw.example")
+    db.session.commit()
+    return "desk@sw.example"
+
+
+@pytest.fixture
+def hooked_agency():
+    """hooked_agency(url, secret=WEBHOOK_SECRET) → social-welfare, its webhook set."""
+
+    def factory(url, secret=WEBHOOK_SECRET):
+        agency = agency_by_code("social-welfare")
+        update_agency(agency, webhook_url=url, webhook_secret=secret)
+        db.session.commit()
+        return agency
+
+    return factory
+
+
+@pytest.fixture
+def busy_centre(frozen_clock, dispatch_row, create_user, webhook_receiver):
+    """Three agencies with addresses, staff and a webhook; supervisors and chiefs; 12 overdue
+    dispatches (past the chief's step) and 6 in their reminder window, each already with
+    its `notified` notices in the outbox."""
+    receiver = webhook_receiver()
+    for code in BUSY_AGENCIES:
+        update_agency(
+            agency_by_code(code),
+            emails=f"a@{code}.example, b@{code}.example",
+            webhook_url=f"{receiver.url}/{code}",
+            webhook_secret=BUSY_SECRET,
+        )
+        for _ in range(2):
+            create_user(role="agency", agency=code)
+    db.session.commit()
+    for n in range(3):
+        create_user(role="supervisor", email=f"sup{n}@city.example")
+    create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
+    start = clock.now()
+    overdue = [dispatch_row(BUSY_AGENCIES[n % 3], sla=600, notified_at=start) for n in range(12)]
+    clock.advance(seconds=600 + 301)
+    reminded = [dispatch_row(BUSY_AGENCIES[n % 3], sla=600) for n in range(6)]
+    clock.advance(seconds=600 - 170)  # 2:50 before their deadline
+    for dispatch in overdue + reminded:
+        for address in dispatch.agency.email_list:
+            enqueue(
+                f"dispatch:{dispatch.id}:notified",
+                "dispatch.notified",
+                Channel.EMAIL,
+                address,
+                {"dispatch_id": dispatch.id},
+                dispatch_id=dispatch.id,
+            )
+    db.session.commit()
+    return receiver, overdue, reminded
 
 
 # --- A real SMTP server ------------------------------------------------------------------
@@ -235,3 +323,64 @@ def webhook_receiver():
     yield factory
     for receiver in made:
         receiver.close()
+
+
+# --- Real `citydesk` processes -----------------------------------------------------------
+
+CITYDESK = str(Path(sys.executable).parent / "citydesk")
+
+
+class Process:
+    """A `citydesk ...` subprocess with its output in a file; always stopped by the test."""
+
+    def __init__(self, args, env, log_path: Path):
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.popen = subprocess.Popen(
+            [CITYDESK, *args], env=env, stdout=self._log, stderr=subprocess.STDOUT, text=True
+        )
+        self.pid = self.popen.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up code runs, as when a machine dies."""
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> int:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._log.close()
+        return self.popen.returncode
+
+
+@pytest.fixture
+def processes():
+    """start(args, env, name) → Process; every one is stopped at the end."""
+    started: list[Process] = []
+
+    def start(args, env, log_path):
+        process = Process(args, env, log_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    """An instance folder with its own SQLite database, and an app bound to it for the test
+    to write and read rows (as another process would)."""
+    monkeypatch.setenv("CITYDESK_INSTANCE_PATH", str(tmp_path))
+    url = f"sqlite:///{tmp_path}/citydesk.sqlite3"
+    app = make_app(url, tmp_path, DISPATCH_SLA_SECONDS=2)
+    return tmp_path, app

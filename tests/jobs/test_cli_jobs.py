@@ -3,38 +3,21 @@
 import threading
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 
 from jobs.records import job_statuses
-from models.core import clock, db
+from models.core import clock
 from models.dispatch.escalation import breaches_for
 from models.reference import agency_by_code, update_agency
 from tests.conftest import make_app
 from tests.jobs.conftest import notices
-from webapp.cli import cli
 
 
-@pytest.fixture
-def citydesk(app):
-    """citydesk(args) → click Result, against the test database."""
-
-    def invoke(*args):
-        db.session.commit()
-        result = CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: app))
-        db.session.expire_all()
-        db.session.rollback()
-        return result
-
-    return invoke
-
-
-def test_jobs_once_runs_every_job_and_exits(citydesk, make_dispatch, mail_to, create_user):
+def test_jobs_once_runs_every_job_and_exits(run_cli, dispatch_row, mail_to, create_user):
     update_agency(agency_by_code("social-welfare"), emails="desk@sw.example")
     staff_id = create_user(role="agency", agency="social-welfare").id
-    dispatch_id = make_dispatch(sla=60, notified_at=clock.now() - _secs(61)).id
+    dispatch_id = dispatch_row(sla=60, notified_at=clock.now() - _secs(61)).id
 
-    result = citydesk("jobs", "--once")
+    result = run_cli("jobs", "--once")
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -57,7 +40,7 @@ def test_jobs_once_runs_every_job_and_exits(citydesk, make_dispatch, mail_to, cr
     }
     assert all(s.last_ok and s.holder.startswith("once:") for s in statuses.values())
 
-    assert citydesk("jobs", "--once").exit_code == 0  # again: nothing new is sent
+    assert run_cli("jobs", "--once").exit_code == 0  # again: nothing new is sent
     assert len(mail_to.messages) == 1
 
 
@@ -73,23 +56,23 @@ def test_jobs_once_runs_every_job_and_exits(citydesk, make_dispatch, mail_to, cr
         ("JOBS_RETENTION_AT", "3 am", "CITYDESK_JOBS_RETENTION_AT must be HH:MM"),
     ],
 )
-def test_bad_settings_stop_with_a_clear_message(citydesk, app, monkeypatch, key, value, message):
+def test_bad_settings_stop_with_a_clear_message(run_cli, app, monkeypatch, key, value, message):
     monkeypatch.setitem(app.config, "MAIL_USE_TLS", key == "MAIL_USE_SSL")
     monkeypatch.setitem(app.config, key, value)
-    result = citydesk("jobs", "--once")
+    result = run_cli("jobs", "--once")
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
 
 
-def test_a_failing_job_is_reported_and_the_exit_code_says_so(citydesk, app, monkeypatch):
+def test_a_failing_job_is_reported_and_the_exit_code_says_so(run_cli, app, monkeypatch):
     import jobs.retention
 
     def broken(_app):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(jobs.retention, "erase_expired", broken)
-    result = citydesk("jobs", "--once")
+    result = run_cli("jobs", "--once")
     assert result.exit_code == 1
     assert "retention: FAILED RuntimeError: disk on fire" in result.output
     status = job_statuses()["retention"]

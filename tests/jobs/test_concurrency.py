@@ -10,51 +10,9 @@ import sqlalchemy as sa
 
 from jobs.escalation import overdue_sweep
 from jobs.relay import relay
-from models.core import clock, db
-from models.core.outbox import Channel, Notification, enqueue
+from models.core import db
+from models.core.outbox import Notification
 from models.dispatch.escalation import DispatchEscalation
-from models.reference import agency_by_code, update_agency
-
-AGENCIES = ["social-welfare", "health", "labor"]
-SECRET = "shared-secret"
-
-
-@pytest.fixture
-def busy_centre(frozen_clock, make_dispatch, create_user, webhook_receiver):
-    """Three agencies with addresses, staff and a webhook; supervisors and chiefs; 12 overdue
-    dispatches (past the chief's step) and 6 in their reminder window, each already with
-    its `notified` notices in the outbox."""
-    receiver = webhook_receiver()
-    for code in AGENCIES:
-        update_agency(
-            agency_by_code(code),
-            emails=f"a@{code}.example, b@{code}.example",
-            webhook_url=f"{receiver.url}/{code}",
-            webhook_secret=SECRET,
-        )
-        for _ in range(2):
-            create_user(role="agency", agency=code)
-    db.session.commit()
-    for n in range(3):
-        create_user(role="supervisor", email=f"sup{n}@city.example")
-    create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
-    start = clock.now()
-    overdue = [make_dispatch(AGENCIES[n % 3], sla=600, notified_at=start) for n in range(12)]
-    clock.advance(seconds=600 + 301)
-    reminded = [make_dispatch(AGENCIES[n % 3], sla=600) for n in range(6)]
-    clock.advance(seconds=600 - 170)  # 2:50 before their deadline
-    for dispatch in overdue + reminded:
-        for address in dispatch.agency.email_list:
-            enqueue(
-                f"dispatch:{dispatch.id}:notified",
-                "dispatch.notified",
-                Channel.EMAIL,
-                address,
-                {"dispatch_id": dispatch.id},
-                dispatch_id=dispatch.id,
-            )
-    db.session.commit()
-    return receiver, overdue, reminded
 
 
 def _threads(targets) -> list[BaseException]:
@@ -80,11 +38,12 @@ def _threads(targets) -> list[BaseException]:
     return errors
 
 
+@pytest.mark.postgres_only(
+    reason="needs PostgreSQL: SQLite has one writer, so nothing runs concurrently there"
+)
 def test_two_relays_and_two_sweeps_deliver_everything_exactly_once(
-    app, is_postgres, busy_centre, mail_to, monkeypatch
+    app, busy_centre, mail_to, monkeypatch
 ):
-    if not is_postgres:
-        pytest.skip("needs PostgreSQL: SQLite has one writer, so nothing runs concurrently there")
     receiver, overdue, reminded = busy_centre
     monkeypatch.setitem(app.config, "OUTBOX_BATCH_SIZE", 4)  # many small, interleaved claims
     sweep_counts: list[dict] = []

@@ -49,9 +49,8 @@ def test_a_holder_stops_acting_when_it_could_not_renew_in_time(app, is_postgres)
     _second.release()
 
 
-def test_the_advisory_lock_is_held_by_one_and_free_when_its_connection_closes(app, is_postgres):
-    if not is_postgres:
-        pytest.skip("the advisory lock is PostgreSQL's (SQLite uses the lease row)")
+@pytest.mark.postgres_only(reason="the advisory lock is PostgreSQL's (SQLite uses the lease row)")
+def test_the_advisory_lock_is_held_by_one_and_free_when_its_connection_closes(app):
     first, second = _pair(app)
     assert isinstance(first, AdvisoryLockLeadership)
     try:

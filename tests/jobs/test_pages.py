@@ -21,10 +21,10 @@ def _unread_badge(page: str) -> str | None:
 
 
 def test_a_delivered_notice_shows_in_the_list_with_an_unread_count(
-    run, make_dispatch, login_as, create_user
+    run, dispatch_row, login_as, create_user
 ):
     client, agency_user = login_as("agency", agency="social-welfare")
-    dispatch = make_dispatch(sla=1, notified_at=clock.now().replace(microsecond=0))
+    dispatch = dispatch_row(sla=1, notified_at=clock.now().replace(microsecond=0))
     clock.advance(seconds=2)
     run(overdue_sweep)
 

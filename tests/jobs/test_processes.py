@@ -3,15 +3,11 @@ process loses no notice, and a standby `citydesk jobs` takes over from a dead le
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from jobs.records import current_lease, job_statuses
@@ -21,55 +17,8 @@ from models.dispatch import Dispatch
 from models.dispatch.escalation import DispatchEscalation
 from models.reference import agency_by_code, sla_seconds, update_agency
 from models.users import create_token, create_user
-from tests.conftest import TEST_PASSWORD, free_port, make_app
-
-CITYDESK = str(Path(sys.executable).parent / "citydesk")
-
-
-class Process:
-    """A `citydesk ...` subprocess with its output in a file; always stopped by the test."""
-
-    def __init__(self, args, env, log_path: Path):
-        self.log_path = log_path
-        self._log = log_path.open("w")
-        self.popen = subprocess.Popen(
-            [CITYDESK, *args], env=env, stdout=self._log, stderr=subprocess.STDOUT, text=True
-        )
-        self.pid = self.popen.pid
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up code runs, as when a machine dies."""
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        self._log.close()
-        return self.popen.returncode
-
-
-@pytest.fixture
-def processes():
-    """start(args, env, name) → Process; every one is stopped at the end."""
-    started: list[Process] = []
-
-    def start(args, env, log_path):
-        process = Process(args, env, log_path)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+from tests.conftest import TEST_PASSWORD, free_port
+from tests.jobs.conftest import Process
 
 
 def _env(instance: Path, database_url: str | None = None, **settings) -> dict:
@@ -101,16 +50,6 @@ def _answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-@pytest.fixture
-def instance(tmp_path, monkeypatch):
-    """An instance folder with its own SQLite database, and an app bound to it for the test
-    to write and read rows (as another process would)."""
-    monkeypatch.setenv("CITYDESK_INSTANCE_PATH", str(tmp_path))
-    url = f"sqlite:///{tmp_path}/citydesk.sqlite3"
-    app = make_app(url, tmp_path, DISPATCH_SLA_SECONDS=2)
-    return tmp_path, app
 
 
 def _serve(processes, instance_dir, log_name, port, **settings):

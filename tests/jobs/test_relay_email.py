@@ -3,29 +3,18 @@ server is down, exactly one mail once it is back."""
 
 from datetime import timedelta
 
-import pytest
-
 from jobs.escalation import overdue_sweep
 from jobs.relay import relay
 from models.core import clock, db
 from models.core.notices import retry
 from models.core.outbox import Channel, enqueue
-from models.reference import agency_by_code, update_agency
 from tests.jobs.conftest import notices
 
 
-@pytest.fixture
-def agency_mail():
-    agency = agency_by_code("social-welfare")
-    update_agency(agency, emails="desk@sw.example")
-    db.session.commit()
-    return "desk@sw.example"
-
-
 def test_breach_email_names_the_agency_the_subject_and_the_deadline(
-    frozen_clock, run, make_dispatch, mail_to, agency_mail
+    frozen_clock, run, dispatch_row, mail_to, agency_mail
 ):
-    dispatch = make_dispatch(sla=600, subject="低收入戶申請進度")
+    dispatch = dispatch_row(sla=600, subject="低收入戶申請進度")
     clock.advance(seconds=605)
     run(overdue_sweep)
     result = run(relay)
@@ -53,10 +42,10 @@ def test_breach_email_names_the_agency_the_subject_and_the_deadline(
 
 
 def test_with_the_server_down_the_notice_waits_and_is_retried_then_sent_once(
-    frozen_clock, run, make_dispatch, mail_to, agency_mail, app
+    frozen_clock, run, dispatch_row, mail_to, agency_mail, app
 ):
     base = app.config["OUTBOX_BACKOFF_SECONDS"]
-    dispatch = make_dispatch(sla=600)
+    dispatch = dispatch_row(sla=600)
     clock.advance(seconds=601)
     run(overdue_sweep)
     mail_to.stop()
@@ -152,10 +141,10 @@ def test_a_notice_that_cannot_be_rendered_is_dead_and_the_others_still_go(
 
 
 def test_the_chief_mail_and_a_mail_delayed_past_the_arrival_say_so(
-    frozen_clock, run, make_dispatch, mail_to, create_user
+    frozen_clock, run, dispatch_row, mail_to, create_user
 ):
     create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
-    dispatch = make_dispatch(sla=600)
+    dispatch = dispatch_row(sla=600)
     clock.advance(seconds=600 + 301)
     run(overdue_sweep)
     run(relay)
@@ -169,7 +158,7 @@ def test_the_chief_mail_and_a_mail_delayed_past_the_arrival_say_so(
     assert "延遲送出" not in body  # still open: no note
 
     # A breach mail held up by a dead mail server goes out after the agency arrived.
-    late = make_dispatch(sla=600)
+    late = dispatch_row(sla=600)
     clock.advance(seconds=601)
     mail_to.stop()
     run(overdue_sweep)

@@ -3,40 +3,25 @@
 import hashlib
 import hmac
 
-import pytest
-
 from jobs.escalation import overdue_sweep
 from jobs.relay import relay
 from models.core import clock, db
 from models.reference import agency_by_code, update_agency
-from tests.jobs.conftest import notices
-
-SECRET = "agency-shared-secret"
+from tests.jobs.conftest import WEBHOOK_SECRET, notices
 
 
-def _verify(request, secret=SECRET) -> bool:
+def _verify(request, secret=WEBHOOK_SECRET) -> bool:
     """What the agency's receiver does: recompute the HMAC over the raw body."""
     expected = "sha256=" + hmac.new(secret.encode(), request["body"], hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, request["headers"]["X-CityDesk-Signature"])
 
 
-@pytest.fixture
-def hooked_agency():
-    def factory(url, secret=SECRET):
-        agency = agency_by_code("social-welfare")
-        update_agency(agency, webhook_url=url, webhook_secret=secret)
-        db.session.commit()
-        return agency
-
-    return factory
-
-
 def test_receiver_gets_the_signed_event(
-    frozen_clock, run, make_dispatch, webhook_receiver, hooked_agency
+    frozen_clock, run, dispatch_row, webhook_receiver, hooked_agency
 ):
     receiver = webhook_receiver()
     hooked_agency(receiver.url)
-    dispatch = make_dispatch(sla=600, subject="勞保給付")
+    dispatch = dispatch_row(sla=600, subject="勞保給付")
     clock.advance(seconds=601)
     run(overdue_sweep)
     assert run(relay) == {"sent": 1}
@@ -63,11 +48,11 @@ def test_receiver_gets_the_signed_event(
 
 
 def test_two_failures_then_success_delivers_on_the_third_attempt_once(
-    frozen_clock, run, make_dispatch, webhook_receiver, hooked_agency, app
+    frozen_clock, run, dispatch_row, webhook_receiver, hooked_agency, app
 ):
     receiver = webhook_receiver(statuses=[500, 500])
     hooked_agency(receiver.url)
-    make_dispatch(sla=600)
+    dispatch_row(sla=600)
     clock.advance(seconds=601)
     run(overdue_sweep)
 
@@ -89,12 +74,12 @@ def test_two_failures_then_success_delivers_on_the_third_attempt_once(
 
 
 def test_a_slow_receiver_times_out_and_is_retried(
-    frozen_clock, run, make_dispatch, webhook_receiver, hooked_agency, app, monkeypatch
+    frozen_clock, run, dispatch_row, webhook_receiver, hooked_agency, app, monkeypatch
 ):
     monkeypatch.setitem(app.config, "WEBHOOK_TIMEOUT", 0.3)
     receiver = webhook_receiver(delay=1)
     hooked_agency(receiver.url)
-    make_dispatch(sla=600)
+    dispatch_row(sla=600)
     clock.advance(seconds=601)
     run(overdue_sweep)
     assert run(relay) == {"retry": 1}
@@ -103,12 +88,12 @@ def test_a_slow_receiver_times_out_and_is_retried(
 
 
 def test_a_refusal_or_a_missing_secret_is_dead_with_the_reason(
-    frozen_clock, run, make_dispatch, webhook_receiver, hooked_agency
+    frozen_clock, run, dispatch_row, webhook_receiver, hooked_agency
 ):
     receiver = webhook_receiver(statuses=[404])
     hooked_agency(receiver.url)
-    make_dispatch(sla=600)
-    make_dispatch("health", sla=600)
+    dispatch_row(sla=600)
+    dispatch_row("health", sla=600)
     update_agency(agency_by_code("health"), webhook_url=receiver.url + "/health")
     db.session.commit()
     clock.advance(seconds=601)

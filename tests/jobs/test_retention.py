@@ -27,11 +27,11 @@ def _visit(days_ago, name="王小明", phone="0912345678"):
     return visit
 
 
-def test_old_visits_lose_name_and_phone_and_keep_everything_else(frozen_clock, run, make_dispatch):
+def test_old_visits_lose_name_and_phone_and_keep_everything_else(frozen_clock, run, dispatch_row):
     old = _visit(366)
     recent = _visit(364)
     anonymous = _visit(500, name=None, phone=None)
-    dispatch = make_dispatch(
+    dispatch = dispatch_row(
         "finance",
         notified_at=old.created_at,
         visit_id=old.id,

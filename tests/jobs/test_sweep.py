@@ -12,24 +12,7 @@ from models.core.audit import AuditEntry
 from models.core.errors import InvalidInput
 from models.dispatch import DispatchState
 from models.dispatch.escalation import DispatchEscalation, breaches_for, steps_for
-from models.reference import agency_by_code, update_agency
 from tests.jobs.conftest import notices
-
-
-@pytest.fixture
-def agency_contacts(create_user):
-    """The social-welfare agency with two addresses, a webhook and two staff."""
-    agency = agency_by_code("social-welfare")
-    update_agency(
-        agency,
-        emails="desk@sw.example, chief@sw.example",
-        webhook_url="http://127.0.0.1:9/hook",
-        webhook_secret="s3cret",
-    )
-    db.session.commit()
-    staff = [create_user(role="agency", agency="social-welfare") for _ in range(2)]
-    create_user(role="agency", agency="health")  # another agency: never told
-    return staff
 
 
 def _escalations(step=None):
@@ -40,13 +23,13 @@ def _escalations(step=None):
 
 
 def test_breach_is_recorded_once_with_notices_to_agency_contacts_and_supervisors(
-    frozen_clock, run, make_dispatch, agency_contacts, create_user
+    frozen_clock, run, dispatch_row, agency_contacts, create_user
 ):
     supervisor = create_user(role="supervisor", email="boss@city.example")
     gone = create_user(role="supervisor", email="gone@city.example")
     gone.active = False
     db.session.commit()
-    dispatch = make_dispatch(sla=600)
+    dispatch = dispatch_row(sla=600)
 
     clock.advance(seconds=600)  # exactly at the deadline: still on time, no breach
     assert run(overdue_sweep)["breach"] == 0
@@ -92,10 +75,10 @@ def test_breach_is_recorded_once_with_notices_to_agency_contacts_and_supervisors
 
 
 def test_reminder_three_minutes_before_the_deadline_only_when_not_acknowledged(
-    frozen_clock, run, make_dispatch, agency_contacts
+    frozen_clock, run, dispatch_row, agency_contacts
 ):
-    waiting = make_dispatch(sla=600)
-    acknowledged = make_dispatch(sla=600, state=DispatchState.ACKNOWLEDGED.value)
+    waiting = dispatch_row(sla=600)
+    acknowledged = dispatch_row(sla=600, state=DispatchState.ACKNOWLEDGED.value)
     acknowledged.acknowledged_at = clock.now()
     db.session.commit()
 
@@ -116,12 +99,12 @@ def test_reminder_three_minutes_before_the_deadline_only_when_not_acknowledged(
 
 
 def test_no_reminder_when_the_sla_is_shorter_than_the_reminder_or_the_deadline_passed(
-    frozen_clock, run, make_dispatch, agency_contacts
+    frozen_clock, run, dispatch_row, agency_contacts
 ):
-    short = make_dispatch(sla=120)  # the reminder would come before the notice itself
+    short = dispatch_row(sla=120)  # the reminder would come before the notice itself
     clock.advance(seconds=60)
     assert run(overdue_sweep)["reminder"] == 0
-    late = make_dispatch(sla=600)
+    late = dispatch_row(sla=600)
     clock.advance(seconds=700)  # the sweep was down through the reminder window
     result = run(overdue_sweep)
     assert result["reminder"] == 0 and result["breach"] == 2
@@ -130,12 +113,12 @@ def test_no_reminder_when_the_sla_is_shorter_than_the_reminder_or_the_deadline_p
 
 
 def test_chief_is_told_five_minutes_after_the_deadline_if_nobody_arrived(
-    frozen_clock, run, make_dispatch, agency_contacts, create_user
+    frozen_clock, run, dispatch_row, agency_contacts, create_user
 ):
     chief = create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
     clerk_chief = create_user(role="clerk", receives_escalations=True)
-    open_one = make_dispatch(sla=600)
-    arrived = make_dispatch(sla=600)
+    open_one = dispatch_row(sla=600)
+    arrived = dispatch_row(sla=600)
 
     clock.advance(seconds=601)
     run(overdue_sweep)
@@ -160,22 +143,22 @@ def test_chief_is_told_five_minutes_after_the_deadline_if_nobody_arrived(
     assert [s.step for s in steps_for(open_one.id)] == ["breach", "chief"]
 
 
-def test_closed_dispatches_are_never_escalated(frozen_clock, run, make_dispatch, agency_contacts):
+def test_closed_dispatches_are_never_escalated(frozen_clock, run, dispatch_row, agency_contacts):
     for state in ("arrived", "cancelled", "transferred"):
-        make_dispatch(sla=60, state=state, ended_at=clock.now())
+        dispatch_row(sla=60, state=state, ended_at=clock.now())
     clock.advance(hours=1)
     assert run(overdue_sweep) == {"reminder": 0, "breach": 0, "chief": 0, "notices": 0}
 
 
 def test_each_step_is_configurable(
-    frozen_clock, run, make_dispatch, agency_contacts, create_user, monkeypatch, app
+    frozen_clock, run, dispatch_row, agency_contacts, create_user, monkeypatch, app
 ):
     monkeypatch.setitem(app.config, "ESCALATION_REMINDER_SECONDS", None)  # off
     monkeypatch.setitem(app.config, "ESCALATION_BREACH_TO_SUPERVISORS", False)
     monkeypatch.setitem(app.config, "ESCALATION_CHIEF_SECONDS", 60)
     supervisor = create_user(role="supervisor", receives_escalations=False)
     chief = create_user(role="supervisor", receives_escalations=True)
-    dispatch = make_dispatch(sla=600)
+    dispatch = dispatch_row(sla=600)
     clock.advance(seconds=599)
     assert run(overdue_sweep)["reminder"] == 0
     clock.advance(seconds=2)
@@ -188,9 +171,9 @@ def test_each_step_is_configurable(
 
 
 def test_a_breach_found_late_is_recorded_but_stale_ones_send_nothing(
-    frozen_clock, run, make_dispatch, agency_contacts
+    frozen_clock, run, dispatch_row, agency_contacts
 ):
-    old = make_dispatch(sla=600)
+    old = dispatch_row(sla=600)
     clock.advance(hours=30)  # e.g. an open dispatch imported or left from long ago
     run(overdue_sweep)
     [breach] = _escalations("breach")

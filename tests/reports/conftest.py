@@ -1,5 +1,5 @@
-"""Fixtures of the report tests: the clock in 2024, the published 2023 records, English
-messages and a CLI runner (the app, the clock and signed-in clients come from tests/conftest)."""
+"""Fixtures of the report tests: the clock in 2024, the published 2023 records and a CLI
+runner (the app, the clock, English messages and signed-in clients come from tests/conftest)."""
 
 import inspect
 
@@ -26,15 +26,6 @@ def published(data_2023, create_user):
     """The published 2023 records and a supervisor `chief` (李股長) to read them."""
     create_user(role="supervisor", username="chief", name="李股長")
     return data_2023
-
-
-@pytest.fixture
-def english(app):
-    """Problems read in English (the site's default language is Chinese)."""
-    from flask_babel import force_locale
-
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture

@@ -7,15 +7,18 @@ import pytest
 from sqlalchemy import select, update
 
 from models import facility as fac
-from models.core import audit, db
+from models.core import db
 from models.core.outbox import Channel, DeliveryState, Notification
 from models.dispatch import log_visit, notify
 from models.users import create_token
 from tests.conftest import login
-from tests.facility.support import upload
+from tests.facility.support import as_user, upload
 
 ROLES = ("clerk", "agency_a", "agency_b", "facility", "supervisor", "admin")
 AGENCY_A, AGENCY_B = "social-welfare", "labor"
+# Markup typed into every free-text field of the evil world (stored XSS attempts).
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
 
 
 @dataclass
@@ -30,10 +33,6 @@ class World:
 @pytest.fixture(autouse=True)
 def _cheap_hashes(fast_passwords):
     """These tests create many users and test no hashing."""
-
-
-def _as(user):
-    return audit.acting_as(audit.Actor(user.id, user.username))
 
 
 def build_world(
@@ -55,7 +54,7 @@ def build_world(
     world.users["supervisor"] = create_user(role="supervisor", username="sec-sup")
     world.users["admin"] = create_user(role="admin", username="sec-admin")
     clerk = world.users["clerk"]
-    with _as(clerk):
+    with as_user(clerk):
         visit = log_visit(
             kind="petition",
             subject=subject,
@@ -66,7 +65,7 @@ def build_world(
         )
         dispatch = notify(visit, AGENCY_A, by=clerk)
         db.session.commit()
-    with _as(clerk):
+    with as_user(clerk):
         defect = fac.report_defect(
             by=clerk,
             category=fac.category_by_code("facility"),
@@ -78,7 +77,7 @@ def build_world(
         )
         db.session.commit()
     inspector = world.users["facility"]
-    with _as(inspector):
+    with as_user(inspector):
         inspection = fac.start_round(
             fac.zone_by_code("northeast"), [fac.floor_by_code("3F")], by=inspector
         )
@@ -118,6 +117,19 @@ def build_world(
 def world(create_user) -> World:
     """The world of build_world with default texts."""
     return build_world(create_user)
+
+
+@pytest.fixture
+def evil_world(create_user):
+    """The world with markup in every text a user typed (SCRIPT and IMG)."""
+    return build_world(
+        create_user,
+        subject=f"申請 {SCRIPT}",
+        name=SCRIPT,
+        notes=f"備註 {SCRIPT}",
+        description=f"燈管 {IMG}",
+        location=f"走道 {IMG}",
+    )
 
 
 @pytest.fixture

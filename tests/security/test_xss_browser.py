@@ -6,24 +6,9 @@ import pytest
 
 from models.core import clock
 from tests.conftest import browser_login, screenshot
-from tests.security.conftest import build_world
+from tests.security.conftest import IMG, SCRIPT
 
 pytestmark = pytest.mark.browser
-
-SCRIPT = "<script>alert(1)</script>"
-IMG = '"><img src=x onerror=alert(1)>'
-
-
-@pytest.fixture
-def evil_world(create_user):
-    return build_world(
-        create_user,
-        subject=f"申請 {SCRIPT}",
-        name=SCRIPT,
-        notes=f"備註 {SCRIPT}",
-        description=f"燈管 {IMG}",
-        location=f"走道 {IMG}",
-    )
 
 
 def open_safely(page, url: str, dialogs: list) -> str:

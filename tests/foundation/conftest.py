@@ -1,0 +1,33 @@
+"""Fixtures of the foundation tests: the demo data, the OpenAPI document and a supervisor's
+token (the app, clients and the CLI runner come from tests/conftest)."""
+
+import pytest
+
+from demo import load_demo
+from models.core import audit, db
+from models.users import create_token
+
+
+@pytest.fixture
+def demo(is_postgres):
+    """The demo users (with their passwords) and sample data of `citydesk demo`."""
+    if is_postgres:
+        pytest.skip("accessibility does not depend on the database: checked in the SQLite run")
+    with audit.acting_as(audit.Actor(None, "test")):
+        passwords = load_demo()
+        db.session.commit()
+    return passwords
+
+
+@pytest.fixture
+def doc(client):
+    """The API's OpenAPI document."""
+    return client.get("/api/v1/openapi.json").get_json()
+
+
+@pytest.fixture
+def supervisor_headers(create_user):
+    """Bearer-token headers of a new supervisor."""
+    _row, token = create_token(create_user(role="supervisor"), "test")
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
