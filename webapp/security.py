@@ -6,6 +6,7 @@ from functools import wraps
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from werkzeug.exceptions import Unauthorized
 
 from models.core import audit, clock
 from models.users import Role, load_session_user, user_for_token
@@ -50,6 +51,14 @@ def role_required(*roles: str):
         return wrapped
 
     return decorator
+
+
+def acting_user():
+    """The user behind this request (session or bearer token): the `by=` of every operation."""
+    user = current_user._get_current_object()
+    if not user.is_authenticated:  # the request guard answers first; this is a backstop
+        raise Unauthorized("Sign in or send a valid bearer token")
+    return user
 
 
 STAFF = (Role.CLERK, Role.SUPERVISOR)

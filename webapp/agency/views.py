@@ -2,7 +2,6 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from models.core import clock, db
 from models.core.errors import DomainError
@@ -12,11 +11,7 @@ from webapp.agency import bp
 from webapp.desk.forms import AcknowledgeForm
 from webapp.desk.labels import timeline
 from webapp.desk.views import flash_form_errors, render_history
-from webapp.security import role_required
-
-
-def _me():
-    return current_user._get_current_object()
+from webapp.security import acting_user, role_required
 
 
 @bp.route("/")
@@ -24,7 +19,7 @@ def _me():
 def inbox():
     """The agency's open dispatches with their countdowns (new ones appear by themselves),
     and today's finished ones."""
-    user = _me()
+    user = acting_user()
     at = clock.now()
     day = today_for(user, at)
     finished = sorted(day.finished, key=lambda d: d.ended_at or d.notified_at, reverse=True)
@@ -44,9 +39,9 @@ def inbox():
 @role_required(Role.AGENCY)
 def dispatch(dispatch_id: int):
     """One of the agency's dispatches with its timeline (another agency's is a 404)."""
-    dispatch = dispatch_for(_me(), dispatch_id)
+    dispatch = dispatch_for(acting_user(), dispatch_id)
     form = AcknowledgeForm()
-    form.responder.data = _me().name
+    form.responder.data = acting_user().name
     return render_template(
         "agency/dispatch.html",
         dispatch=dispatch,
@@ -59,13 +54,13 @@ def dispatch(dispatch_id: int):
 @role_required(Role.AGENCY)
 def acknowledge_dispatch(dispatch_id: int):
     """Name who is coming (and optionally when)."""
-    dispatch = dispatch_for(_me(), dispatch_id)
+    dispatch = dispatch_for(acting_user(), dispatch_id)
     form = AcknowledgeForm()
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(url_for("agency.dispatch", dispatch_id=dispatch.id))
     try:
-        acknowledge(dispatch, form.responder.data, form.eta_minutes.data, by=_me())
+        acknowledge(dispatch, form.responder.data, form.eta_minutes.data, by=acting_user())
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()

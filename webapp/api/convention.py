@@ -7,23 +7,22 @@
   handler of `webapp.errors`; views do not check ahead what the operation checks.
 - `PageArgsSchema`, `PageSchema`, `page_of`: the one pagination shape, `?page=&per_page=` in,
   `{"items", "total", "page", "per_page"}` out.
-- `acting_user()`: the user behind the request (a session or a bearer token).
+- `acting_user()`: the user behind the request (a session or a bearer token), the same
+  helper the pages use (`webapp.security`).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
-from werkzeug.exceptions import Unauthorized
 
 from models.core import db
 from models.core.text import MAX_ID
-from models.users import User
 from webapp.extensions import ApiErrorSchema
+from webapp.security import acting_user
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -75,14 +74,6 @@ class ApiBlueprint(Blueprint):
             return view
 
         return decorate
-
-
-def acting_user() -> User:
-    """The user behind this API request: the signed-in session's or the bearer token's."""
-    user = current_user._get_current_object()
-    if not user.is_authenticated:  # the request guard answers first; this is a backstop
-        raise Unauthorized("Sign in or send a valid bearer token")
-    return user
 
 
 # --- pagination ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from models.core import clock, db
 from models.users import authenticate, end_sessions
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm
+from webapp.security import acting_user
 
 
 def _safe_next(target: str | None) -> str:
@@ -53,7 +54,7 @@ def login():
 @login_required
 def logout():
     """Sign out: the session ends here and every copy of its cookie stops working."""
-    end_sessions(current_user._get_current_object())
+    end_sessions(acting_user())
     db.session.commit()
     logout_user()
     session.clear()

@@ -4,7 +4,6 @@ from collections import Counter
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from models.core import clock, db
 from models.core.errors import DomainError, InvalidInput
@@ -47,13 +46,9 @@ from webapp.desk.forms import (
 )
 from webapp.desk.labels import correction_rows, timeline
 from webapp.forms import choices
-from webapp.security import STAFF, role_required
+from webapp.security import STAFF, acting_user, role_required
 
 PAGE_SIZE = 50
-
-
-def _me():
-    return current_user._get_current_object()
 
 
 def flash_form_errors(form) -> None:
@@ -88,7 +83,7 @@ def new_visit():
                 notes=form.notes.data or "",
                 notify_now=notify_now,
                 settle_now=settle_now,
-                by=_me(),
+                by=acting_user(),
             )
             db.session.commit()
         except DomainError as exc:
@@ -120,7 +115,7 @@ def new_visit():
 @role_required(*STAFF)
 def visit(visit_id: int):
     """A visit in full (the petitioner's data is shown whole and the viewing audited)."""
-    visit = visit_for(_me(), visit_id)
+    visit = visit_for(acting_user(), visit_id)
     record_personal_data_view(visit)
     db.session.commit()
     notify_form = NotifyForm()
@@ -138,7 +133,7 @@ def visit(visit_id: int):
 
 def _visit_action(visit_id: int, form, run, done):
     """Validate `form`, run one operation on the visit, commit, flash, redirect."""
-    visit = visit_for(_me(), visit_id)
+    visit = visit_for(acting_user(), visit_id)
     target = url_for("desk.visit", visit_id=visit.id)
     if not form.validate_on_submit():
         flash_form_errors(form)
@@ -162,7 +157,7 @@ def visit_notify(visit_id: int):
     return _visit_action(
         visit_id,
         NotifyForm(),
-        lambda visit, form: notify(visit, form.agency.data, by=_me()),
+        lambda visit, form: notify(visit, form.agency.data, by=acting_user()),
         lambda d: (
             _(
                 "%(agency)s notified: phone extension %(ext)s now.",
@@ -181,7 +176,7 @@ def visit_settle(visit_id: int):
     return _visit_action(
         visit_id,
         ConfirmForm(),
-        lambda visit, _form: settle_visit(visit, by=_me()),
+        lambda visit, _form: settle_visit(visit, by=acting_user()),
         lambda v: (
             _("Visit #%(id)d settled at the counter.", id=v.id),
             url_for("desk.visit", visit_id=v.id),
@@ -196,7 +191,7 @@ def visit_note(visit_id: int):
     return _visit_action(
         visit_id,
         NoteForm(),
-        lambda visit, form: add_note(visit, form.text.data, by=_me()),
+        lambda visit, form: add_note(visit, form.text.data, by=acting_user()),
         lambda note: (_("Note added."), url_for("desk.visit", visit_id=note.visit_id)),
     )
 
@@ -209,7 +204,7 @@ def visit_note(visit_id: int):
 def dispatch(dispatch_id: int):
     """One dispatch: the agency's extension and the countdown while open, the full timeline
     with durations, and the moves the clerk (or the supervisor) can make."""
-    dispatch = dispatch_for(_me(), dispatch_id)
+    dispatch = dispatch_for(acting_user(), dispatch_id)
     if dispatch.visit is not None:
         record_personal_data_view(dispatch.visit)
         db.session.commit()
@@ -233,7 +228,7 @@ def dispatch(dispatch_id: int):
 def _dispatch_action(dispatch_id: int, form, run, done):
     """Validate `form`, run one operation on the dispatch, commit, flash, redirect; a move
     another user made first comes back as a clear message."""
-    dispatch = dispatch_for(_me(), dispatch_id)
+    dispatch = dispatch_for(acting_user(), dispatch_id)
     target = url_for("desk.dispatch", dispatch_id=dispatch.id)
     if not form.validate_on_submit():
         flash_form_errors(form)
@@ -256,7 +251,7 @@ def dispatch_arrive(dispatch_id: int):
     return _dispatch_action(
         dispatch_id,
         ConfirmForm(),
-        lambda d, _form: arrive(d, by=_me()),
+        lambda d, _form: arrive(d, by=acting_user()),
         lambda d: (
             _("Arrival recorded: on time.")
             if d.on_time
@@ -272,7 +267,9 @@ def dispatch_acknowledge(dispatch_id: int):
     return _dispatch_action(
         dispatch_id,
         AcknowledgeForm(),
-        lambda d, form: acknowledge(d, form.responder.data, form.eta_minutes.data, by=_me()),
+        lambda d, form: acknowledge(
+            d, form.responder.data, form.eta_minutes.data, by=acting_user()
+        ),
         lambda d: _("Acknowledged: %(name)s is coming.", name=d.responder),
     )
 
@@ -284,7 +281,7 @@ def dispatch_cancel(dispatch_id: int):
     return _dispatch_action(
         dispatch_id,
         CancelForm(),
-        lambda d, form: cancel(d, form.reason.data, by=_me()),
+        lambda d, form: cancel(d, form.reason.data, by=acting_user()),
         lambda _d: _("Dispatch cancelled."),
     )
 
@@ -296,7 +293,7 @@ def dispatch_transfer(dispatch_id: int):
     return _dispatch_action(
         dispatch_id,
         TransferForm(),
-        lambda d, form: transfer(d, form.agency.data, form.reason.data or "", by=_me()),
+        lambda d, form: transfer(d, form.agency.data, form.reason.data or "", by=acting_user()),
         lambda new: _(
             "Transferred: %(agency)s notified, phone extension %(ext)s now.",
             agency=new.agency.name_zh,
@@ -313,7 +310,7 @@ def dispatch_note(dispatch_id: int):
     def run(dispatch, form):
         if dispatch.visit is None:
             raise InvalidInput(_("This dispatch has no visit to add a note to."))
-        add_note(dispatch.visit, form.text.data, by=_me(), dispatch=dispatch)
+        add_note(dispatch.visit, form.text.data, by=acting_user(), dispatch=dispatch)
         return dispatch
 
     return _dispatch_action(dispatch_id, NoteForm(), run, lambda _d: _("Note added."))
@@ -326,7 +323,7 @@ def dispatch_correct(dispatch_id: int):
 
     def run(dispatch, form):
         value = form.value.data.replace(tzinfo=clock.TAIPEI)
-        return correct_time(dispatch, form.field.data, value, form.reason.data, by=_me())
+        return correct_time(dispatch, form.field.data, value, form.reason.data, by=acting_user())
 
     return _dispatch_action(
         dispatch_id,
@@ -341,7 +338,7 @@ def dispatch_correct(dispatch_id: int):
 
 def _board(wall: bool):
     at = clock.now()
-    rows = visible_open_dispatches(_me(), at)
+    rows = visible_open_dispatches(acting_user(), at)
     overdue = sum(1 for d in rows if d.is_overdue(at))
     return render_template("desk/board.html", dispatches=rows, overdue=overdue, now=at, wall=wall)
 
@@ -365,7 +362,7 @@ def wall():
 def today():
     """Today at the counter: visits, open and closed dispatches, the on-time rate so far."""
     at = clock.now()
-    day = today_for(_me(), at)
+    day = today_for(acting_user(), at)
     visits = visits_on(day.day)
     return render_template(
         "desk/today.html",
@@ -381,7 +378,7 @@ def today():
 
 def render_history(endpoint: str, *, choose_agency: bool):
     """The dispatch history with filters, for the desk (all) or an agency (its own)."""
-    user = _me()
+    user = acting_user()
     form = HistoryFilterForm(formdata=request.args or None)
     agencies = agencies_for_picker()
     form.agency.choices = choices(

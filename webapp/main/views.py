@@ -9,6 +9,7 @@ from webapp.auth.views import _safe_next
 from webapp.main import bp
 from webapp.main.forms import LanguageForm
 from webapp.nav import items_for
+from webapp.security import acting_user
 
 
 @bp.route("/")
@@ -24,6 +25,6 @@ def set_language():
     if form.validate_on_submit():
         session["lang"] = form.lang.data
         if current_user.is_authenticated:
-            update_user(current_user._get_current_object(), locale=form.lang.data)
+            update_user(acting_user(), locale=form.lang.data)
             db.session.commit()
     return redirect(_safe_next(form.next.data) if form.next.data else url_for("main.home"))

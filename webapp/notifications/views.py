@@ -21,6 +21,7 @@ from models.dispatch import Dispatch
 from webapp.admin.forms import ConfirmForm
 from webapp.filters import roc_datetime
 from webapp.notifications import bp
+from webapp.security import acting_user
 
 PAGE_SIZE = 50
 log = logging.getLogger("citydesk.web")
@@ -57,7 +58,7 @@ def index():
     """The signed-in user's notifications, newest first."""
     page = max(request.args.get("page", 1, type=int), 1)
     rows = db.paginate(
-        notifications_for(current_user), page=page, per_page=PAGE_SIZE, error_out=False
+        notifications_for(acting_user()), page=page, per_page=PAGE_SIZE, error_out=False
     )
     ids = {n.dispatch_id for n in rows.items if n.dispatch_id}
     dispatches = (
@@ -78,14 +79,14 @@ def index():
         rows=rows,
         items=items,
         form=ConfirmForm(),
-        unread=unread_count(current_user),
+        unread=unread_count(acting_user()),
     )
 
 
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 def read(notification_id: int):
     """Mark one notification read (then open what it points to, when asked)."""
-    notice = mark_read(current_user, notification_id)
+    notice = mark_read(acting_user(), notification_id)
     db.session.commit()
     link = notice_link(notice)
     if request.form.get("open") and link:
@@ -96,7 +97,7 @@ def read(notification_id: int):
 @bp.route("/notifications/read-all", methods=["POST"])
 def read_all():
     """Mark every notification of the user read."""
-    count = mark_all_read(current_user)
+    count = mark_all_read(acting_user())
     db.session.commit()
     if count:
         from flask import flash
@@ -113,7 +114,7 @@ def unread_notifications():
         if not current_user or not current_user.is_authenticated:
             return 0
         try:
-            return unread_count(current_user)
+            return unread_count(acting_user())
         except SQLAlchemyError:  # an error page must still render when the database fails
             log.warning("unread count unavailable", exc_info=True)
             return 0

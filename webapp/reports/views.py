@@ -42,7 +42,7 @@ from webapp.reports.export import (
     yes_no,
 )
 from webapp.reports.forms import CloseYearForm
-from webapp.security import role_required
+from webapp.security import acting_user, role_required
 
 PAGE_SIZE = 100
 OUTCOME_FILTER_LABELS = {  # the evidence list's filters: an outcome, or one of these groups
@@ -127,7 +127,7 @@ def close(year: int):
     form = CloseYearForm()
     if form.validate_on_submit():
         try:
-            close_year(year, current_user)
+            close_year(year, acting_user())
             db.session.commit()
             flash(_("%(year)s is closed; its figures are frozen.", year=year), "success")
         except DomainError as exc:

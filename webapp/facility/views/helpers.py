@@ -2,18 +2,12 @@
 the place pickers, and an operation's error shown next to the form field it names."""
 
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from models import facility as fac
 from models.core import db
 from models.core.errors import DomainError
 from models.photos import PhotoTooLarge, Upload, accepted_types, max_bytes
 from webapp.forms import choices
-
-
-def acting_user():
-    """The signed-in user (the `by` of every operation)."""
-    return current_user._get_current_object()
 
 
 def page_locale() -> str:

@@ -12,14 +12,13 @@ from webapp.facility import bp
 from webapp.facility.forms import ButtonForm, CheckForm, FindingForm, StartRoundForm
 from webapp.facility.labels import ROUND_STATUS_LABELS
 from webapp.facility.views.helpers import (
-    acting_user,
     field_error,
     page_locale,
     photo_hint,
     uploads_of,
 )
 from webapp.forms import choices
-from webapp.security import role_required
+from webapp.security import acting_user, role_required
 
 # --- inspection rounds --------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ from webapp.facility.forms import (
 )
 from webapp.facility.labels import AGE_BANDS, SOURCE_LABELS, STATE_LABELS
 from webapp.facility.views.helpers import (
-    acting_user,
     field_error,
     page_locale,
     photo_hint,
@@ -29,7 +28,7 @@ from webapp.facility.views.helpers import (
     uploads_of,
 )
 from webapp.forms import choices
-from webapp.security import role_required
+from webapp.security import acting_user, role_required
 
 PAGE_SIZE = 30
 MAX_PAGE = 10_000
