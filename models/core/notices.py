@@ -9,16 +9,23 @@ from models.core import audit, clock, db
 from models.core.errors import Conflict, NotFound
 from models.core.outbox import Channel, DeliveryState, Notification
 
-# The pages a notice links to. The dispatch pages own these paths: change them here only
+# The pages a notice links to. Their blueprints own these paths: change them here only
 # (test_notice_links_use_the_one_page_path checks them against the routes, and that no other
 # module writes them out).
 DESK_DISPATCH_PATH = "/desk/dispatches/{id}"
 AGENCY_DISPATCH_PATH = "/agency/dispatches/{id}"
+TICKET_PATH = "/facility/tickets/{id}"
+ROUNDS_PATH = "/facility/rounds"
 
 
 def dispatch_path(dispatch_id: int, *, agency_side: bool = False) -> str:
     """The path of a dispatch's page: the agency's view for agency staff, else the desk's."""
     return (AGENCY_DISPATCH_PATH if agency_side else DESK_DISPATCH_PATH).format(id=dispatch_id)
+
+
+def ticket_path(defect_id: int) -> str:
+    """The path of a repair ticket's page."""
+    return TICKET_PATH.format(id=defect_id)
 
 
 def absolute_url(path: str) -> str:

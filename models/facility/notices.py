@@ -4,6 +4,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from models.core import outbox
+from models.core.notices import ticket_path
 from models.facility.tables import Defect
 from models.users import User
 
@@ -34,7 +35,7 @@ def notify(user: User, event_key: str, kind: str, defect: Defect, message: str, 
     """Queue an in-app notice about a ticket for `user` (once per event key and recipient)."""
     payload = {
         **notice_text(message, **params),
-        "path": f"/facility/tickets/{defect.id}",
+        "path": ticket_path(defect.id),
         "defect_id": defect.id,
         "state": defect.state,
     }

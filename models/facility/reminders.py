@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from models.core import clock, db, outbox
+from models.core.notices import ROUNDS_PATH
 from models.facility.lookups import active_users
 from models.facility.notices import N_, notice_text, notify
 from models.facility.rounds import ZoneSchedule, round_schedule
@@ -94,7 +95,7 @@ def enqueue_round_reminders(schedules: list[ZoneSchedule]) -> int:
             continue
         payload = {
             **notice_text(message, zone=item.zone, due=due),
-            "path": "/facility/rounds",
+            "path": ROUNDS_PATH,
             "zone": item.zone.code,
             "due_on": item.due_on.isoformat() if item.due_on else None,
         }

@@ -7,7 +7,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from models.core import db
-from models.core.notices import dispatch_path, notice_link
+from models.core.notices import ROUNDS_PATH, dispatch_path, notice_link, ticket_path
 from models.core.outbox import Notification
 from models.dispatch.notices import enqueue_breach, enqueue_chief, enqueue_reminder
 from models.reference import agency_by_code, update_agency
@@ -81,6 +81,17 @@ def test_notice_links_use_the_one_page_path(app, frozen_clock, make_dispatch, cr
         str(path.relative_to(ROOT))
         for folder in ("models", "jobs", "webapp", "demo")
         for path in (ROOT / folder).rglob("*.py")
-        if "/desk/dispatches" in path.read_text() or "/agency/dispatches" in path.read_text()
+        if any(
+            page in path.read_text()
+            for page in (
+                "/desk/dispatches",
+                "/agency/dispatches",
+                "/facility/tickets/",
+                '"/facility/rounds"',
+            )
+        )
     }
     assert written == {"models/core/notices.py"}
+    with app.test_request_context():
+        assert ticket_path(7) == url_for("facility.ticket", defect_id=7)
+        assert url_for("facility.rounds") == ROUNDS_PATH
