@@ -77,6 +77,18 @@ def test_imports_point_one_way(importer, forbidden):
     assert wrong == []
 
 
+def test_the_cli_wires_the_web_app_and_the_jobs():
+    """Of the web app only the CLI (which starts the scheduler) imports `jobs`, and the admin
+    page about the jobs, which reads their run records."""
+    importers = {
+        module
+        for module, path in MODULES.items()
+        if _top(module) == "webapp" and any(_top(t) == "jobs" for t in _imports(path))
+    }
+    assert importers <= {"webapp.cli", "webapp.ops.views"}
+    assert "webapp.cli" in importers
+
+
 def test_no_import_circle():
     """No two of our modules import each other, directly or round a longer circle (an import
     inside a function counts too: it only hides the circle)."""
