@@ -33,7 +33,7 @@ def snapshot(year: int) -> ReportSnapshot | None:
     return db.session.get(ReportSnapshot, year)
 
 
-def close_year(year: int, user) -> ReportSnapshot:
+def close_year(year: int, *, by) -> ReportSnapshot:
     """Close a finished year: freeze its figures now (audited). A year is closed only once."""
     at = clock.now()
     year = check_year(year, at)
@@ -45,8 +45,8 @@ def close_year(year: int, user) -> ReportSnapshot:
     row = ReportSnapshot(
         year=year,
         figures=frozen,
-        closed_by_id=user.id if user is not None else None,
-        closed_by_name=(user.name or user.username) if user is not None else "",
+        closed_by_id=by.id if by is not None else None,
+        closed_by_name=(by.name or by.username) if by is not None else "",
         closed_at=at,
     )
     try:

@@ -127,7 +127,7 @@ def close(year: int):
     form = CloseYearForm()
     if form.validate_on_submit():
         try:
-            close_year(year, acting_user())
+            close_year(year, by=acting_user())
             db.session.commit()
             flash(_("%(year)s is closed; its figures are frozen.", year=year), "success")
         except DomainError as exc:
