@@ -11,7 +11,7 @@ from models.facility import TICKET_MANAGER_ROLES, InspectionRound
 from webapp.facility import bp
 from webapp.facility.forms import ButtonForm, CheckForm, FindingForm, StartRoundForm
 from webapp.facility.labels import ROUND_STATUS_LABELS
-from webapp.facility.views.helpers import (
+from webapp.facility.views.page_forms import (
     field_error,
     page_locale,
     photo_hint,

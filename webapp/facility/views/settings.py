@@ -13,7 +13,7 @@ from models.core.errors import DomainError
 from webapp.facility import bp
 from webapp.facility.forms import ButtonForm, CalendarDayForm, DueDaysForm, PlanForm
 from webapp.facility.posters import poster_svg
-from webapp.facility.views.helpers import field_error, page_locale
+from webapp.facility.views.page_forms import field_error, page_locale
 from webapp.forms import choices
 from webapp.security import OVERSIGHT_ROLES, role_required
 

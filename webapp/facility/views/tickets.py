@@ -20,7 +20,7 @@ from webapp.facility.forms import (
     TicketFilterForm,
 )
 from webapp.facility.labels import AGE_BANDS, SOURCE_LABELS, STATE_LABELS
-from webapp.facility.views.helpers import (
+from webapp.facility.views.page_forms import (
     field_error,
     page_locale,
     photo_hint,

@@ -1,4 +1,4 @@
-"""What every facility page does the same way: the signed-in user, the language, uploads,
+"""What every facility page does with its forms the same way: the language, uploads,
 the place pickers, and an operation's error shown next to the form field it names."""
 
 from flask_babel import gettext as _
