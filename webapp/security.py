@@ -18,7 +18,13 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "main.set_language",
     "api-docs.openapi_json",
+    "main.service_worker",
+    "main.manifest",
 }
+
+# Sent by a page's own background polling (live lists, alerts): such a request is not the
+# user's activity, so it never postpones the idle timeout.
+POLL_HEADER = "X-CityDesk-Poll"
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -168,5 +174,11 @@ def _idle_expired(app: Flask):
         flash(_l("Your session expired after inactivity. Please sign in again."), "info")
         return redirect(url_for("auth.login"))
     session.permanent = True
-    session["seen"] = now
+    if not is_poll_request() or seen is None:
+        session["seen"] = now
     return None
+
+
+def is_poll_request() -> bool:
+    """True for a page's background polling, which does not count as the user's activity."""
+    return request.headers.get(POLL_HEADER) == "1"

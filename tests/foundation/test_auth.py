@@ -12,7 +12,14 @@ from models.users import User
 from tests.conftest import TEST_PASSWORD, csrf_token, login
 from webapp.security import PUBLIC_ENDPOINTS
 
-EXPECTED_PUBLIC = {"static", "auth.login", "main.set_language", "api-docs.openapi_json"}
+EXPECTED_PUBLIC = {
+    "static",
+    "auth.login",
+    "main.set_language",
+    "api-docs.openapi_json",
+    "main.service_worker",
+    "main.manifest",
+}
 
 
 def _sample_url(rule) -> str:
@@ -44,6 +51,13 @@ def test_every_route_except_the_public_list_refuses_anonymous_requests(app, clie
 def test_public_pages_answer_anonymously(client):
     assert client.get("/login").status_code == 200
     assert client.get("/api/v1/openapi.json").status_code == 200
+    with client.get("/sw.js") as worker:
+        assert worker.status_code == 200
+        assert worker.headers["Service-Worker-Allowed"] == "/"
+        assert "javascript" in worker.mimetype
+    manifest = client.get("/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json"
+    assert manifest.json["display"] == "standalone"
     with client.get("/static/css/citydesk.css") as response:
         assert response.status_code == 200
 
@@ -179,6 +193,21 @@ def test_an_idle_session_expires_after_30_minutes(client, create_user, frozen_cl
     response = client.get("/")
     assert response.status_code == 302 and "/login" in response.location
     assert "閒置過久" in client.get("/login").get_data(as_text=True)
+
+
+def test_a_live_pages_polling_does_not_keep_the_session_past_the_idle_timeout(
+    client, create_user, frozen_clock
+):
+    create_user(role="clerk", username="watcher")
+    login(client, "watcher")
+    poll = {"X-CityDesk-Poll": "1"}
+    for _minute in range(15):  # the live board polls on for half an hour with no one at it
+        clock.advance(minutes=2)
+        assert client.get("/api/v1/dispatches/open", headers=poll).status_code == 200
+    clock.advance(seconds=1)
+    response = client.get("/api/v1/dispatches/open", headers=poll)
+    assert response.status_code == 401
+    assert response.json["message"] == "Session expired"
 
 
 def test_a_deactivated_user_is_signed_out_and_cannot_sign_in(app, login_as):

@@ -1,6 +1,16 @@
 """Home page and language switch."""
 
-from flask import redirect, render_template, session, url_for
+from flask import (
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from models.core import db
@@ -9,7 +19,7 @@ from webapp.auth.views import _safe_next
 from webapp.main import bp
 from webapp.main.forms import LanguageForm
 from webapp.nav import items_for
-from webapp.security import acting_user
+from webapp.security import acting_user, public
 
 
 @bp.route("/")
@@ -28,3 +38,39 @@ def set_language():
             update_user(acting_user(), locale=form.lang.data)
             db.session.commit()
     return redirect(_safe_next(form.next.data) if form.next.data else url_for("main.home"))
+
+
+@bp.route("/sw.js")
+@public
+def service_worker():
+    """The service worker, served from the root so that its scope is the whole app."""
+    response = send_from_directory(current_app.static_folder, "js/sw.js", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/manifest.webmanifest")
+@public
+def manifest():
+    """The web app manifest that makes CityDesk installable on a phone."""
+    body = {
+        "name": _("CityDesk"),
+        "short_name": _("CityDesk"),
+        "lang": "zh-Hant-TW" if get_locale().language == "zh" else "en",
+        "start_url": url_for("main.home"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#1f4e79",
+        "icons": [
+            {
+                "src": url_for("static", filename="favicon.svg"),
+                "sizes": "any",
+                "type": "image/svg+xml",
+            },
+        ],
+    }
+    response = jsonify(body)
+    response.mimetype = "application/manifest+json"
+    return response

@@ -405,7 +405,11 @@
 
   function poll() {
     var sent = Date.now();
-    fetch(source, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+    fetch(source, {
+      headers: { Accept: "application/json", "X-CityDesk-Poll": "1" },
+      credentials: "same-origin",
+      cache: "no-store",
+    })
       .then(function (response) {
         if (response.status === 401) {
           setStatus(T.signedOut, true);
