@@ -71,6 +71,12 @@ NAV: list[NavItem] = [
     NavItem("admin.building", _l("Building"), _l("Zones and floors"), (Role.ADMIN,)),
     NavItem("admin.tokens", _l("API tokens"), _l("Issue and revoke API tokens"), (Role.ADMIN,)),
     NavItem(
+        "admin.display_links_page",
+        _l("Display links"),
+        _l("Show the live board on a wall screen with no one signed in"),
+        (Role.ADMIN,),
+    ),
+    NavItem(
         "admin.settings",
         _l("Targets & settings"),
         _l("Yearly on-time targets and the dispatch time limit"),

@@ -20,6 +20,8 @@ PUBLIC_ENDPOINTS = {
     "api-docs.openapi_json",
     "main.service_worker",
     "main.manifest",
+    "desk.wall_display",  # a display link stands in for a session (models.dispatch.display)
+    "display.display_feed",
 }
 
 # Sent by a page's own background polling (live lists, alerts): such a request is not the

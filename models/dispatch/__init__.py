@@ -6,6 +6,7 @@
 - `operations` — log a visit, notify, acknowledge, arrive, cancel, transfer, notes, corrections
 - `queries` — the open dispatches, today's, the history filters, outcome counts
 - `notices` — who gets which notice about a dispatch, and what it carries
+- `display` — revocable display links that show the live board on a wall screen
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
 
@@ -16,6 +17,14 @@ from models.dispatch.access import (
     visible_condition,
     visible_dispatches,
     visit_for,
+)
+from models.dispatch.display import (
+    DisplayLink,
+    create_display_link,
+    dispatches_on_display,
+    display_link_for,
+    display_links,
+    revoke_display_link,
 )
 from models.dispatch.notices import enqueue_notified
 from models.dispatch.operations import (
@@ -62,6 +71,12 @@ from models.dispatch.tables import (
 )
 
 __all__ = [
+    "DisplayLink",
+    "create_display_link",
+    "dispatches_on_display",
+    "display_link_for",
+    "display_links",
+    "revoke_display_link",
     "MAX_ETA_MINUTES",
     "MAX_TEXT",
     "OPEN_STATES",

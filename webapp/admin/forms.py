@@ -147,6 +147,13 @@ class TokenForm(FlaskForm):
     submit = SubmitField(_l("Issue token"))
 
 
+class DisplayLinkForm(FlaskForm):
+    """Make a display link for a wall screen."""
+
+    name = StringField(_l("Screen"), validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField(_l("Make display link"))
+
+
 class ConfirmForm(FlaskForm):
     """A bare form: a button and its CSRF token."""
 

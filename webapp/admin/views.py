@@ -8,6 +8,12 @@ from sqlalchemy import select
 
 from models.core import audit, clock, db
 from models.core.errors import DomainError
+from models.dispatch import (
+    DisplayLink,
+    create_display_link,
+    display_links,
+    revoke_display_link,
+)
 from models.reference import (
     Agency,
     Floor,
@@ -34,6 +40,7 @@ from models.users import (
 )
 from webapp.admin import bp
 from webapp.admin.forms import (
+    DisplayLinkForm,
     AgencyForm,
     ConfirmForm,
     FloorForm,
@@ -44,7 +51,7 @@ from webapp.admin.forms import (
     ZoneForm,
 )
 from webapp.forms import choices
-from webapp.security import OVERSIGHT_ROLES, role_required
+from webapp.security import OVERSIGHT_ROLES, acting_user, role_required
 
 PAGE_SIZE = 50
 
@@ -246,6 +253,40 @@ def token_revoke(token_id: int):
         db.session.commit()
         flash(_("Token revoked."), "success")
     return redirect(url_for("admin.tokens"))
+
+
+@bp.route("/display-links", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def display_links_page():
+    """Display links for wall screens: make (the link is shown once) and revoke."""
+    form, link_url = DisplayLinkForm(), None
+    if form.validate_on_submit():
+        try:
+            _link, secret = create_display_link(form.name.data, by=acting_user())
+            db.session.commit()
+            link_url = url_for("desk.wall_display", secret=secret, _external=True)
+        except DomainError as exc:
+            db.session.rollback()
+            form.name.errors.append(exc.message)
+    return render_template(
+        "admin/display_links.html",
+        form=form,
+        links=display_links(),
+        link_url=link_url,
+        revoke=ConfirmForm(),
+    )
+
+
+@bp.route("/display-links/<int:link_id>/revoke", methods=["POST"])
+@role_required(Role.ADMIN)
+def display_link_revoke(link_id: int):
+    """Revoke a display link: its screen stops showing the board at its next update."""
+    link = db.session.get(DisplayLink, link_id) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        revoke_display_link(link, by=acting_user())
+        db.session.commit()
+        flash(_("Display link revoked."), "success")
+    return redirect(url_for("admin.display_links_page"))
 
 
 @bp.route("/settings", methods=["GET", "POST"])

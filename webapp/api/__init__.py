@@ -7,13 +7,14 @@ every module follows (error body and error docs, pagination, the acting user) is
 
 from flask import Flask
 
-from webapp.api import dispatches, facility, me, reports  # noqa: E402
+from webapp.api import dispatches, display, facility, me, reports  # noqa: E402
 from webapp.extensions import api
 
 BLUEPRINTS = [
     me.blp,
     dispatches.visits_blp,
     dispatches.dispatches_blp,
+    display.blp,
     facility.blp,
     facility.rounds_blp,
     reports.blp,

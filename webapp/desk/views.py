@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.core import clock, db
@@ -29,6 +29,7 @@ from models.dispatch import (
     visit_for,
     visits_on,
 )
+from models.dispatch.display import dispatches_on_display, display_link_for
 from models.dispatch.queries import DETAILS
 from models.reference import agencies_for_picker
 from models.users import Role
@@ -355,6 +356,31 @@ def board():
 def wall():
     """The live board in large type for a wall display (full screen)."""
     return _board(wall=True)
+
+
+@bp.route("/board/wall/<string:secret>")
+def wall_display(secret: str):
+    """The live board on a wall screen with no one signed in, by a display link (no personal
+    data); a revoked or unknown link says so."""
+    if display_link_for(secret) is None:
+        message = _(
+            "This display link no longer works. Ask the system administrator for a new one."
+        )
+        return render_template(
+            "errors/error.html", status=404, title=_("Page not found"), message=message
+        ), 404
+    db.session.commit()  # when the link was last used
+    at = clock.now()
+    rows = dispatches_on_display(at)
+    overdue = sum(1 for d in rows if d.is_overdue(at))
+    response = make_response(
+        render_template(
+            "desk/display.html", dispatches=rows, overdue=overdue, now=at, secret=secret
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link is the secret
+    return response
 
 
 @bp.route("/today")
