@@ -40,9 +40,9 @@ from models.users import (
 )
 from webapp.admin import bp
 from webapp.admin.forms import (
-    DisplayLinkForm,
     AgencyForm,
     ConfirmForm,
+    DisplayLinkForm,
     FloorForm,
     SlaForm,
     TargetForm,
