@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from models import facility as fac
 from models.core import db
 from models.core.outbox import Channel, DeliveryState, Notification
-from models.dispatch import log_visit, notify
+from models.dispatch import create_display_link, log_visit, notify
 from models.users import create_token
 from tests.conftest import login
 from tests.facility.support import as_user, upload
@@ -100,6 +100,8 @@ def build_world(
         world.tokens[role] = token
         if role == "admin":
             world.ids["token"] = row.id
+    link, secret = create_display_link("一樓大廳", by=world.users["admin"])
+    world.ids.update(display_link=link.id, display_secret=secret)
     db.session.commit()
     world.ids.update(
         visit=visit.id,

@@ -49,7 +49,7 @@ DISPATCH_API_VIEW = only("clerk", "supervisor", "agency_a", agency_b=HIDDEN)
 class Row:
     method: str
     url: str  # with {visit}, {dispatch}, {defect}, {photo}, {round}, {notice_a}, {user},
-    # {token}, {year} filled from the world
+    # {token}, {display_link}, {display_secret}, {year} filled from the world
     expect: dict
     body: dict | None = None  # a valid body, so the check is reached past validation
 
@@ -83,6 +83,11 @@ TABLE = [
     R("POST", "/notifications/read-all", ALL),
     R("GET", "/api/v1/me", ALL),
     R("GET", "/api/v1/openapi.json", ALL),
+    R("GET", "/sw.js", ALL),
+    R("GET", "/manifest.webmanifest", ALL),
+    # a display link stands in for a session: the board without personal data, to anyone
+    R("GET", "/desk/board/wall/{display_secret}", ALL),
+    R("GET", "/api/v1/display/{display_secret}/open", ALL),
     # --- the counter (visits and dispatches) ---------------------------------------------
     R("GET", "/desk/board", COUNTER),
     R("GET", "/desk/board/wall", COUNTER),
@@ -233,6 +238,9 @@ TABLE = [
     R("GET", "/admin/tokens", ADMIN),
     R("POST", "/admin/tokens", ADMIN),
     R("POST", "/admin/tokens/{token}/revoke", ADMIN),
+    R("GET", "/admin/display-links", ADMIN),
+    R("POST", "/admin/display-links", ADMIN, {"name": "二樓電視"}),
+    R("POST", "/admin/display-links/{display_link}/revoke", ADMIN),
     R("GET", "/admin/import", OVERSIGHT_ROLES),
     R("POST", "/admin/import", OVERSIGHT_ROLES),
     R("POST", "/admin/import/confirm", OVERSIGHT_ROLES),
@@ -396,6 +404,8 @@ def test_every_route_is_in_the_table(app):
             notice_a=1,
             user=1,
             token=1,
+            display_link=1,
+            display_secret="x",
             year=2024,
         ).split("?")[0]
         endpoint, _args = adapter.match(url, method=row.method)
