@@ -6,6 +6,7 @@
 - `operations` — log a visit, notify, acknowledge, arrive, cancel, transfer, notes, corrections
 - `queries` — the open dispatches, today's, the history filters, outcome counts
 - `notices` — who gets which notice about a dispatch, and what it carries
+- `presence` — whether an agency's inbox is open right now (`open_inboxes`)
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
 
@@ -35,6 +36,7 @@ from models.dispatch.operations import (
     settle_visit,
     transfer,
 )
+from models.dispatch.presence import INBOX_OPEN_SECONDS, open_inboxes, record_inbox_seen
 from models.dispatch.queries import (
     DispatchFilter,
     OutcomeCounts,
@@ -54,6 +56,7 @@ from models.dispatch.tables import (
     OPEN_VALUES,
     Dispatch,
     DispatchState,
+    InboxPresence,
     Outcome,
     Visit,
     VisitKind,
@@ -62,6 +65,7 @@ from models.dispatch.tables import (
 )
 
 __all__ = [
+    "INBOX_OPEN_SECONDS",
     "MAX_ETA_MINUTES",
     "MAX_TEXT",
     "OPEN_STATES",
@@ -71,6 +75,7 @@ __all__ = [
     "Dispatch",
     "DispatchFilter",
     "DispatchState",
+    "InboxPresence",
     "Outcome",
     "OutcomeCounts",
     "Today",
@@ -94,7 +99,9 @@ __all__ = [
     "notify",
     "on_time_rate",
     "open_dispatches",
+    "open_inboxes",
     "outcome_counts",
+    "record_inbox_seen",
     "record_personal_data_view",
     "search_dispatches",
     "settle_visit",
