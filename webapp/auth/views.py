@@ -66,7 +66,7 @@ def logout():
 @login_required
 def unlock():
     """The lock screen of an idle agency inbox: alerts go on; the password unlocks it."""
-    target = _safe_next(request.args.get("next") or url_for("agency.inbox"))
+    target = _safe_next(request.args.get("next"))
     if not session_locked():
         return redirect(target)
     form = UnlockForm()
@@ -78,7 +78,7 @@ def unlock():
             session.pop("locked", None)
             session["seen"] = clock.now().timestamp()
             return redirect(target)
-        if result.locked:
+        if result.locked or user.is_locked():
             logout_user()
             session.clear()
             flash(_("Too many failed sign-ins: this account is locked for 15 minutes."), "error")

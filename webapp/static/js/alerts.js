@@ -40,13 +40,14 @@
     return !!ctx && ctx.state === "running";
   }
 
+  // Resolves true once the audio runs (a blocked context may stay pending until a gesture).
   function resume() {
     var audio = audioContext();
-    if (audio && audio.state === "suspended") {
-      audio.resume().catch(function () {
-        /* still blocked: the bar says so */
-      });
-    }
+    if (!audio) return Promise.resolve(false);
+    if (audio.state === "running") return Promise.resolve(true);
+    return audio.resume().then(running, function () {
+      return false; // still blocked: the bar says so
+    });
   }
 
   // Three short tones; false when the browser keeps the audio suspended.
@@ -240,19 +241,14 @@
   }
 
   function enable() {
-    resume();
     var asked =
       "Notification" in window && Notification.permission === "default"
         ? Notification.requestPermission()
         : Promise.resolve();
-    Promise.resolve(asked)
-      .catch(function () {
-        /* the browser refused to ask: the bar stays */
-      })
-      .then(function () {
-        showBar();
-        if (waiting.length) alertNow(waiting);
-      });
+    Promise.all([resume(), Promise.resolve(asked).catch(function () {})]).then(function () {
+      showBar();
+      if (waiting.length) alertNow(waiting); // what was missed, now heard
+    });
     window.setTimeout(showBar, BLOCKED_CHECK_MS);
   }
 
@@ -298,10 +294,7 @@
         .then(function (data) {
           soundOn = !!data.sound_alerts;
           showSound();
-          if (soundOn) {
-            resume();
-            play();
-          }
+          if (soundOn) resume().then(play);
           window.setTimeout(showBar, BLOCKED_CHECK_MS);
         })
         .catch(function () {

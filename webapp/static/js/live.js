@@ -244,10 +244,7 @@
       } catch (e) {
         /* private mode: the choice lasts for this page only */
       }
-      if (soundOn && sound) {
-        sound.resume();
-        beep();
-      }
+      if (soundOn && sound) sound.resume().then(beep);
       showSound();
     });
   }
