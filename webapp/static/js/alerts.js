@@ -122,9 +122,12 @@
     return "citydesk-dispatch-" + d.id;
   }
 
+  // The active service worker, or null (none yet, or none at all: then the page notifies).
   function registration() {
     if (!("serviceWorker" in navigator)) return Promise.resolve(null);
-    return navigator.serviceWorker.ready;
+    return navigator.serviceWorker.getRegistration().then(function (reg) {
+      return reg && reg.active ? reg : null;
+    });
   }
 
   function notify(d) {

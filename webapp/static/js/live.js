@@ -408,6 +408,10 @@
         var server = Date.parse(data.server_time);
         if (!isNaN(server)) offset = server - (sent + received) / 2;
         document.dispatchEvent(new CustomEvent("citydesk:feed", { detail: data }));
+        if (data.locked && mode !== "lock" && !document.querySelector("[data-lock-template]")) {
+          window.location.reload(); // the server shows the lock screen instead of this page
+          return;
+        }
         if (data.locked || mode === "lock") {
           setStatus(fmt(T.live, { time: hhmmss(serverNow()) }), false);
           return; // a locked page shows nothing of the dispatches (alerts.js alerts)
