@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy import ForeignKey, Index, String, func, select, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -51,6 +51,8 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     locked_until: Mapped[datetime | None]
     receives_escalations: Mapped[bool] = mapped_column(default=False)
+    # Agency staff hear new dispatches unless they switch the sound off (kept per user).
+    sound_alerts: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     agency: Mapped[Agency | None] = relationship(lazy="joined")
@@ -272,6 +274,14 @@ def authenticate(username: str, password: str, *, ip: str | None = None) -> Sign
     audit.record("auth.login", "user", user.id, actor=actor)
     db.session.flush()
     return SignIn(user)
+
+
+def set_sound_alerts(user: User, on: bool) -> None:
+    """Switch the user's alert sound on or off (their choice follows them to any browser)."""
+    if user.sound_alerts != on:
+        audit.record("user.sound_alerts", "user", user.id, {"on": user.sound_alerts}, {"on": on})
+        user.sound_alerts = on
+        db.session.flush()
 
 
 def end_sessions(user: User) -> None:

@@ -140,6 +140,8 @@ def init_app(app: Flask) -> None:
             return login_manager.unauthorized()
         return None
 
+    app.jinja_env.globals["session_locked"] = session_locked
+
     @app.teardown_request
     def forget_actor(_error=None):
         # The actor lives in a context variable: reset it so that nothing done after this
@@ -162,23 +164,60 @@ def init_app(app: Flask) -> None:
 
 
 def _idle_expired(app: Flask):
-    """Sign out a session idle longer than IDLE_TIMEOUT_MINUTES (by the server's clock)."""
+    """Sign out a session idle longer than IDLE_TIMEOUT_MINUTES (by the server's clock); an
+    agency user's session locks instead (`_locked`)."""
     now = clock.now().timestamp()
     seen = session.get("seen")
     limit = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"]).total_seconds()
-    if seen is not None and now - seen > limit:
-        logout_user()
-        session.clear()
-        if is_api_request():
-            from webapp.errors import json_error
+    if seen is not None and now - seen > limit and not session.get("locked"):
+        if current_user.role == Role.AGENCY:
+            session["locked"] = True
+        else:
+            logout_user()
+            session.clear()
+            if is_api_request():
+                from webapp.errors import json_error
 
-            return json_error(401, "unauthorized", "Session expired")
-        flash(_l("Your session expired after inactivity. Please sign in again."), "info")
-        return redirect(url_for("auth.login"))
+                return json_error(401, "unauthorized", "Session expired")
+            flash(_l("Your session expired after inactivity. Please sign in again."), "info")
+            return redirect(url_for("auth.login"))
     session.permanent = True
+    if session.get("locked"):
+        return _locked()
     if not is_poll_request() or seen is None:
         session["seen"] = now
     return None
+
+
+# What a locked session may still reach: the alert feed (it answers with minimal data), the
+# lock screen itself, signing out, and what every page loads.
+WHILE_LOCKED = {
+    "dispatches.live",
+    "auth.unlock",
+    "auth.logout",
+    "main.set_language",
+    "main.service_worker",
+    "main.manifest",
+    "static",
+}
+
+
+def _locked():
+    """The agency inbox locks like a screen saver: its alerts go on (the feed, minimal) and
+    anything else asks for the password again."""
+    if request.endpoint in WHILE_LOCKED:
+        return None
+    if is_api_request():
+        from webapp.errors import json_error
+
+        return json_error(401, "unauthorized", "Session locked")
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.unlock", next=target))
+
+
+def session_locked() -> bool:
+    """True while this request's session is locked after inactivity (never for a token)."""
+    return bool(session.get("locked")) and not g.get("via_token", False)
 
 
 def is_poll_request() -> bool:

@@ -7,6 +7,7 @@
 - `queries` — the open dispatches, today's, the history filters, outcome counts
 - `notices` — who gets which notice about a dispatch, and what it carries
 - `display` — revocable display links that show the live board on a wall screen
+- `presence` — whether an agency's inbox is open right now (`open_inboxes`)
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
 
@@ -44,6 +45,7 @@ from models.dispatch.operations import (
     settle_visit,
     transfer,
 )
+from models.dispatch.presence import INBOX_OPEN_SECONDS, open_inboxes, record_inbox_seen
 from models.dispatch.queries import (
     DispatchFilter,
     OutcomeCounts,
@@ -63,6 +65,7 @@ from models.dispatch.tables import (
     OPEN_VALUES,
     Dispatch,
     DispatchState,
+    InboxPresence,
     Outcome,
     Visit,
     VisitKind,
@@ -77,6 +80,7 @@ __all__ = [
     "display_link_for",
     "display_links",
     "revoke_display_link",
+    "INBOX_OPEN_SECONDS",
     "MAX_ETA_MINUTES",
     "MAX_TEXT",
     "OPEN_STATES",
@@ -86,6 +90,7 @@ __all__ = [
     "Dispatch",
     "DispatchFilter",
     "DispatchState",
+    "InboxPresence",
     "Outcome",
     "OutcomeCounts",
     "Today",
@@ -109,7 +114,9 @@ __all__ = [
     "notify",
     "on_time_rate",
     "open_dispatches",
+    "open_inboxes",
     "outcome_counts",
+    "record_inbox_seen",
     "record_personal_data_view",
     "search_dispatches",
     "settle_visit",

@@ -216,3 +216,15 @@ class VisitNote(db.Model):
 
     visit: Mapped[Visit] = relationship(back_populates="note_entries")
     by: Mapped["User | None"] = relationship(foreign_keys=[by_id])
+
+
+class InboxPresence(db.Model):
+    """When an agency's inbox last polled for dispatches (one row per agency, written at most
+    every few seconds): the desk sees whether an alert can reach someone there."""
+
+    __tablename__ = "inbox_presence"
+
+    agency_id: Mapped[int] = mapped_column(
+        ForeignKey("agency.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    seen_at: Mapped[datetime]

@@ -62,8 +62,12 @@ def test_clerk_notifies_agency_acknowledges_live_and_arrival_is_on_time(new_page
     assert "急難救助申請" in inbox.locator("[data-live-alert-text]").inner_text()
     assert inbox.evaluate("window.notReloaded") is True
     assert "王小明" not in inbox.content()
-    inbox.locator("[data-sound-toggle]").click()  # the optional audible alert
-    assert inbox.locator("[data-sound-toggle]").get_attribute("aria-pressed") == "true"
+    sound = inbox.locator("[data-sound-toggle]")  # the audible alert: on by default
+    assert sound.get_attribute("aria-pressed") == "true"
+    sound.click()
+    inbox.locator('[data-sound-toggle][aria-pressed="false"]').wait_for()
+    sound.click()
+    inbox.locator('[data-sound-toggle][aria-pressed="true"]').wait_for()
     screenshot(inbox, "dispatch-inbox-new")
 
     item.locator("input[name=responder]").fill("王專員")

@@ -70,6 +70,8 @@ TABLE = [
     R("GET", "/login", ALL),
     R("POST", "/login", ALL),
     R("POST", "/logout", dict.fromkeys(ROLES, SIGNED_OUT)),
+    R("GET", "/unlock", ALL),  # not locked: straight on to the page asked for
+    R("POST", "/unlock", ALL, {"password": "x"}),
     R("POST", "/language", ALL),
     R("GET", "/notifications", ALL),
     R(
@@ -109,6 +111,7 @@ TABLE = [
     # --- the agency side ----------------------------------------------------------------
     R("GET", "/agency/", AGENCIES),
     R("GET", "/agency/history", AGENCIES),
+    R("POST", "/agency/sound", AGENCIES, {"on": "0"}),
     R("GET", "/agency/dispatches/{dispatch}", only("agency_a", agency_b=HIDDEN)),
     R("POST", "/agency/dispatches/{dispatch}/acknowledge", only("agency_a", agency_b=HIDDEN)),
     # --- the dispatch API ---------------------------------------------------------------

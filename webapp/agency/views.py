@@ -1,13 +1,15 @@
-"""Agency views: the inbox, a dispatch's page and the acknowledgement (own agency only)."""
+"""Agency views: the inbox, a dispatch's page and the acknowledgement (own agency only), and
+the user's alert sound setting."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.core import clock, db
 from models.core.errors import DomainError
 from models.dispatch import acknowledge, dispatch_for, today_for, visible_open_dispatches
-from models.users import Role
+from models.users import Role, set_sound_alerts
 from webapp.agency import bp
+from webapp.agency.forms import SoundForm
 from webapp.desk.forms import AcknowledgeForm
 from webapp.desk.labels import timeline
 from webapp.desk.views import flash_form_errors, render_history
@@ -82,3 +84,24 @@ def acknowledge_dispatch(dispatch_id: int):
 def history():
     """The agency's own dispatches, filtered by dates, state and on time or late."""
     return render_history("agency.history", choose_agency=False)
+
+
+@bp.route("/sound", methods=["POST"])
+@role_required(Role.AGENCY)
+def sound_alerts():
+    """Switch the user's alert sound on or off (answers JSON to the inbox's script)."""
+    form = SoundForm()
+    wants_json = request.accept_mimetypes.best == "application/json"
+    if not form.validate_on_submit():
+        if wants_json:
+            return jsonify(message=_("Choose on or off.")), 422
+        flash(_("Choose on or off."), "error")
+        return redirect(url_for("agency.inbox"))
+    set_sound_alerts(acting_user(), form.on.data == "1")
+    db.session.commit()
+    if wants_json:
+        return jsonify(sound_alerts=acting_user().sound_alerts)
+    flash(
+        _("Sound alerts switched on.") if form.on.data == "1" else _("Sound alerts switched off.")
+    )
+    return redirect(url_for("agency.inbox"))

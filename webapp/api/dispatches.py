@@ -27,6 +27,8 @@ from models.dispatch import (
     find_agency,
     log_visit,
     notify,
+    open_inboxes,
+    record_inbox_seen,
     search_dispatches,
     settle_visit,
     transfer,
@@ -34,7 +36,7 @@ from models.dispatch import (
     visit_for,
 )
 from models.dispatch.privacy import mask_name, mask_phone
-from models.users import User
+from models.users import Role, User
 from webapp.api.convention import (
     ApiBlueprint,
     PageArgsSchema,
@@ -42,6 +44,7 @@ from webapp.api.convention import (
     acting_user,
     page_of,
 )
+from webapp.security import session_locked
 
 visits_blp = ApiBlueprint("visits", __name__, path="/visits", description="Counter visits (clerks)")
 dispatches_blp = ApiBlueprint(
@@ -136,11 +139,45 @@ class DispatchSchema(Schema):
     )
 
 
+class LiveDispatchSchema(DispatchSchema):
+    """An open dispatch on the live pages, with whether its agency's inbox is open."""
+
+    inbox_open = fields.Boolean(
+        metadata={"description": "The agency's inbox polled in the last 10 seconds"}
+    )
+
+
+class LiveQuerySchema(Schema):
+    """Who polls: the agency inbox says so, and its agency is shown as reachable."""
+
+    inbox = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Polled by the agency inbox (agency staff): note it open"},
+    )
+
+
 class LiveSchema(Schema):
-    """The open dispatches the caller may see, with the server's time to correct clocks."""
+    """The open dispatches the caller may see, with the server's time to correct clocks.
+
+    While an idle agency inbox is locked, `locked` is true and each dispatch carries only
+    what its alerts need (no subject and no personal data)."""
 
     server_time = TaipeiDateTime(required=True)
-    dispatches = fields.List(fields.Nested(DispatchSchema), required=True)
+    locked = fields.Boolean()
+    dispatches = fields.List(fields.Nested(LiveDispatchSchema), required=True)
+
+
+# What a locked inbox's feed tells of each dispatch: enough to alert, nothing personal.
+LOCKED_FIELDS = (
+    "id",
+    "agency",
+    "agency_name",
+    "state",
+    "notified_at",
+    "deadline_at",
+    "acknowledged_at",
+    "remaining_seconds",
+)
 
 
 class DispatchListSchema(PageSchema):
@@ -404,15 +441,29 @@ def list_dispatches(args):
 
 
 @dispatches_blp.route("/open")
+@dispatches_blp.arguments(LiveQuerySchema, location="query")
 @dispatches_blp.response(200, LiveSchema)
-@dispatches_blp.errors(403)
-def live():
-    """The open dispatches the caller may see, overdue first, with the server time (polled
-    by the live board and the agency inbox)."""
+@dispatches_blp.errors(403, 422)
+def live(args):
+    """The open dispatches the caller may see, overdue first, with the server time and
+    whether each agency's inbox is open (polled by the live board and the agency inbox)."""
     user = _dispatch_viewer()
     at = clock.now()
+    if args["inbox"] and user.role == Role.AGENCY:
+        record_inbox_seen(user.agency_id, at)
+        db.session.commit()
     rows = visible_open_dispatches(user, at)
-    return {"server_time": at, "dispatches": [dispatch_data(d, at) for d in rows]}
+    if session_locked():
+        data = [dispatch_data(d, at) for d in rows]
+        rows_data = [{key: d[key] for key in LOCKED_FIELDS} for d in data]
+        return {"server_time": at, "locked": True, "dispatches": rows_data}
+    reachable = open_inboxes(at)
+    return {
+        "server_time": at,
+        "dispatches": [
+            {**dispatch_data(d, at), "inbox_open": d.agency_id in reachable} for d in rows
+        ],
+    }
 
 
 @dispatches_blp.route("/<int:dispatch_id>")

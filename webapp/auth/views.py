@@ -9,8 +9,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from models.core import clock, db
 from models.users import authenticate, end_sessions
 from webapp.auth import bp
-from webapp.auth.forms import LoginForm
-from webapp.security import acting_user
+from webapp.auth.forms import LoginForm, UnlockForm
+from webapp.security import acting_user, session_locked
 
 
 def _safe_next(target: str | None) -> str:
@@ -60,3 +60,28 @@ def logout():
     session.clear()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/unlock", methods=["GET", "POST"])
+@login_required
+def unlock():
+    """The lock screen of an idle agency inbox: alerts go on; the password unlocks it."""
+    target = _safe_next(request.args.get("next"))
+    if not session_locked():
+        return redirect(target)
+    form = UnlockForm()
+    if form.validate_on_submit():
+        user = acting_user()
+        result = authenticate(user.username, form.password.data, ip=request.remote_addr)
+        db.session.commit()
+        if result.ok:
+            session.pop("locked", None)
+            session["seen"] = clock.now().timestamp()
+            return redirect(target)
+        if result.locked or user.is_locked():
+            logout_user()
+            session.clear()
+            flash(_("Too many failed sign-ins: this account is locked for 15 minutes."), "error")
+            return redirect(url_for("auth.login"))
+        flash(_("Wrong password."), "error")
+    return render_template("auth/unlock.html", form=form, now=clock.now())

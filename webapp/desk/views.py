@@ -18,6 +18,7 @@ from models.dispatch import (
     find_agency,
     log_visit,
     notify,
+    open_inboxes,
     outcome_counts,
     record_personal_data_view,
     search_dispatches,
@@ -341,7 +342,14 @@ def _board(wall: bool):
     at = clock.now()
     rows = visible_open_dispatches(acting_user(), at)
     overdue = sum(1 for d in rows if d.is_overdue(at))
-    return render_template("desk/board.html", dispatches=rows, overdue=overdue, now=at, wall=wall)
+    return render_template(
+        "desk/board.html",
+        dispatches=rows,
+        overdue=overdue,
+        now=at,
+        wall=wall,
+        open_inboxes=open_inboxes(at),
+    )
 
 
 @bp.route("/board")

@@ -8,7 +8,9 @@
  *   server time and the page keeps the offset to the browser's clock.
  * - Colours by urgency (more than 3 minutes left / 3 minutes or less / overdue), overdue
  *   judged from deadline_at like the server does.
- * - A visible alert for new dispatches always; a sound (Web Audio API) when switched on.
+ * - A visible alert for new dispatches always. On the board a sound (alerts.js's CityDeskSound)
+ *   when switched on; the agency's sound, notifications and lock are alerts.js's, which gets
+ *   every poll's answer as a "citydesk:feed" event.
  */
 (function () {
   "use strict";
@@ -35,7 +37,7 @@
   var root = document.querySelector("[data-live]");
   if (!root) return;
 
-  var mode = root.getAttribute("data-live"); // board | inbox | dispatch
+  var mode = root.getAttribute("data-live"); // board | inbox | dispatch | lock
   var source = root.getAttribute("data-source");
   var T = {};
   try {
@@ -183,6 +185,12 @@
     setText(field(el, "subject"), d.subject);
     setText(field(el, "kind"), (T.kinds && T.kinds[d.kind]) || d.kind || "");
     setText(field(el, "notified"), hhmmss(Date.parse(d.notified_at)));
+    var inbox = field(el, "inbox");
+    if (inbox && d.inbox_open !== undefined) {
+      setText(inbox, d.inbox_open ? T.inboxOpen : T.inboxClosed);
+      inbox.classList.toggle("is-open", d.inbox_open);
+      inbox.classList.toggle("is-closed", !d.inbox_open);
+    }
     renderAck(el, d);
     renderFlags(el, d);
     var form = el.querySelector("[data-ack-form]");
@@ -207,43 +215,21 @@
 
   // Alerts --------------------------------------------------------------------------------
 
+  // The board's sound, switched on per browser; the agency's is alerts.js's (its own setting).
   var SOUND_KEY = "citydesk.sound";
-  var audio = null;
+  var sound = window.CityDeskSound;
   var soundOn = false;
   try {
-    soundOn = window.localStorage.getItem(SOUND_KEY) === "on";
+    soundOn = mode === "board" && window.localStorage.getItem(SOUND_KEY) === "on";
   } catch (e) {
     soundOn = false;
   }
 
-  function ensureAudio() {
-    if (!audio) {
-      var Ctx = window.AudioContext || window.webkitAudioContext;
-      if (!Ctx) return;
-      audio = new Ctx();
-    }
-    if (audio.state === "suspended") audio.resume();
-  }
-
   function beep() {
-    if (!soundOn || !audio) return;
-    var start = audio.currentTime;
-    [0, 0.35, 0.7].forEach(function (at) {
-      var osc = audio.createOscillator();
-      var gain = audio.createGain();
-      osc.type = "sine";
-      osc.frequency.value = 880;
-      gain.gain.setValueAtTime(0.0001, start + at);
-      gain.gain.exponentialRampToValueAtTime(0.3, start + at + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.25);
-      osc.connect(gain);
-      gain.connect(audio.destination);
-      osc.start(start + at);
-      osc.stop(start + at + 0.3);
-    });
+    if (soundOn && sound) sound.play();
   }
 
-  var toggle = document.querySelector("[data-sound-toggle]");
+  var toggle = mode === "board" ? document.querySelector("[data-sound-toggle]") : null;
   function showSound() {
     if (!toggle) return;
     toggle.setAttribute("aria-pressed", soundOn ? "true" : "false");
@@ -258,10 +244,7 @@
       } catch (e) {
         /* private mode: the choice lasts for this page only */
       }
-      if (soundOn) {
-        ensureAudio();
-        beep();
-      }
+      if (soundOn && sound) sound.resume().then(beep);
       showSound();
     });
   }
@@ -270,7 +253,7 @@
     document.addEventListener(
       type,
       function () {
-        if (soundOn) ensureAudio();
+        if (soundOn && sound) sound.resume();
       },
       { once: true }
     );
@@ -281,7 +264,7 @@
   if (banner) {
     banner.querySelector("[data-live-alert-close]").addEventListener("click", function () {
       banner.hidden = true;
-      document.title = title;
+      if (mode === "board") document.title = title;
     });
   }
 
@@ -295,6 +278,7 @@
       setText(banner.querySelector("[data-live-alert-text]"), text);
       banner.hidden = false;
     }
+    if (mode !== "board") return; // the inbox's title and sound are alerts.js's
     document.title = "(" + fresh.length + ") " + title;
     beep();
   }
@@ -423,6 +407,15 @@
         var received = Date.now();
         var server = Date.parse(data.server_time);
         if (!isNaN(server)) offset = server - (sent + received) / 2;
+        document.dispatchEvent(new CustomEvent("citydesk:feed", { detail: data }));
+        if (data.locked && mode !== "lock" && !document.querySelector("[data-lock-template]")) {
+          window.location.reload(); // the server shows the lock screen instead of this page
+          return;
+        }
+        if (data.locked || mode === "lock") {
+          setStatus(fmt(T.live, { time: hhmmss(serverNow()) }), false);
+          return; // a locked page shows nothing of the dispatches (alerts.js alerts)
+        }
         if (mode === "dispatch") renderOne(data.dispatches);
         else renderList(data.dispatches);
         tick();

@@ -16,3 +16,24 @@ self.addEventListener("install", function () {
 self.addEventListener("activate", function (event) {
   event.waitUntil(self.clients.claim());
 });
+
+/* --- notifications (agency alerts) -------------------------------------------------------
+ * alerts.js shows each dispatch's notification through this worker (registration.
+ * showNotification); a click focuses the open inbox tab, or opens the inbox. */
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var data = event.notification.data || {};
+  var target = new URL(data.url || "/agency/", self.location.origin);
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (list) {
+      for (var i = 0; i < list.length; i += 1) {
+        var client = list[i];
+        if (new URL(client.url).pathname === target.pathname && "focus" in client) {
+          return client.focus();
+        }
+      }
+      return self.clients.openWindow(target.href);
+    })
+  );
+});
