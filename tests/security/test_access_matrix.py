@@ -71,6 +71,8 @@ TABLE = [
     R("POST", "/login", ALL),
     R("POST", "/logout", dict.fromkeys(ROLES, SIGNED_OUT)),
     R("POST", "/language", ALL),
+    R("GET", "/sw.js", ALL),
+    R("GET", "/manifest.webmanifest", ALL),
     R("GET", "/notifications", ALL),
     R(
         "POST",
@@ -204,6 +206,13 @@ TABLE = [
     R("POST", "/api/v1/defects/{defect}/reopen", TICKET_VIEW, {"reason": "又壞了"}),
     R("GET", "/api/v1/rounds", FACILITY),
     R("GET", "/api/v1/rounds/schedule", FACILITY),
+    R("POST", "/api/v1/rounds/{round}/checks", FACILITY, {"floor": "3F", "category": "corridor"}),
+    R(
+        "POST",
+        "/api/v1/rounds/{round}/findings",
+        FACILITY,
+        {"form": {"floor": "3F", "category": "facility", "description": "緊急照明不亮"}},
+    ),
     # --- reports ------------------------------------------------------------------------
     R("GET", "/reports/", REPORTS),
     R("GET", "/reports/{year}", REPORTS),
@@ -262,6 +271,8 @@ def call(row: Row, role: str, world, signed_in):
         headers = {"Authorization": f"Bearer {world.tokens[role]}"}
         if row.method == "GET":
             return client.get(url, headers=headers)
+        if row.body and "form" in row.body:  # a multipart form (a round's finding)
+            return client.post(url, data=row.body["form"], headers=headers)
         if row.body == {"files": True}:
             photo = {"photo": (io.BytesIO(image_bytes()), "photo.jpg", "image/jpeg")}
             return client.post(url, data=photo, headers=headers)
