@@ -100,8 +100,7 @@ def test_inspector_completes_a_round_with_one_finding(new_page, create_user, pho
     page.locator("#photos").set_input_files(str(before))
     screenshot(page, "facility-round-finding-phone")
     page.get_by_role("button", name="儲存缺失").click()
-    page.locator("#offline-queue [data-queue-count][data-count='0']").wait_for(state="attached")
-    page.locator(".check-pending").first.wait_for(state="detached")
+    page.locator("#check-3F-facility.check-defects:not(.check-pending)").wait_for()  # sent
     assert page.locator(".check-ok").count() == 3
     assert page.locator(".check-defects").count() == 1
     screenshot(page, "facility-round-floor-done-phone")

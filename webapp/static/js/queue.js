@@ -237,7 +237,6 @@
       });
       list.hidden = refused.length === 0;
       root.hidden = !waiting.length && !refused.length;
-      document.body.classList.toggle("has-offline-queue", !root.hidden);
     }).catch(function () { /* no IndexedDB: nothing is ever queued */ });
   }
 
