@@ -2,14 +2,20 @@
 
 A round covers some floors of one zone; each category on each floor is recorded as "no
 defect" or gets findings (defect tickets, optionally fixed on the spot) before it can finish.
+
+A check or finding may carry the id the inspector's phone made for it (`client_id`, a UUID):
+the offline queue sends it again until it hears back, and a repeated id is answered with the
+earlier record, recorded once (a unique constraint settles two syncs racing).
 """
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from models import photos, workdays
 from models.core import audit, clock, db
@@ -178,7 +184,45 @@ def checks_by_place(inspection: InspectionRound) -> dict[tuple[int, int], RoundC
     return {(c.floor_id, c.category_id): c for c in rows}
 
 
-def _save_check(inspection, floor, category, result: CheckResult, by: User) -> RoundCheck:
+def checked_client_id(client_id: str | None) -> str | None:
+    """The phone-made id in its canonical form (a UUID), or None when none was sent."""
+    if client_id is None or client_id == "":
+        return None
+    try:
+        return str(uuid.UUID(str(client_id)))
+    except ValueError:
+        raise InvalidInput(_l("The id the phone gave this record is not valid.")) from None
+
+
+def _earlier(model, client_id: str | None, inspection: InspectionRound):
+    """The check or finding already recorded under `client_id`, if any."""
+    if client_id is None:
+        return None
+    row = db.session.scalar(
+        select(model).where(model.client_id == client_id).execution_options(populate_existing=True)
+    )
+    if row is not None and row.round_id != inspection.id:
+        raise Conflict(_l("The id the phone gave this record belongs to another round."))
+    return row
+
+
+def _once(model, client_id: str | None, inspection: InspectionRound, record):
+    """Run `record()` in a savepoint; when a racing sync stored `client_id` first, its row."""
+    if client_id is None:
+        return record()
+    try:
+        with db.session.begin_nested():
+            return record()
+    except IntegrityError:
+        earlier = _earlier(model, client_id, inspection)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _save_check(
+    inspection, floor, category, result: CheckResult, by: User, client_id: str | None = None
+) -> RoundCheck:
     check = db.session.scalar(
         select(RoundCheck).where(
             RoundCheck.round_id == inspection.id,
@@ -194,32 +238,53 @@ def _save_check(inspection, floor, category, result: CheckResult, by: User) -> R
             result=result.value,
             checked_at=clock.now(),
             checked_by_id=by.id,
+            client_id=client_id,
         )
         db.session.add(check)  # the round row is locked: no one else writes its checks now
     else:
         check.result, check.checked_at, check.checked_by_id = result.value, clock.now(), by.id
+        check.client_id = client_id or check.client_id
     db.session.flush()
     return check
 
 
 def mark_no_defect(
-    inspection: InspectionRound, floor: Floor, category: DefectCategory, *, by: User
+    inspection: InspectionRound,
+    floor: Floor,
+    category: DefectCategory,
+    *,
+    by: User,
+    client_id: str | None = None,
 ) -> RoundCheck:
-    """Record "no defect" for a category on a floor of the round."""
+    """Record "no defect" for a category on a floor of the round (once per phone-made id)."""
+    require_manager(by)
+    client_id = checked_client_id(client_id)
+    earlier = _earlier(RoundCheck, client_id, inspection)
+    if earlier is not None:
+        return earlier
     inspection = _lock_open_round(inspection, by)
+    earlier = _earlier(RoundCheck, client_id, inspection)  # a sync that held the lock first
+    if earlier is not None:
+        return earlier
     _check_place(inspection, floor)
     existing = checks_by_place(inspection).get((floor.id, category.id))
     if existing is not None and existing.result == CheckResult.DEFECTS:
         raise Conflict(_l("Findings were recorded here; it cannot also be \u201cno defect\u201d."))
-    check = _save_check(inspection, floor, category, CheckResult.OK, by)
-    audit.record(
-        "round.check",
-        "inspection_round",
-        inspection.id,
-        None,
-        {"floor": floor.code, "category": category.code, "result": CheckResult.OK.value},
-    )
-    return check
+    if client_id is not None and existing is not None:
+        return existing  # the place is "no defect" already: a second phone's tap is done
+
+    def record() -> RoundCheck:
+        check = _save_check(inspection, floor, category, CheckResult.OK, by, client_id)
+        audit.record(
+            "round.check",
+            "inspection_round",
+            inspection.id,
+            None,
+            {"floor": floor.code, "category": category.code, "result": CheckResult.OK.value},
+        )
+        return check
+
+    return _once(RoundCheck, client_id, inspection, record)
 
 
 def record_finding(
@@ -234,9 +299,19 @@ def record_finding(
     fixed_on_spot: bool = False,
     fix_note: str = "",
     after_uploads=(),
+    client_id: str | None = None,
 ) -> Defect:
-    """Record a finding of the round: a defect ticket, optionally fixed on the spot."""
+    """Record a finding of the round: a defect ticket, optionally fixed on the spot (once per
+    phone-made id)."""
+    require_manager(by)
+    client_id = checked_client_id(client_id)
+    earlier = _earlier(Defect, client_id, inspection)
+    if earlier is not None:
+        return earlier
     inspection = _lock_open_round(inspection, by)
+    earlier = _earlier(Defect, client_id, inspection)  # a sync that held the lock first
+    if earlier is not None:
+        return earlier
     _check_place(inspection, floor)
     description = checked_description(description, floor)
     before_photos = photos.check_all(uploads)
@@ -245,21 +320,33 @@ def record_finding(
         after_photos = photos.check_all(after_uploads, "after_photos")
         if not after_photos:
             raise MissingAfterPhoto()
-    defect = new_defect(
-        by, category, inspection.zone, floor, location, description, before_photos, inspection
-    )
-    _save_check(inspection, floor, category, CheckResult.DEFECTS, by)
-    if fixed_on_spot:
-        close_as_fixed(
-            defect,
-            [TicketState.REPORTED],
-            fix_note,
-            after_photos,
-            TicketState.REPORTED.value,
-            by=by,
-            assignee_id=by.id,
+
+    def record() -> Defect:
+        defect = new_defect(
+            by,
+            category,
+            inspection.zone,
+            floor,
+            location,
+            description,
+            before_photos,
+            inspection,
+            client_id=client_id,
         )
-    return defect
+        _save_check(inspection, floor, category, CheckResult.DEFECTS, by)
+        if fixed_on_spot:
+            close_as_fixed(
+                defect,
+                [TicketState.REPORTED],
+                fix_note,
+                after_photos,
+                TicketState.REPORTED.value,
+                by=by,
+                assignee_id=by.id,
+            )
+        return defect
+
+    return _once(Defect, client_id, inspection, record)
 
 
 def missing_checks(inspection: InspectionRound) -> list[tuple[Floor, DefectCategory]]:

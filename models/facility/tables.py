@@ -144,6 +144,8 @@ class RoundCheck(db.Model):
     result: Mapped[str] = mapped_column(String(20))
     checked_at: Mapped[datetime]
     checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The id the inspector's phone gave the check (offline rounds): a repeat is done already.
+    client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
 
     round: Mapped[InspectionRound] = relationship(back_populates="checks")
     floor: Mapped[Floor] = relationship(lazy="joined")
@@ -179,6 +181,8 @@ class Defect(db.Model):
     fix_note: Mapped[str | None] = mapped_column(Text)
     verified_at: Mapped[datetime | None]
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The id the inspector's phone gave a round's finding (offline rounds): a repeat is done.
+    client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
 
     category: Mapped[DefectCategory] = relationship(lazy="joined")
     zone: Mapped[Zone] = relationship(lazy="joined")

@@ -142,6 +142,8 @@ def new_defect(
     description: str,
     checked,
     inspection: InspectionRound | None = None,
+    *,
+    client_id: str | None = None,
 ) -> Defect:
     """A new ticket, reported online or found in `inspection`, with its before photos."""
     at = clock.now()
@@ -157,6 +159,7 @@ def new_defect(
         found_at=at,
         reported_by_id=by.id,
         due_on=due_date(at, category),
+        client_id=client_id,
     )
     db.session.add(defect)
     db.session.flush()

@@ -47,6 +47,8 @@ ENDPOINTS = [
     ("post", "/defects/1/photos"),
     ("get", "/rounds"),
     ("get", "/rounds/schedule"),
+    ("post", "/rounds/1/checks"),
+    ("post", "/rounds/1/findings"),
 ]
 
 
@@ -63,7 +65,8 @@ def test_every_endpoint_needs_sign_in(client, method, path):
 def test_every_endpoint_is_documented_with_its_errors(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     for method, path in ENDPOINTS:
-        template = path.split("?")[0].replace("/1", "/{defect_id}")
+        template = path.split("?")[0].replace("/defects/1", "/defects/{defect_id}")
+        template = template.replace("/rounds/1", "/rounds/{round_id}")
         operation = spec["paths"]["/api/v1" + template][method]
         assert "401" in operation["responses"], path
     fix = spec["paths"]["/api/v1/defects/{defect_id}/fix"]["post"]["responses"]

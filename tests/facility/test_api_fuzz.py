@@ -24,7 +24,7 @@ def test_facility_operations_conform_to_the_document(app, seeded):
         for result in schema.get_all_operations()
         if result.ok().path.startswith(("/api/v1/defects", "/api/v1/rounds"))
     ]
-    assert len(operations) == 13
+    assert len(operations) == 15
     for operation in operations:
 
         @SETTINGS

@@ -73,6 +73,8 @@ TABLE = [
     R("GET", "/unlock", ALL),  # not locked: straight on to the page asked for
     R("POST", "/unlock", ALL, {"password": "x"}),
     R("POST", "/language", ALL),
+    R("GET", "/sw.js", ALL),
+    R("GET", "/manifest.webmanifest", ALL),
     R("GET", "/notifications", ALL),
     R(
         "POST",
@@ -85,8 +87,6 @@ TABLE = [
     R("POST", "/notifications/read-all", ALL),
     R("GET", "/api/v1/me", ALL),
     R("GET", "/api/v1/openapi.json", ALL),
-    R("GET", "/sw.js", ALL),
-    R("GET", "/manifest.webmanifest", ALL),
     # a display link stands in for a session: the board without personal data, to anyone
     R("GET", "/desk/board/wall/{display_secret}", ALL),
     R("GET", "/api/v1/display/{display_secret}/open", ALL),
@@ -212,6 +212,13 @@ TABLE = [
     R("POST", "/api/v1/defects/{defect}/reopen", TICKET_VIEW, {"reason": "又壞了"}),
     R("GET", "/api/v1/rounds", FACILITY),
     R("GET", "/api/v1/rounds/schedule", FACILITY),
+    R("POST", "/api/v1/rounds/{round}/checks", FACILITY, {"floor": "3F", "category": "corridor"}),
+    R(
+        "POST",
+        "/api/v1/rounds/{round}/findings",
+        FACILITY,
+        {"form": {"floor": "3F", "category": "facility", "description": "緊急照明不亮"}},
+    ),
     # --- reports ------------------------------------------------------------------------
     R("GET", "/reports/", REPORTS),
     R("GET", "/reports/{year}", REPORTS),
@@ -273,6 +280,8 @@ def call(row: Row, role: str, world, signed_in):
         headers = {"Authorization": f"Bearer {world.tokens[role]}"}
         if row.method == "GET":
             return client.get(url, headers=headers)
+        if row.body and "form" in row.body:  # a multipart form (a round's finding)
+            return client.post(url, data=row.body["form"], headers=headers)
         if row.body == {"files": True}:
             photo = {"photo": (io.BytesIO(image_bytes()), "photo.jpg", "image/jpeg")}
             return client.post(url, data=photo, headers=headers)

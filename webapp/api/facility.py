@@ -3,7 +3,9 @@
 Tickets: list (filtered) and file them, read one, make each move (assign, start, fix, verify,
 reopen), add a report to an open ticket, upload photos. A fix needs an after photo: upload it
 first (`POST /defects/{id}/photos` with kind=after), then `POST /defects/{id}/fix`.
-Rounds: list them, and each zone's schedule.
+Rounds: list them, each zone's schedule, and record a round's checks and findings (what an
+inspector's phone sends, also from its offline queue: each record carries the id the phone
+made for it, and a repeated id is answered with the earlier record, recorded once).
 """
 
 from flask import request, url_for
@@ -25,12 +27,15 @@ from webapp.api.facility_schemas import (
     DefectListSchema,
     DefectQuerySchema,
     DefectSchema,
+    FindingCreateSchema,
     FixSchema,
     PhotoFilesSchema,
     PhotoKindSchema,
     PhotoListSchema,
     PlaceQuerySchema,
     ReopenSchema,
+    RoundCheckCreateSchema,
+    RoundCheckSchema,
     RoundListSchema,
     RoundQuerySchema,
     ScheduleListSchema,
@@ -53,6 +58,7 @@ rounds_blp = ApiBlueprint(
 )
 
 ID = f"<int(min=1, max={MAX_ID}):defect_id>"
+ROUND_ID = f"<int(min=1, max={MAX_ID}):round_id>"
 # The photo part's accepted types (the server checks the content itself, not this header).
 PHOTO_ENCODING = {
     "content": {
@@ -68,6 +74,10 @@ TICKET_CONFLICT = {
     409: "The ticket is not in a state that allows this (or a fix has no after photo yet)"
 }
 FACILITY_ONLY = {403: "Facility staff and supervisors only"}
+ROUND_MOVE = {
+    403: "Facility staff and supervisors only; only the round's inspector (or a supervisor)",
+    409: "The round is finished already, or the place has findings (no \u201cno defect\u201d)",
+}
 PHOTO_TOO_LARGE = {413: "A photo is larger than the limit (PHOTO_MAX_BYTES, 10 MB by default)"}
 
 
@@ -370,3 +380,57 @@ def schedule():
             for s in fac.round_schedule()
         ]
     }
+
+
+def _open_round(round_id: int) -> InspectionRound:
+    inspection = fac.by_id(InspectionRound, round_id)
+    if inspection is None:
+        raise NotFound(_l("No such round"))
+    return inspection
+
+
+@rounds_blp.route(ROUND_ID + "/checks", methods=["POST"])
+@rounds_blp.arguments(RoundCheckCreateSchema)
+@rounds_blp.response(200, RoundCheckSchema)
+@rounds_blp.errors(400, 403, 404, 409, 422, notes=ROUND_MOVE)
+def round_check(data, round_id):
+    """Record "no defect" for a category on a floor of the round (once per `client_id`)."""
+    check = fac.mark_no_defect(
+        _open_round(round_id),
+        fac.floor_by_code(data["floor"]),
+        fac.category_by_code(data["category"]),
+        by=acting_user(),
+        client_id=data["client_id"],
+    )
+    db.session.commit()
+    return {
+        "round_id": check.round_id,
+        "floor": check.floor.code,
+        "category": check.category.code,
+        "result": check.result,
+        "checked_at": check.checked_at,
+        "client_id": check.client_id,
+    }
+
+
+@rounds_blp.route(ROUND_ID + "/findings", methods=["POST"])
+@rounds_blp.arguments(FindingCreateSchema, location="form")
+@rounds_blp.response(201, DefectSchema)
+@rounds_blp.errors(400, 403, 404, 409, 413, 422, notes=ROUND_MOVE | PHOTO_TOO_LARGE)
+def round_finding(data, round_id):
+    """Record a finding (a defect ticket) with its photos, optionally fixed on the spot (file
+    parts `photo` and `after_photo`); once per `client_id`."""
+    defect = fac.record_finding(
+        _open_round(round_id),
+        fac.floor_by_code(data["floor"]),
+        fac.category_by_code(data["category"]),
+        by=acting_user(),
+        location=data["location"],
+        description=data["description"],
+        uploads=[Upload(f.filename, f.stream) for f in request.files.getlist("photo")],
+        fixed_on_spot=data["fixed_on_spot"],
+        fix_note=data["fix_note"],
+        after_uploads=[Upload(f.filename, f.stream) for f in request.files.getlist("after_photo")],
+        client_id=data["client_id"],
+    )
+    return _done(defect)

@@ -232,3 +232,42 @@ class ScheduleListSchema(Schema):
     """Every active zone's schedule."""
 
     items = fields.List(fields.Nested(ScheduleSchema))
+
+
+CLIENT_ID = fields.String(
+    load_default=None,
+    validate=validate.Length(max=36),
+    metadata={
+        "description": "The id the phone made for this record (a UUID): a repeat of the same "
+        "id is answered with the earlier record and recorded nothing",
+        "example": "6f1c2a8e-3b4d-4c5e-9f60-718293a4b5c6",
+    },
+)
+
+
+class RoundCheckCreateSchema(Schema):
+    """ "No defect" for one category on one floor of the round."""
+
+    floor = fields.String(required=True, validate=CODE, metadata={"example": "3F"})
+    category = fields.String(required=True, validate=CATEGORY, metadata={"example": "corridor"})
+    client_id = CLIENT_ID
+
+
+class RoundCheckSchema(CheckSchema):
+    """A recorded check of a round."""
+
+    round_id = fields.Integer()
+    client_id = fields.String(allow_none=True)
+
+
+class FindingCreateSchema(Schema):
+    """A finding of the round (multipart form; photos as file parts `photo` and, when fixed on
+    the spot, `after_photo`, each repeatable)."""
+
+    floor = fields.String(required=True, validate=CODE, metadata={"example": "3F"})
+    category = fields.String(required=True, validate=CATEGORY, metadata={"example": "facility"})
+    location = fields.String(load_default="", validate=validate.Length(max=200))
+    description = fields.String(required=True, validate=[validate.Length(max=4000), TEXT])
+    fixed_on_spot = fields.Boolean(load_default=False)
+    fix_note = fields.String(load_default="", validate=validate.Length(max=4000))
+    client_id = CLIENT_ID

@@ -21,6 +21,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from models.facility import DUE_WORKING_DAYS, ROUND_FREQUENCY_DAYS, SettingRange
 
 PHOTO_ATTRS = {"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif,image/*"}
+# A round's finding: straight from the phone's back camera.
+CAMERA_ATTRS = {"accept": "image/*", "capture": "environment"}
 
 
 def in_range(setting: SettingRange) -> NumberRange:
@@ -133,10 +135,10 @@ class FindingForm(FlaskForm):
 
     location = StringField(_l("Exact location"), validators=[Optional(), Length(max=200)])
     description = TextAreaField(_l("What is wrong?"), validators=[DataRequired(), Length(max=4000)])
-    photos = PhotoField(_l("Photos"))
+    photos = PhotoField(_l("Photos"), render_kw=dict(CAMERA_ATTRS))
     fixed_on_spot = BooleanField(_l("Fixed on the spot"))
     fix_note = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=4000)])
-    after_photos = PhotoField(_l("Photo after the repair"))
+    after_photos = PhotoField(_l("Photo after the repair"), render_kw=dict(CAMERA_ATTRS))
     submit = SubmitField(_l("Save finding"))
 
 

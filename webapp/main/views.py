@@ -69,6 +69,16 @@ def manifest():
                 "sizes": "any",
                 "type": "image/svg+xml",
             },
+            # PNG icons (made once with Pillow) for the install prompt and the home screen
+            *(
+                {
+                    "src": url_for("static", filename=f"icons/icon-{size}.png"),
+                    "sizes": f"{size}x{size}",
+                    "type": "image/png",
+                    "purpose": "any maskable",
+                }
+                for size in (192, 512)
+            ),
         ],
     }
     response = jsonify(body)

@@ -87,20 +87,20 @@ def round_page(round_id: int):
     findings = {}
     for defect in fac.round_findings(inspection):
         findings.setdefault((defect.floor_id, defect.category_id), []).append(defect)
-    index = floors.index(current) if current in floors else 0
+    category_done = {c.id: sum((f.id, c.id) in checks for f in floors) for c in cats}
     return render_template(
         "facility/round.html",
         inspection=inspection,
         floors=floors,
         current=current,
-        previous_floor=floors[index - 1] if index > 0 else None,
-        next_floor=floors[index + 1] if index + 1 < len(floors) else None,
         categories=cats,
         checks=checks,
         done=done,
+        category_done=category_done,
         findings=findings,
         missing=len(fac.missing_checks(inspection)),
         check_form=CheckForm(),
+        finding_form=FindingForm(formdata=None),
         button=ButtonForm(),
     )
 

@@ -1,7 +1,66 @@
 /* Facility pages: the duplicate hint on the report form, the fixed-on-the-spot fields of a
-   finding, the print button. Progressive: every page works without this file. */
+   finding, the print button, and photos shrunk on the phone before upload. Progressive: every
+   page works without this file. */
 (function () {
   "use strict";
+
+  var MAX_SIDE = 1600;  // the long side of a photo as sent (the server's display size)
+  var QUALITY = 0.8;
+  var KEEP_BYTES = 1500000;  // a photo this small and no larger than MAX_SIDE is sent as is
+
+  /* A photo shrunk to at most MAX_SIDE px on its long side, as JPEG; the file itself when
+     the browser cannot decode it (the server still checks whatever arrives). */
+  function shrink(file, always) {
+    if (!window.createImageBitmap || !file.type || file.type.indexOf("image/") !== 0) {
+      return Promise.resolve(file);
+    }
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
+      var scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+      if (!always && scale === 1 && file.size <= KEEP_BYTES) { bitmap.close(); return file; }
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      bitmap.close();
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) {
+          if (!blob) { resolve(file); return; }
+          var name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
+          resolve(new File([blob], name, { type: "image/jpeg" }));
+        }, "image/jpeg", QUALITY);
+      });
+    }, function () { return file; });
+  }
+
+  function shrinkAll(files, always) {
+    return Promise.all(Array.prototype.map.call(files || [], function (f) { return shrink(f, always); }));
+  }
+
+  /* A plain form's photo inputs: the chosen photos are replaced by shrunk copies; a submit
+     waits until they are ready. */
+  function shrinkOnChange(form) {
+    var busy = 0;
+    var waiting = null;
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        if (!window.DataTransfer || !input.files.length) { return; }
+        busy += 1;
+        shrinkAll(input.files, false).then(function (files) {
+          var transfer = new DataTransfer();
+          files.forEach(function (f) { transfer.items.add(f); });
+          input.files = transfer.files;
+        }).finally(function () {
+          busy -= 1;
+          if (!busy && waiting) { var submitter = waiting; waiting = null; form.requestSubmit(submitter.button || undefined); }
+        });
+      });
+    });
+    form.addEventListener("submit", function (event) {
+      if (busy) { event.preventDefault(); waiting = { button: event.submitter }; }
+    });
+  }
+
+  window.CityDeskPhotos = { shrink: shrink, shrinkAll: shrinkAll };
 
   function duplicateHint(form) {
     var box = document.getElementById("similar");
@@ -88,6 +147,11 @@
     if (report) { duplicateHint(report); }
     var finding = document.getElementById("finding-form");
     if (finding) { fixFields(finding); }
+    var inline = document.getElementById("finding-inline");
+    if (inline) { fixFields(inline); }
+    document.querySelectorAll("form[enctype='multipart/form-data']").forEach(function (form) {
+      if (form !== inline) { shrinkOnChange(form); }
+    });
     document.querySelectorAll(".js-only").forEach(function (el) { el.hidden = false; });
     document.querySelectorAll("[data-check-all], [data-check-none]").forEach(function (button) {
       var name = button.dataset.checkAll || button.dataset.checkNone;
