@@ -31,3 +31,12 @@ def supervisor_headers(create_user):
     _row, token = create_token(create_user(role="supervisor"), "test")
     db.session.commit()
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def demo_data():
+    """The demo users (with their passwords) and sample data, on either database."""
+    with audit.acting_as(audit.Actor(None, "test")):
+        passwords = load_demo()
+        db.session.commit()
+    return passwords
