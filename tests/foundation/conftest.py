@@ -40,3 +40,19 @@ def demo_data():
         passwords = load_demo()
         db.session.commit()
     return passwords
+
+
+@pytest.fixture
+def phone_demo(demo_data):
+    """The demo data plus an unfinished round (the phone walk opens its page and finding form)."""
+    from sqlalchemy import select
+
+    from models import facility as fac
+    from models.users import User
+
+    tech = db.session.scalar(select(User).where(User.username == "facility"))
+    with audit.acting_as(audit.Actor(tech.id, tech.username)):
+        floors = [fac.floor_by_code("1F"), fac.floor_by_code("2F")]
+        fac.start_round(fac.zone_by_code("northeast"), floors, by=tech)
+    db.session.commit()
+    return demo_data

@@ -26,12 +26,10 @@ import pytest
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from models import facility as fac
-from models.core import audit, db
+from models.core import db
 from models.dispatch import OPEN_STATES, Dispatch
 from models.facility import Defect, InspectionRound
 from models.reference import Agency
-from models.users import User
 from tests.conftest import screenshot
 
 pytestmark = pytest.mark.browser
@@ -137,17 +135,6 @@ MEASURE = """
   return out;
 }
 """
-
-
-@pytest.fixture
-def phone_demo(demo_data):
-    """The demo data plus an unfinished round (its page and its finding form are walked)."""
-    tech = db.session.scalar(select(User).where(User.username == "facility"))
-    with audit.acting_as(audit.Actor(tech.id, tech.username)):
-        floors = [fac.floor_by_code("1F"), fac.floor_by_code("2F")]
-        fac.start_round(fac.zone_by_code("northeast"), floors, by=tech)
-    db.session.commit()
-    return demo_data
 
 
 def extra_pages(role: str) -> list[str]:
