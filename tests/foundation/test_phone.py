@@ -242,8 +242,9 @@ def walk(page, app, role: str, origin: str, name: str) -> tuple[list[str], dict[
         problems = _problems(page.evaluate(MEASURE))
         if problems:
             found[f"{name} {path}"] = problems
-        if path == "/":  # the phone menu, open
-            page.locator(".nav-menu summary").click()
+        menu = page.locator(".nav-menu summary")
+        if path == "/" and menu.is_visible():  # the phone menu, open
+            menu.click()
             screenshot(page, f"phone/{name}-menu")
             problems = _problems(page.evaluate(MEASURE))
             if problems:
