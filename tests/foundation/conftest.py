@@ -31,3 +31,28 @@ def supervisor_headers(create_user):
     _row, token = create_token(create_user(role="supervisor"), "test")
     db.session.commit()
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def demo_data():
+    """The demo users (with their passwords) and sample data, on either database."""
+    with audit.acting_as(audit.Actor(None, "test")):
+        passwords = load_demo()
+        db.session.commit()
+    return passwords
+
+
+@pytest.fixture
+def phone_demo(demo_data):
+    """The demo data plus an unfinished round (the phone walk opens its page and finding form)."""
+    from sqlalchemy import select
+
+    from models import facility as fac
+    from models.users import User
+
+    tech = db.session.scalar(select(User).where(User.username == "facility"))
+    with audit.acting_as(audit.Actor(tech.id, tech.username)):
+        floors = [fac.floor_by_code("1F"), fac.floor_by_code("2F")]
+        fac.start_round(fac.zone_by_code("northeast"), floors, by=tech)
+    db.session.commit()
+    return demo_data
