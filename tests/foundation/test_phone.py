@@ -29,9 +29,10 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from models.core import db
-from models.dispatch import OPEN_STATES, Dispatch
+from models.dispatch import OPEN_STATES, Dispatch, create_display_link
 from models.facility import Defect, InspectionRound
 from models.reference import Agency
+from models.users import User
 from tests.conftest import screenshot
 
 pytestmark = pytest.mark.browser
@@ -148,6 +149,14 @@ MEASURE = """
   return out;
 }
 """
+
+
+def wall_display_link() -> str:
+    """A display link for a wall screen (made as the demo administrator)."""
+    admin = db.session.scalar(select(User).where(User.username == DEMO_LOGINS["admin"]))
+    _link, secret = create_display_link("一樓大廳電視", by=admin)
+    db.session.commit()
+    return f"/desk/board/wall/{secret}"
 
 
 def extra_pages(role: str) -> list[str]:
@@ -267,11 +276,15 @@ def test_every_page_fits_a_360px_phone(browser, live_server, app, phone_demo, ro
         page.goto("/login")
         if language == "en":
             page.get_by_role("button", name="English").click()
-        if role == "anonymous":
-            visited = ["/login"]
-            screenshot(page, f"phone/{name}-login")
-            problems = _problems(page.evaluate(MEASURE))
-            found = {f"{name} /login": problems} if problems else {}
+        if role == "anonymous":  # the sign-in page and a wall screen's display link
+            visited, found = ["/login", "/desk/board/wall/<link>"], {}
+            for path, shot in [("/login", "login"), (wall_display_link(), "wall-display")]:
+                if path != "/login":
+                    page.goto(path)
+                screenshot(page, f"phone/{name}-{shot}")
+                problems = _problems(page.evaluate(MEASURE))
+                if problems:
+                    found[f"{name} {shot}"] = problems
         else:
             page.locator("#username").fill(DEMO_LOGINS[role])
             page.locator("#password").fill(phone_demo[DEMO_LOGINS[role]])
