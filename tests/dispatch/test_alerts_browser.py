@@ -4,6 +4,8 @@ until acknowledged; after a reload the sound plays or the 「啟用提示」 bar
 inbox locks, showing nothing of the dispatches, and still alerts; the clerk's board shows
 whether the agency's inbox is open."""
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from models.core import clock
@@ -163,6 +165,9 @@ def test_the_idle_inbox_locks_showing_nothing_of_the_dispatches_and_still_alerts
 
     clock.advance(minutes=31)  # nobody touches the page; it keeps polling
     page.locator("[data-lock-panel]").wait_for(timeout=5_000)
+    with page.expect_response(lambda r: "/api/v1/dispatches/open" in r.url):
+        pass  # one more poll: the inbox locked in place, it did not reload into /unlock
+    assert urlsplit(page.url).path == "/agency/"
     assert hook(page)["locked"] is True
     assert SUBJECT not in page.content() and "林社工" not in page.content()
     assert page.title().startswith("(1) 畫面已鎖定")
@@ -181,6 +186,14 @@ def test_the_idle_inbox_locks_showing_nothing_of_the_dispatches_and_still_alerts
     page.reload()
     assert "/unlock" in page.url
     assert SUBJECT not in page.content()
+    # The lock screen alerts too: the count, and a new dispatch notifies without its subject.
+    wait_for(page, "a.locked && a.count === 2 && a.notifications.length === 2")
+    assert page.title().startswith("(2) 畫面已鎖定")
+    clerk.post("/visits", {**NEW_VISIT, "subject": "低收入戶申請", "agency": "social-welfare"})
+    wait_for(page, "a.count === 3 && a.notifications.length === 3")
+    last = hook(page)["notifications"][-1]
+    assert "低收入戶申請" not in last["body"] and "畫面已鎖定" in last["body"]
+    assert page.locator("[data-lock-count]").inner_text() == "3 件待確認"
     page.locator("#unlock-password").fill("wrong-password")
     page.get_by_role("button", name="解除鎖定").click()
     assert "密碼錯誤" in page.locator(".flash-error").inner_text()
@@ -188,6 +201,7 @@ def test_the_idle_inbox_locks_showing_nothing_of_the_dispatches_and_still_alerts
     page.get_by_role("button", name="解除鎖定").click()
     page.wait_for_url("**/agency/")
     assert SUBJECT in page.content() and "身障手冊換發" in page.content()
+    assert "低收入戶申請" in page.content()
     assert errors == []
 
 

@@ -333,7 +333,7 @@
     var server = Date.parse(data.server_time);
     if (!isNaN(server)) offset = server - Date.now();
     if (data.locked && !locked) lockPage();
-    if (!data.locked && locked && root.getAttribute("data-live") === "lock") {
+    if (!data.locked && locked) {
       window.location.assign(inboxUrl); // unlocked in another tab
       return;
     }

@@ -38,6 +38,9 @@
   if (!root) return;
 
   var mode = root.getAttribute("data-live"); // board | inbox | dispatch | lock
+  // A page with a lock template locks in place (alerts.js swaps in the panel and, with the
+  // page's content, takes the template away): decided now, not after the feed event.
+  var locksInPlace = !!document.querySelector("[data-lock-template]");
   var source = root.getAttribute("data-source");
   var T = {};
   try {
@@ -408,7 +411,7 @@
         var server = Date.parse(data.server_time);
         if (!isNaN(server)) offset = server - (sent + received) / 2;
         document.dispatchEvent(new CustomEvent("citydesk:feed", { detail: data }));
-        if (data.locked && mode !== "lock" && !document.querySelector("[data-lock-template]")) {
+        if (data.locked && mode !== "lock" && !locksInPlace) {
           window.location.reload(); // the server shows the lock screen instead of this page
           return;
         }
