@@ -172,6 +172,11 @@ def test_ticket_moves_through_the_pages(login_as):
     assert tech_client.post(f"{url}/assign", data={"to_me": "1"}).status_code == 302
     assert defects()[0].assignee_id == tech.id
     assert tech_client.post(f"{url}/start").status_code == 302
+    # the after photo is taken straight with the phone's back camera
+    page = text(tech_client.get(url))
+    assert re.search(r'<input[^>]*capture="environment"[^>]*name="fix-photos"', page) or re.search(
+        r'<input[^>]*name="fix-photos"[^>]*capture="environment"', page
+    )
     # closing without an after photo is refused with a message
     response = tech_client.post(
         f"{url}/fix", data={"fix-note": "已清除"}, content_type="multipart/form-data"

@@ -21,7 +21,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from models.facility import DUE_WORKING_DAYS, ROUND_FREQUENCY_DAYS, SettingRange
 
 PHOTO_ATTRS = {"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif,image/*"}
-# A round's finding: straight from the phone's back camera.
+# Photos taken where the work is (a round's finding, a repair's after photo): straight from
+# the phone's back camera. A repair report keeps the gallery too (the photo may be older).
 CAMERA_ATTRS = {"accept": "image/*", "capture": "environment"}
 
 
@@ -73,7 +74,7 @@ class FixForm(FlaskForm):
     """Close the repair as fixed: a note and an after photo."""
 
     note = TextAreaField(_l("What was done"), validators=[DataRequired(), Length(max=4000)])
-    photos = PhotoField(_l("Photo after the repair"))
+    photos = PhotoField(_l("Photo after the repair"), render_kw=dict(CAMERA_ATTRS))
     submit = SubmitField(_l("Close as fixed"))
 
 
