@@ -375,6 +375,17 @@ def test_the_board_lists_open_dispatches_overdue_first(
     assert 'class="wall"' in wall
 
 
+def test_the_board_words_an_acknowledgement_with_full_width_brackets(
+    clerk_client, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
+    clerk_client.post(f"/desk/dispatches/{dispatch.id}/acknowledge", data={"responder": "黃科員"})
+    page = text(clerk_client.get("/desk/board"))
+    assert "黃科員 前往中" in page
+    assert "（由 陳櫃台 於 " in page and " 確認）" in page
+    assert "(由" not in page
+
+
 def test_today_shows_the_rate_so_far(frozen_clock, clerk_client, notify_from_the_form):
     on_time, late, pending = (notify_from_the_form() for _ in range(3))
     clock.advance(seconds=300)

@@ -148,10 +148,10 @@
       box.appendChild(document.createTextNode(text + " "));
       var who = document.createElement("span");
       who.className = "muted";
-      who.textContent =
-        "(" +
-        fmt(T.ackBy, { name: d.acknowledged_by || "—", time: hhmmss(Date.parse(d.acknowledged_at)) }) +
-        ")";
+      who.textContent = fmt(T.ackBy, {
+        name: d.acknowledged_by || "—",
+        time: hhmmss(Date.parse(d.acknowledged_at)),
+      });
       box.appendChild(who);
     } else {
       box.textContent = T.waiting;
