@@ -3,9 +3,14 @@ token (the app, clients and the CLI runner come from tests/conftest)."""
 
 import pytest
 
-from demo import load_demo
+from demo import DEMO_USERS, load_demo
 from models.core import audit, db
 from models.users import create_token
+
+# The demo account a browser test signs in with for each role (the first of that role).
+DEMO_LOGINS: dict[str, str] = {}
+for _username, _role, *_rest in DEMO_USERS:
+    DEMO_LOGINS.setdefault(str(_role), _username)
 
 
 @pytest.fixture

@@ -11,18 +11,11 @@ from models.dispatch import Dispatch
 from models.facility import Defect, InspectionRound
 from models.reference import Agency
 from tests.conftest import DESKTOP, PHONE, screenshot
+from tests.foundation.conftest import DEMO_LOGINS
 
 pytestmark = pytest.mark.browser
 
 AXE = (Path(__file__).parent.parent / "vendor/axe-core-4.14.1/axe.min.js").read_text()
-
-DEMO_LOGINS = {
-    "clerk": "clerk",
-    "agency": "agency-social",
-    "facility": "facility",
-    "supervisor": "supervisor",
-    "admin": "admin",
-}
 
 
 def main_pages(year: int) -> list[tuple[str | None, str]]:

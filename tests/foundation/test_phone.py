@@ -34,18 +34,12 @@ from models.facility import Defect, InspectionRound
 from models.reference import Agency
 from models.users import User
 from tests.conftest import screenshot
+from tests.foundation.conftest import DEMO_LOGINS
 
 pytestmark = pytest.mark.browser
 
 PHONE_360 = {"width": 360, "height": 740}
 
-DEMO_LOGINS = {
-    "clerk": "clerk",
-    "agency": "agency-social",
-    "facility": "facility",
-    "supervisor": "supervisor",
-    "admin": "admin",
-}
 
 # Not pages: files, images, downloads and the app's machinery.
 NOT_PAGES = {
