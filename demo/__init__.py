@@ -5,7 +5,7 @@ import secrets
 from sqlalchemy import select
 
 from models.core import db
-from models.users import Role, User, create_user
+from models.users import Role, User, create_user, password_problem
 
 DEMO_USERS = [
     # username, role, agency, name, e-mail
@@ -19,8 +19,11 @@ DEMO_USERS = [
 
 
 def demo_password() -> str:
-    """A random demo password, readable enough to type."""
-    return "demo-" + secrets.token_hex(4)
+    """A random demo password, readable enough to type and strong enough to be accepted."""
+    while True:
+        password = "demo-" + secrets.token_hex(5)
+        if password_problem(password) is None:
+            return password
 
 
 def load_demo() -> dict[str, str]:

@@ -7,9 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import ForeignKey, Index, String, func, select, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from models.core import audit, clock, db
 from models.core.errors import InvalidInput, NotFound
@@ -30,7 +32,16 @@ LOCKOUT_FAILURES = 10
 LOCKOUT_WINDOW = timedelta(minutes=15)
 LOCKOUT_DURATION = timedelta(minutes=15)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+# zxcvbn's guessability score, 0 (too guessable) … 4 (very unguessable): 3 resists an
+# offline attack on a stolen hash for long enough ("safely unguessable").
+MIN_PASSWORD_SCORE = 3
+
+
+class WeakPassword(InvalidInput):
+    """A new password that may not be used; the message says why."""
+
+    field = "password"
 
 
 class User(db.Model):
@@ -79,9 +90,10 @@ class User(db.Model):
         return self.role in roles
 
     def set_password(self, password: str) -> None:
-        """Hash and store a new password (werkzeug's default, scrypt)."""
-        if len(password or "") < MIN_PASSWORD_LENGTH:
-            raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+        """Hash and store a new password (werkzeug's default, scrypt) once it is strong enough."""
+        problem = password_problem(password, self.username, self.name, self.email)
+        if problem:
+            raise WeakPassword(problem)
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
@@ -134,6 +146,23 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+def password_problem(password: str, *personal: str | None) -> str | None:
+    """Why `password` may not be used (too short, the username, common or guessable), or None;
+    `personal` are the account's own words (username, name, e-mail) a guesser would try."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _("A password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    words = [w for w in personal if w]
+    if any(password.casefold() == w.casefold() for w in words):
+        return _("A password may not be the username, the name or the e-mail address.")
+    if zxcvbn(password[:100], user_inputs=words)["score"] < MIN_PASSWORD_SCORE:
+        return _(
+            "This password is common or easy to guess (a word, a name, a date or a run of "
+            "keys). Use a longer phrase of a few unrelated words."
+        )
+    return None
 
 
 def _validate(role: str, agency_code: str | None) -> Agency | None:

@@ -210,3 +210,26 @@ def test_audit_page_lists_and_filters(login_as, create_user):
     assert "user.create" in page and "auth.login" in page
     page = client.get("/admin/audit?action=user.").get_data(as_text=True)
     assert "user.create" in page and "auth.login" not in page
+
+
+def test_the_admin_page_refuses_a_weak_password_on_its_field(login_as, create_user):
+    client, _admin = login_as("admin")
+    data = {
+        "username": "wu",
+        "name": "吳科員",
+        "email": "",
+        "role": "clerk",
+        "agency": "",
+        "locale": "",
+        "active": "y",
+    }
+    page = client.post("/admin/users/new", data={**data, "password": "wu"}).get_data(as_text=True)
+    assert "密碼至少需要 10 個字元" in page and 'id="password-error"' in page
+    assert _user("wu") is None
+    page = client.post("/admin/users/new", data={**data, "password": "password123"})
+    assert "容易被猜中" in page.get_data(as_text=True) and _user("wu") is None
+    user = create_user(role="clerk", username="huang")
+    page = client.post(
+        f"/admin/users/{user.id}", data={**data, "username": "huang", "password": "huang12345"}
+    ).get_data(as_text=True)
+    assert "容易被猜中" in page and 'id="password-error"' in page

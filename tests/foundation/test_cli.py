@@ -64,7 +64,7 @@ def test_create_user_refuses_a_duplicate_username_and_a_short_password(run_cli):
     result = run_cli("create-user", "DUP", "--role", "clerk", input="long-enough-pw\n")
     assert result.exit_code != 0 and "Username already taken: DUP" in result.output
     result = run_cli("create-user", "shorty", "--role", "clerk", input="short\n")
-    assert result.exit_code != 0 and "at least 8 characters" in result.output
+    assert result.exit_code != 0 and "密碼至少需要 10 個字元" in result.output
     result = run_cli("create-user", "empty", "--role", "clerk", input="\n")
     assert result.exit_code != 0 and "No password" in result.output
 
@@ -120,3 +120,22 @@ def test_demo_creates_a_user_for_every_role_and_prints_passwords_once(run_cli, c
     )
     again = run_cli("demo")
     assert again.exit_code == 0 and "demo-" not in again.output
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("password", "at least 10 characters"),
+        ("12345678", "at least 10 characters"),
+        ("password1234", "common or easy to guess"),
+        ("1234567890", "common or easy to guess"),
+        ("chen.weiming", "may not be the username"),
+        ("qwertyuiop", "common or easy to guess"),
+    ],
+)
+def test_create_user_refuses_a_weak_password_and_says_why(run_cli, english, password, why):
+    result = run_cli("create-user", "chen.weiming", "--role", "clerk", input=password + "\n")
+    assert result.exit_code != 0
+    assert why in result.output
+    assert "Traceback" not in result.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0

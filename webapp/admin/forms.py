@@ -15,7 +15,6 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp
 
-from models.users import MIN_PASSWORD_LENGTH
 from webapp.forms import choices
 from webapp.nav import ROLE_LABELS
 
@@ -40,7 +39,7 @@ class UserForm(FlaskForm):
     agency = SelectField(_l("Agency (agency staff only)"), choices=[], validate_choice=True)
     password = PasswordField(
         _l("Password"),
-        validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        validators=[Optional(), Length(max=200)],  # strength: models.users.password_problem
         render_kw={"autocomplete": "new-password"},
     )
     locale = SelectField(

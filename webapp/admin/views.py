@@ -96,7 +96,7 @@ def user_new():
                 return redirect(url_for("admin.users"))
             except DomainError as exc:
                 db.session.rollback()
-                form.username.errors.append(exc.message)
+                form[getattr(exc, "field", "username")].errors.append(exc.message)
     return render_template("admin/user_form.html", form=form, user=None)
 
 
@@ -129,7 +129,7 @@ def user_edit(user_id: int):
             return redirect(url_for("admin.users"))
         except DomainError as exc:
             db.session.rollback()
-            form.role.errors.append(exc.message)
+            form[getattr(exc, "field", "role")].errors.append(exc.message)
     return render_template("admin/user_form.html", form=form, user=user)
 
 
