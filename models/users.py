@@ -2,11 +2,13 @@
 
 import enum
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import ForeignKey, Index, String, func, select, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,9 +30,15 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-LOCKOUT_FAILURES = 10
-LOCKOUT_WINDOW = timedelta(minutes=15)
-LOCKOUT_DURATION = timedelta(minutes=15)
+# Sign-in throttling: no hard lock that a stranger could set off on someone else's account.
+# Failures count per account (the username as typed) and per source address; past a few, each
+# next attempt waits longer. An account's wait is capped low, so its owner signing in from a
+# new address waits a little at most; one address guessing gets ever slower.
+THROTTLE_WINDOW = timedelta(minutes=15)
+FREE_FAILURES = 5
+ACCOUNT_MAX_WAIT = timedelta(seconds=30)
+ADDRESS_MAX_WAIT = timedelta(minutes=15)
+ATTACK_FAILURES = 10  # failures on one account in the window that warn its owner and the admins
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn's guessability score, 0 (too guessable) … 4 (very unguessable): 3 resists an
@@ -60,7 +68,6 @@ class User(db.Model):
     locale: Mapped[str | None] = mapped_column(String(20))
     # Bumped at sign-out and password change: every older session cookie stops working.
     session_version: Mapped[int] = mapped_column(default=1)
-    locked_until: Mapped[datetime | None]
     receives_escalations: Mapped[bool] = mapped_column(default=False)
     # Agency staff hear new dispatches unless they switch the sound off (kept per user).
     sound_alerts: Mapped[bool] = mapped_column(default=True, server_default=true())
@@ -100,10 +107,6 @@ class User(db.Model):
         """True when `password` matches the stored hash."""
         return check_password_hash(self.password_hash, password or "")
 
-    def is_locked(self, at: datetime | None = None) -> bool:
-        """True while a sign-in lockout is in force."""
-        return self.locked_until is not None and self.locked_until > (at or clock.now())
-
     def to_dict(self) -> dict:
         """Audit/API view of the user (never the password hash)."""
         return {
@@ -122,13 +125,18 @@ class User(db.Model):
 
 
 class LoginFailure(db.Model):
-    """A failed sign-in, kept in the database so throttling holds across workers."""
+    """A failed sign-in, kept in the database so throttling holds across workers: the account
+    as typed (whether or not it exists) and the source address."""
 
     __tablename__ = "login_failure"
-    __table_args__ = (Index("ix_login_failure_user_at", "user_id", "at"),)
+    __table_args__ = (
+        Index("ix_login_failure_account_at", "account", "at"),
+        Index("ix_login_failure_ip_at", "ip", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    account: Mapped[str] = mapped_column(String(120))
+    ip: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime]
 
 
@@ -256,53 +264,136 @@ def user_by_username(username: str) -> User:
 
 @dataclass
 class SignIn:
-    """The outcome of a sign-in attempt."""
+    """The outcome of a sign-in attempt: the user, or how long to wait before the next try."""
 
     user: User | None
-    locked: bool = False
+    wait_seconds: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.user is not None and not self.locked
+        return self.user is not None
+
+
+def account_key(username: str | None) -> str:
+    """The account a sign-in names, as failures are counted (case and spaces folded)."""
+    return (username or "").strip().casefold()[:120]
+
+
+def _next_allowed(failures: list[datetime], max_wait: timedelta) -> datetime | None:
+    if len(failures) < FREE_FAILURES:
+        return None
+    wait = timedelta(seconds=2 ** (len(failures) - FREE_FAILURES))
+    return max(failures) + min(wait, max_wait)
+
+
+def _failures(column, value, at: datetime) -> list[datetime]:
+    rows = select(LoginFailure.at).where(column == value, LoginFailure.at > at - THROTTLE_WINDOW)
+    return list(db.session.scalars(rows))
+
+
+def sign_in_wait(username: str, ip: str | None, at: datetime | None = None) -> int:
+    """Seconds the next sign-in to `username` from `ip` must wait (0: go ahead); the same for
+    an account that exists and one that does not."""
+    at = at or clock.now()
+    allowed = [
+        _next_allowed(_failures(LoginFailure.account, account_key(username), at), ACCOUNT_MAX_WAIT)
+    ]
+    if ip:
+        allowed.append(_next_allowed(_failures(LoginFailure.ip, ip, at), ADDRESS_MAX_WAIT))
+    latest = max((t for t in allowed if t is not None), default=None)
+    if latest is None or latest <= at:
+        return 0
+    return max(1, math.ceil((latest - at).total_seconds()))
+
+
+def throttled_accounts(at: datetime | None = None) -> set[str]:
+    """The accounts (as `account_key` folds them) whose sign-ins are being slowed down now."""
+    at = at or clock.now()
+    rows = (
+        select(LoginFailure.account)
+        .where(LoginFailure.at > at - THROTTLE_WINDOW)
+        .group_by(LoginFailure.account)
+        .having(func.count(LoginFailure.id) >= FREE_FAILURES)
+    )
+    return set(db.session.scalars(rows))
+
+
+def clear_sign_in_failures(user: User) -> int:
+    """Forget an account's failed sign-ins (an administrator unlocking it); how many."""
+    deleted = db.session.execute(
+        db.delete(LoginFailure).where(LoginFailure.account == account_key(user.username))
+    ).rowcount
+    audit.record("auth.unthrottle", "user", user.id, None, {"failures": deleted})
+    db.session.flush()
+    return deleted
+
+
+def _dummy_hash() -> str:
+    """A password hash of the current kind, checked for unknown accounts so that they take as
+    long to refuse as known ones (no discovering usernames by timing)."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+    return _DUMMY_HASH
+
+
+_DUMMY_HASH: str | None = None
 
 
 def authenticate(username: str, password: str, *, ip: str | None = None) -> SignIn:
-    """Check a sign-in; records failures, applies the lockout, audits both outcomes."""
+    """Check a sign-in: throttled per account and address, one password hash checked whether
+    or not the account exists, failures recorded, both outcomes audited."""
     at = clock.now()
-    user = db.session.scalar(
-        select(User).where(func.lower(User.username) == (username or "").strip().lower())
-    )
+    account = account_key(username)
+    user = db.session.scalar(select(User).where(func.lower(User.username) == account))
     actor = audit.Actor(user.id if user else None, (username or "")[:120], ip)
-    if user is not None and user.is_locked(at):
-        audit.record("auth.login_locked", "user", user.id, actor=actor)
-        return SignIn(user, locked=True)
-    if user is None or not user.active or not user.check_password(password):
-        audit.record("auth.login_failed", "user", user.id if user else None, actor=actor)
-        if user is not None:
-            db.session.add(LoginFailure(user_id=user.id, at=at))
-            db.session.flush()
-            recent = db.session.scalar(
-                select(func.count(LoginFailure.id)).where(
-                    LoginFailure.user_id == user.id, LoginFailure.at > at - LOCKOUT_WINDOW
-                )
-            )
-            if recent >= LOCKOUT_FAILURES:
-                user.locked_until = at + LOCKOUT_DURATION
-                audit.record(
-                    "auth.locked",
-                    "user",
-                    user.id,
-                    None,
-                    {"locked_until": user.locked_until.isoformat()},
-                    actor=actor,
-                )
+    wait = sign_in_wait(account, ip, at)
+    if wait:
+        audit.record("auth.login_throttled", "user", user.id if user else None, actor=actor)
         db.session.flush()
+        return SignIn(None, wait_seconds=wait)
+    matches = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
+    if user is None or not user.active or not matches:
+        audit.record("auth.login_failed", "user", user.id if user else None, actor=actor)
+        db.session.add(LoginFailure(account=account, ip=(ip or None) and ip[:64], at=at))
+        db.session.flush()
+        if (
+            user is not None
+            and len(_failures(LoginFailure.account, account, at)) == ATTACK_FAILURES
+        ):
+            _warn_of_attack(user, ip, at)
         return SignIn(None)
-    db.session.execute(db.delete(LoginFailure).where(LoginFailure.user_id == user.id))
-    user.locked_until = None
+    db.session.execute(db.delete(LoginFailure).where(LoginFailure.account == account))
     audit.record("auth.login", "user", user.id, actor=actor)
     db.session.flush()
     return SignIn(user)
+
+
+def _warn_of_attack(user: User, ip: str | None, at: datetime) -> None:
+    """Tell the account's owner and the administrators that someone keeps guessing its
+    password (once per throttle window)."""
+    from models.core import outbox
+
+    titles = {}
+    for key, locale in (("title", "zh_Hant_TW"), ("title_en", "en")):
+        with force_locale(locale):
+            titles[key] = _(
+                "Someone keeps trying wrong passwords on the account %(name)s.",
+                name=user.username,
+            )
+    admins = db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True)))
+    window = int(at.timestamp() // THROTTLE_WINDOW.total_seconds())
+    for person in {user, *admins}:
+        path = f"/admin/users/{user.id}" if person.role == Role.ADMIN else None
+        outbox.enqueue(
+            f"auth:attack:{user.id}:{window}",
+            "auth.attack",
+            outbox.Channel.IN_APP,
+            f"user:{person.id}",
+            {**titles, "path": path, "ip": ip},
+            user_id=person.id,
+        )
+    audit.record("auth.under_attack", "user", user.id, None, {"ip": ip})
 
 
 def set_sound_alerts(user: User, on: bool) -> None:

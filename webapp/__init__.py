@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models.core import db
 
@@ -28,6 +29,9 @@ class DefaultConfig:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     DISPATCH_SLA_SECONDS = 600
     IDLE_TIMEOUT_MINUTES = 30
+    # How many proxies in front of CityDesk set X-Forwarded-For/-Proto (0: none; the client's
+    # address is the connection's). Sign-in throttling counts per that address.
+    PROXY_HOPS = 0
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
@@ -114,6 +118,9 @@ def create_app(config: dict | None = None) -> Flask:
     labels.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    hops = int(app.config["PROXY_HOPS"] or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("citydesk").setLevel(logging.INFO)
     return app
 

@@ -5,10 +5,17 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 
 from models.core import clock, db
 from models.core.audit import AuditEntry
-from models.users import User
+from models.core.outbox import Notification
+from models.users import (
+    ACCOUNT_MAX_WAIT,
+    ATTACK_FAILURES,
+    FREE_FAILURES,
+    sign_in_wait,
+)
 from tests.conftest import TEST_PASSWORD, csrf_token, login
 from webapp.security import PUBLIC_ENDPOINTS
 
@@ -113,41 +120,125 @@ def test_password_is_never_stored_or_logged_in_clear(app, client, create_user, c
     assert secret not in caplog.text
 
 
-def test_the_eleventh_wrong_password_locks_the_account(client, create_user, frozen_clock):
-    create_user(role="clerk", username="target")
-    for _ in range(10):
+def test_a_stranger_cannot_lock_the_owner_out_only_slow_down_guessing(
+    app, client, create_user, frozen_clock
+):
+    create_user(role="admin", username="target")
+    for _ in range(FREE_FAILURES):  # the first few wrong passwords: no wait
         page = login(client, "target", "wrong-password").get_data(as_text=True)
         assert "帳號或密碼錯誤" in page
-    page = login(client, "target", "wrong-password").get_data(as_text=True)
-    assert "此帳號已鎖定 15 分鐘" in page
-    # Locked means locked: the right password is refused too, until the lock runs out.
+    # Then each try waits longer: 1 s, 2 s, 4 s… (the password is not even checked).
     page = login(client, "target", TEST_PASSWORD).get_data(as_text=True)
-    assert "此帳號已鎖定 15 分鐘" in page
-    clock.advance(minutes=15, seconds=1)
-    assert login(client, "target", TEST_PASSWORD).status_code == 302
+    assert "請於 1 秒後再試" in page
+    clock.advance(seconds=1)
+    for _ in range(5):
+        login(client, "target", "wrong-password")
+        clock.advance(seconds=16)
+    # The owner, from another address, gets in after a short wait (at most 30 s), however
+    # long the attack goes on.
+    for _ in range(20):
+        login(client, "target", "wrong-password")
+        clock.advance(seconds=1)
+    owner = app.test_client()
+    wait = sign_in_wait("target", "10.9.8.7")
+    assert 0 < wait <= ACCOUNT_MAX_WAIT.total_seconds()
+    clock.advance(seconds=wait)
+    response = owner.post(
+        "/login",
+        data={"username": "target", "password": TEST_PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.9.8.7"},
+    )
+    assert response.status_code == 302 and "/login" not in response.location
 
 
-def test_nine_failures_do_not_lock_and_old_failures_expire(client, create_user, frozen_clock):
+def test_one_address_guessing_many_accounts_gets_ever_slower(client, create_user, frozen_clock):
+    for n in range(12):  # a new account each time, each as soon as the address may try again
+        clock.advance(seconds=sign_in_wait(f"nobody{n}", "127.0.0.1"))
+        assert "帳號或密碼錯誤" in login(client, f"nobody{n}", "guess-guess").get_data(as_text=True)
+    # 12 failures from one address: the next try waits 2^7 s, longer than any account's cap.
+    assert sign_in_wait("someone-else", "127.0.0.1") == 128 > ACCOUNT_MAX_WAIT.total_seconds()
+    assert sign_in_wait("someone-else", "10.0.0.9") == 0  # another address is not slowed
+
+
+def test_old_failures_expire(client, create_user, frozen_clock):
     create_user(role="clerk", username="slow")
-    for _ in range(9):
+    for _ in range(FREE_FAILURES):
         login(client, "slow", "nope-nope")
     clock.advance(minutes=16)
-    for _ in range(9):
-        login(client, "slow", "nope-nope")
+    assert sign_in_wait("slow", "127.0.0.1") == 0
     assert login(client, "slow", TEST_PASSWORD).status_code == 302
 
 
-def test_throttling_holds_across_workers(app, csrf_app, create_user):
+def test_throttling_holds_across_workers(app, csrf_app, create_user, frozen_clock):
     """Failures counted by one worker (app) count for another (a second app on the same DB)."""
     create_user(role="clerk", username="shared")
     other = csrf_app.test_client()
-    for _ in range(5):
+    for _ in range(3):
         login(app.test_client(), "shared", "bad-password")
-    for _ in range(5):
+    for _ in range(FREE_FAILURES - 3):
         login(other, "shared", "bad-password", csrf=True)
-    user = db.session.scalar(sa.select(User).where(User.username == "shared"))
-    db.session.refresh(user)
-    assert user.is_locked()
+    assert sign_in_wait("shared", "127.0.0.1") > 0
+
+
+def test_unknown_and_known_accounts_answer_alike(client, create_user, frozen_clock, monkeypatch):
+    """Same words, and one password hash checked either way (no timing difference to find)."""
+    create_user(role="clerk", username="known")
+    import models.users as users
+
+    checks = []
+    real = users.check_password_hash
+    monkeypatch.setattr(
+        users, "check_password_hash", lambda *a: checks.append(a[0][:10]) or real(*a)
+    )
+    pages = {}
+    for name in ("known", "unknown"):
+        clock.advance(minutes=16)  # each starts with no failures from this address
+        checks.clear()
+        pages[name] = [login(client, name, "wrong-password").get_data(as_text=True)]
+        assert len(checks) == 1, name
+        for _ in range(FREE_FAILURES):
+            pages[name].append(login(client, name, "wrong-password").get_data(as_text=True))
+    for known, unknown in zip(pages["known"], pages["unknown"], strict=True):
+        assert _flash(known) == _flash(unknown)
+    assert "請於" in _flash(pages["unknown"][-1])
+
+
+def _flash(page: str) -> str:
+    return re.search(r'<p class="flash flash-\w+">([^<]*)</p>', page).group(1)
+
+
+def test_an_attack_warns_the_owner_and_the_admins_and_an_admin_clears_it(
+    app, login_as, create_user, frozen_clock
+):
+    owner = create_user(role="clerk", username="victim")
+    admin_client, admin = login_as("admin", username="chief-admin")
+    attacker = app.test_client()
+    for _ in range(ATTACK_FAILURES):
+        clock.advance(seconds=31)  # past the account's wait: every guess is checked
+        login(attacker, "victim", "wrong-password")
+    notices = db.session.scalars(
+        sa.select(Notification).where(Notification.kind == "auth.attack")
+    ).all()
+    assert {n.user_id for n in notices} == {owner.id, admin.id}
+    assert all("victim" in n.payload["title"] for n in notices)
+    page = admin_client.get(f"/admin/users/{owner.id}").get_data(as_text=True)
+    assert "清除登入失敗紀錄" in page
+    assert sign_in_wait("victim", "10.1.1.1") > 0
+    admin_client.post(f"/admin/users/{owner.id}/unthrottle")
+    assert sign_in_wait("victim", "10.1.1.1") == 0
+
+
+def test_behind_a_configured_proxy_the_forwarded_address_counts(database_url, instance_path):
+    from tests.conftest import make_app
+
+    seen = {}
+    for hops in (1, 0):
+        application = make_app(database_url, instance_path, PROXY_HOPS=hops)
+        application.before_request(lambda h=hops: seen.setdefault(h, request.remote_addr))
+        application.test_client().get("/login", headers={"X-Forwarded-For": "203.0.113.7"})
+        with application.app_context():
+            db.engine.dispose()
+    assert seen == {1: "203.0.113.7", 0: "127.0.0.1"}  # without a proxy the header is ignored
 
 
 def test_a_signed_out_session_cookie_replayed_is_refused(app, client, create_user):

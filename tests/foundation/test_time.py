@@ -34,7 +34,7 @@ def test_taipei_new_year_instant_comes_back_as_the_same_aware_instant(app):
 
 def test_a_naive_datetime_is_refused(app, create_user):
     user = create_user(role="clerk")
-    user.locked_until = datetime(2024, 1, 1, 0, 5)
+    user.created_at = datetime(2024, 1, 1, 0, 5)
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         db.session.flush()
     db.session.rollback()

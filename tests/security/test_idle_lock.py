@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from models.core import audit, clock, db
 from models.dispatch import log_visit, notify
-from models.users import LOCKOUT_FAILURES, LoginFailure
+from models.users import FREE_FAILURES, LoginFailure
 from tests.conftest import TEST_PASSWORD, login
 
 POLL = {"X-CityDesk-Poll": "1"}
@@ -80,7 +80,7 @@ def test_the_password_unlocks_and_a_wrong_one_counts_as_a_failed_sign_in(locked_
     client, user, _dispatch = locked_inbox
     response = client.post("/unlock?next=/agency/", data={"password": "not-the-password"})
     assert response.status_code == 200 and "密碼錯誤" in response.get_data(as_text=True)
-    failures = select(func.count(LoginFailure.id)).where(LoginFailure.user_id == user.id)
+    failures = select(func.count(LoginFailure.id)).where(LoginFailure.account == user.username)
     assert db.session.scalar(failures) == 1
     assert client.get("/agency/").status_code == 302  # still locked
 
@@ -92,7 +92,7 @@ def test_the_password_unlocks_and_a_wrong_one_counts_as_a_failed_sign_in(locked_
 
 def test_too_many_wrong_passwords_on_the_lock_screen_sign_out(locked_inbox):
     client, _user, _dispatch = locked_inbox
-    for _attempt in range(LOCKOUT_FAILURES):
+    for _attempt in range(FREE_FAILURES + 1):
         response = client.post("/unlock", data={"password": "wrong-wrong"})
     assert response.status_code == 302 and "/login" in response.location
     assert client.get(FEED, headers=POLL).status_code == 401

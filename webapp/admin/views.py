@@ -32,9 +32,12 @@ from models.users import (
     ApiToken,
     Role,
     User,
+    account_key,
+    clear_sign_in_failures,
     create_token,
     create_user,
     revoke_token,
+    throttled_accounts,
     update_user,
     user_by_username,
 )
@@ -66,7 +69,7 @@ def _agency_choices():
 def users():
     """All accounts."""
     rows = db.session.scalars(select(User).order_by(User.active.desc(), User.username))
-    return render_template("admin/users.html", users=rows)
+    return render_template("admin/users.html", users=rows, throttled=throttled_accounts())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -130,7 +133,25 @@ def user_edit(user_id: int):
         except DomainError as exc:
             db.session.rollback()
             form[getattr(exc, "field", "role")].errors.append(exc.message)
-    return render_template("admin/user_form.html", form=form, user=user)
+    return render_template(
+        "admin/user_form.html",
+        form=form,
+        user=user,
+        throttled=account_key(user.username) in throttled_accounts(),
+        unthrottle=ConfirmForm(prefix="unthrottle"),
+    )
+
+
+@bp.route("/users/<int:user_id>/unthrottle", methods=["POST"])
+@role_required(Role.ADMIN)
+def user_unthrottle(user_id: int):
+    """Let an account sign in again at once: forget its failed sign-ins."""
+    user = db.session.get(User, user_id) or abort(404)
+    if ConfirmForm(prefix="unthrottle").validate_on_submit():
+        clear_sign_in_failures(user)
+        db.session.commit()
+        flash(_("Failed sign-ins of %(name)s cleared.", name=user.username), "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
 
 
 @bp.route("/agencies")

@@ -34,8 +34,8 @@ def login():
     if form.validate_on_submit():
         result = authenticate(form.username.data, form.password.data, ip=request.remote_addr)
         db.session.commit()
-        if result.locked:
-            flash(_("Too many failed sign-ins: this account is locked for 15 minutes."), "error")
+        if result.wait_seconds:
+            flash(_too_many(result.wait_seconds), "error")
         elif not result.ok:
             flash(_("Wrong username or password."), "error")
         else:
@@ -48,6 +48,11 @@ def login():
             session["seen"] = clock.now().timestamp()
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
+
+
+def _too_many(seconds: int) -> str:
+    """The same words whether or not the account exists."""
+    return _("Too many failed sign-ins. Try again in %(n)d seconds.", n=seconds)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -78,10 +83,10 @@ def unlock():
             session.pop("locked", None)
             session["seen"] = clock.now().timestamp()
             return redirect(target)
-        if result.locked or user.is_locked():
+        if result.wait_seconds:
             logout_user()
             session.clear()
-            flash(_("Too many failed sign-ins: this account is locked for 15 minutes."), "error")
+            flash(_too_many(result.wait_seconds), "error")
             return redirect(url_for("auth.login"))
         flash(_("Wrong password."), "error")
     return render_template("auth/unlock.html", form=form, now=clock.now())
