@@ -13,7 +13,9 @@ Format (UTF-8 with or without BOM, a header row, extra columns ignored):
 Times are ISO 8601; without an offset they are Asia/Taipei local time. Each row is read by
 `import_rows`: a dispatch's deadline by the dispatch rule (`deadline_after`), a defect's due date
 by the facility rule (`due_date`), text by the one text rule (characters that cannot be stored
-are a problem, never stripped).
+are a problem, never stripped, in every field and column name). A file the CSV reader cannot
+read on (a quote never closed, text after a closing quote, a value over the csv module's size
+limit) is one problem at the line and column where that field starts; reading stops there.
 """
 
 import csv
