@@ -328,6 +328,9 @@ def _progress(label: str, length: int):
     return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
+SHOWN_PROBLEMS = 100  # a file with a problem on every row must not print a million lines
+
+
 def _run_import(kind: str, path: str, lang: str | None) -> None:
     from models.reports.importer import apply, check
 
@@ -338,8 +341,11 @@ def _run_import(kind: str, path: str, lang: str | None) -> None:
             result = check(kind, data, progress=bar.update if bar else None)
         if not result.ok:
             db.session.rollback()
-            for problem in result.problems:
+            for problem in result.problems[:SHOWN_PROBLEMS]:
                 click.echo(str(problem), err=True)
+            if len(result.problems) > SHOWN_PROBLEMS:
+                more = len(result.problems) - SHOWN_PROBLEMS
+                click.echo(_("… and %(n)s more problem(s).", n=more), err=True)
             fail(
                 _(
                     "Nothing was imported: %(n)s problem(s) in %(file)s.",

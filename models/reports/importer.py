@@ -13,7 +13,9 @@ Format (UTF-8 with or without BOM, a header row, extra columns ignored):
 Times are ISO 8601; without an offset they are Asia/Taipei local time. Each row is read by
 `import_rows`: a dispatch's deadline by the dispatch rule (`deadline_after`), a defect's due date
 by the facility rule (`due_date`), text by the one text rule (characters that cannot be stored
-are a problem, never stripped).
+are a problem, never stripped, in every field and column name). A file the CSV reader cannot
+read on (a quote never closed, text after a closing quote, a value over the csv module's size
+limit) is one problem at the line and column where that field starts; reading stops there.
 """
 
 import csv
@@ -30,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models.core import audit, clock, db
 from models.core.errors import Conflict, InvalidInput
+from models.core.text import is_storable
 from models.dispatch import Dispatch
 from models.facility import Defect
 from models.reports.import_rows import Problem, Row, row_reader
@@ -113,14 +116,61 @@ def _decode(data: bytes, result: ImportCheck) -> str | None:
         return None
 
 
+class _Unreadable(Exception):
+    """The CSV reader cannot go on: where (line, field number) and what."""
+
+    def __init__(self, line: int, field: int, message):
+        super().__init__(line, field)
+        self.line, self.field, self.message = line, field, message
+
+
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, fields) of each CSV record, blank lines skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """(first line number, fields) of each CSV record, blank lines skipped; _Unreadable where
+    the quoting is broken or a value is over the csv module's size limit."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     line = 1
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise _Unreadable(*_broken_field(text, line)) from None
         if any(f.strip() for f in fields):
             yield line, fields
         line = reader.line_num + 1
+
+
+def _broken_field(text: str, line: int) -> tuple[int, int, Any]:
+    """(line, field number, message) of the field that stops the reader in the record that
+    starts on `line`: a value over the size limit, text after a closing quote, or a quote that
+    is never closed."""
+    lines = io.StringIO(text, newline="")
+    i = sum(len(lines.readline()) for _n in range(line - 1))
+    limit = csv.field_size_limit()
+    field, field_line, length, quoted, closed = 0, line, 0, False, False
+    while i < len(text):
+        c, i = text[i], i + 1
+        if quoted and not closed:
+            if c == '"' and not text.startswith('"', i):
+                closed = True
+                continue
+            i += c == '"'  # a doubled quote is one quote of the value
+            line += c == "\n" or (c == "\r" and not text.startswith("\n", i))
+        elif c == ",":
+            field, field_line, length, quoted, closed = field + 1, line, 0, False, False
+            continue
+        elif c in "\r\n":
+            break
+        elif c == '"' and length == 0 and not quoted:
+            quoted = True
+            continue
+        elif closed:
+            return field_line, field, _l('text after the closing quote (write a quote as "")')
+        length += 1
+        if length > limit:
+            return field_line, field, _l("a value over %(n)s characters", n=limit)
+    return field_line, field, _l("this quote is never closed")
 
 
 # Columns compared with an existing record of the same reference, and the CSV column each
@@ -202,16 +252,40 @@ def check(kind: str, data: bytes, progress: Progress | None = None) -> ImportChe
     if text is None:
         return result
     records = _records(text)
-    header_line, header = next(records, (1, []))
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in REQUIRED[kind] if c not in names]
-    for column in missing:
-        result.problems.append(Problem(header_line, column, _l("required column is missing")))
-    if not header:
-        result.problems.append(Problem(1, "", _l("the file is empty: a header row is needed")))
-    if result.problems:
+    names: list[str] = []
+    try:
+        header_line, header = next(records, (1, []))
+        names = [h.strip().lower() for h in header]
+        missing = [c for c in REQUIRED[kind] if c not in names]
+        for column in missing:
+            result.problems.append(Problem(header_line, column, _l("required column is missing")))
+        if not header:
+            result.problems.append(Problem(1, "", _l("the file is empty: a header row is needed")))
+        for i, name in enumerate(names):
+            if not is_storable(name):
+                message = _l("a column name contains characters that are not allowed")
+                result.problems.append(Problem(header_line, str(i + 1), message))
+        if result.problems:
+            return result
+        _read_records(kind, records, names, result, progress)
+    except _Unreadable as exc:
+        # Nothing after a broken quote or an oversized value can be read reliably.
+        result.problems.append(Problem(exc.line, _column_name(names, exc.field), exc.message))
         return result
+    if result.rows == 0:
+        result.problems.append(Problem(header_line, "", _l("the file has no data rows")))
+    return result
+
+
+def _column_name(names: list[str], field: int) -> str:
+    """A column's name from the header, or its number when it has none."""
+    return names[field] if field < len(names) and names[field] else str(field + 1)
+
+
+def _read_records(kind, records, names, result: ImportCheck, progress: Progress | None) -> None:
+    """Check every data record, then compare the valid ones with existing records."""
     index = {name: i for i, name in reversed(list(enumerate(names))) if name in COLUMNS[kind]}
+    ignored = [i for i, name in enumerate(names) if i not in index.values()]
     now = clock.now()
     read_row = row_reader(kind)
     seen: dict[str, int] = {}
@@ -220,6 +294,14 @@ def check(kind: str, data: bytes, progress: Progress | None = None) -> ImportChe
         result.rows += 1
         values = {name: (fields[i] if i < len(fields) else "") for name, i in index.items()}
         row = Row(line, values, result.problems)
+        for i in [*ignored, *range(len(names), len(fields))]:
+            # Never stored, but NUL is refused in every field (the one text rule).
+            if i < len(fields) and not is_storable(fields[i]):
+                column = _column_name(names, i)
+                row.problem(
+                    column,
+                    _l("%(field)s contains characters that are not allowed.", field=column),
+                )
         parsed = read_row(row, now)
         reference = values.get("reference", "").strip()
         if reference:
@@ -241,11 +323,8 @@ def check(kind: str, data: bytes, progress: Progress | None = None) -> ImportChe
             progress(1000)
     if progress:
         progress(result.rows % 1000)
-    if result.rows == 0:
-        result.problems.append(Problem(header_line, "", _l("the file has no data rows")))
     _compare_existing(kind, valid, result)
     result.problems.sort(key=lambda p: p.line)
-    return result
 
 
 def apply(result: ImportCheck, *, source: str = "", progress: Progress | None = None) -> int:

@@ -405,3 +405,126 @@ def test_admin_page_refuses_bad_tokens_and_missing_files(login_as, frozen_clock)
     assert missing.status_code == 404
     no_file = admin.post("/admin/import", data={"kind": "dispatches"})
     assert "請選擇 CSV 檔" in no_file.get_data(as_text=True)
+
+
+# --- Files the CSV reader cannot read: a problem with line and column, never a traceback ------
+
+UNREADABLE = {
+    # name: (file, (line, column) of the problem, words of the message)
+    "NUL in an ignored column": (
+        csv_bytes(DISPATCH_HEADER + ",note", "D-1,labor,2023-03-05 14:03,open,,,,s,a\x00b"),
+        (2, "note"),
+        "not allowed",
+    ),
+    "NUL in the header": (
+        csv_bytes(DISPATCH_HEADER + ",n\x00te", "D-1,labor,2023-03-05 14:03,open,,,,s,a"),
+        (1, "9"),
+        "not allowed",
+    ),
+    "a 200,000-character field": (
+        csv_bytes(
+            DISPATCH_HEADER,
+            "D-1,labor,2023-03-05 14:03,open,,,,s",
+            "D-2,labor,2023-03-05 14:03,open,,,," + "x" * 200_000,
+        ),
+        (3, "subject"),
+        "a value over 131072 characters",
+    ),
+    "an unterminated quote": (
+        csv_bytes(
+            DISPATCH_HEADER,
+            'D-1,labor,"2023-03-05 14:03,open,,,,s',
+            "D-2,labor,2023-03-05 14:03,open,,,,s",
+        ),
+        (2, "notified_at"),
+        "this quote is never closed",
+    ),
+    "text after a closing quote": (
+        csv_bytes(DISPATCH_HEADER, 'D-1,labor,2023-03-05 14:03,open,,,,"s"x'),
+        (2, "subject"),
+        "text after the closing quote",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE))
+def test_an_unreadable_file_is_a_problem_with_line_and_column(name, english, frozen_clock):
+    data, where, words = UNREADABLE[name]
+    result = run("dispatches", data)
+    assert [(p.line, p.column) for p in result.problems] == [where]
+    assert words in str(result.problems[0])
+    assert dispatch_count() == 0
+
+
+def test_a_nul_in_a_field_is_refused_on_the_database_too(english, frozen_clock):
+    """SQLite would store a NUL, PostgreSQL refuses it: the check lists it first."""
+    data = csv_bytes(DISPATCH_HEADER, '1,labor,2023-03-05 14:03,open,,,,"a\x00"')
+    result = run("dispatches", data)
+    assert [(p.line, p.column) for p in result.problems] == [(2, "subject")]
+    assert dispatch_count() == 0
+
+
+def test_a_quote_spanning_lines_reports_the_line_where_it_opens(english, frozen_clock):
+    data = csv_bytes(
+        DISPATCH_HEADER,
+        'D-1,labor,2023-03-05 14:03,open,,,,"two\r\nlines"',
+        'D-2,labor,2023-03-05 14:03,open,,,,"never\r\nclosed',
+    )
+    result = run("dispatches", data)
+    assert [(p.line, p.column) for p in result.problems] == [(4, "subject")]
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE))
+def test_admin_page_lists_an_unreadable_file_and_refuses_confirm(name, login_as, frozen_clock):
+    data, (line, column), _words = UNREADABLE[name]
+    client, _user = login_as("admin")
+    page = upload(client, data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "1 個問題：不會匯入任何資料" in html
+    cells = f'<td class="num">{line}</td><td><code>{column}</code></td>'
+    assert cells in html
+    assert 'name="token"' not in html  # no Confirm button
+    assert dispatch_count() == 0
+
+
+def test_admin_confirm_of_a_nul_file_imports_nothing(login_as, frozen_clock):
+    """Confirm checks again: a token of a file with a NUL is refused, not a 500."""
+    import re
+
+    client, _user = login_as("admin")
+    html = upload(client, GOOD_DISPATCHES).get_data(as_text=True)
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]{32})"', html).group(1)
+    from webapp.reports.imports import _paths
+
+    with client.application.app_context():
+        _paths(token)[0].write_bytes(UNREADABLE["NUL in an ignored column"][0])
+    done = client.post("/admin/import/confirm", data={"token": token}, follow_redirects=True)
+    assert done.status_code == 200 and "未匯入任何資料" in done.get_data(as_text=True)
+    assert dispatch_count() == 0
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE))
+def test_cli_import_of_an_unreadable_file_exits_1(name, runner, tmp_path, frozen_clock):
+    data, (line, column), words = UNREADABLE[name]
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    result = runner.invoke(cli, ["import", "dispatches", str(path), "--lang", "en"])
+    assert result.exit_code == 1
+    assert f"line {line}, column {column}: " in result.stderr and words in result.stderr
+    assert "Nothing was imported: 1 problem(s)" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert dispatch_count() == 0
+
+
+def test_cli_lists_the_first_100_problems_and_counts_the_rest(runner, tmp_path, frozen_clock):
+    rows = [f"D-{n},nowhere,2023-03-05 14:03,open,,,," for n in range(250)]
+    path = tmp_path / "bad.csv"
+    path.write_bytes(csv_bytes(DISPATCH_HEADER, *rows))
+    result = runner.invoke(cli, ["import", "dispatches", str(path), "--lang", "en"])
+    assert result.exit_code == 1
+    listed = [line for line in result.stderr.splitlines() if line.startswith("line ")]
+    assert len(listed) == 100 and listed[-1].startswith("line 101,")
+    assert "… and 150 more problem(s)." in result.stderr
+    assert "Nothing was imported: 250 problem(s)" in result.stderr
+    assert dispatch_count() == 0
