@@ -180,8 +180,10 @@ def check(config) -> None:
     """Check every jobs setting at once (the CLI calls this before starting)."""
     from models.core import clock
     from models.dispatch.retention import retention_cutoff
+    from models.reference.webhooks import AddressPolicy
 
     SchedulerSettings.from_config(config)
     RelaySettings.from_config(config)
     Ladder.from_config(config)
+    AddressPolicy.from_config(config)
     retention_cutoff(clock.now(), config.get("RETENTION_DAYS"))

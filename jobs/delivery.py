@@ -2,16 +2,19 @@
 transport: the relay marks them delivered). A `Transient` failure is retried with backoff, a
 `Permanent` one (an address the server refuses, a webhook URL that answers 404) is not."""
 
-import hashlib
-import hmac
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import parseaddr
 
+import httpcore
 import httpx
 
+from jobs import signature
 from jobs.config import MailSettings
+from models.core import clock
+from models.reference.webhooks import AddressPolicy, AddressRefused
 
 
 class DeliveryFailed(Exception):
@@ -112,9 +115,29 @@ class Mailer:
             smtp.close()
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The webhook signature header value: `sha256=` + HMAC-SHA256(secret, body) in hex."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+class _GuardedBackend(httpcore.SyncBackend):
+    """Opens TCP connections only to addresses the policy allows: the host is resolved here,
+    every address it resolves to is checked, and the socket goes to a checked address (no
+    second lookup that DNS could answer differently)."""
+
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in found))
+        for address in addresses:
+            self.policy.check_address(host, address)
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error or httpcore.ConnectError(f"{host} has no address")
 
 
 class WebhookSender:
@@ -122,11 +145,21 @@ class WebhookSender:
 
     RETRY_STATUSES = {408, 425, 429}
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, policy: AddressPolicy):
+        transport = httpx.HTTPTransport()
+        # httpx offers no resolver hook: its pool gets the guarded network backend instead.
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(policy),
+        )
         self._client = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": "CityDesk-Webhook/1.0"},
+            transport=transport,
         )
         self.timeout = timeout
 
@@ -136,10 +169,12 @@ class WebhookSender:
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": str(notice_id),
             "X-CityDesk-Event": event,
-            "X-CityDesk-Signature": signature(secret, body),
+            signature.HEADER: signature.sign(secret, body, int(clock.now().timestamp())),
         }
         try:
             response = self._client.post(url, content=body, headers=headers)
+        except AddressRefused as exc:
+            raise Permanent(f"{exc.message}: not sent") from exc
         except httpx.TimeoutException as exc:
             raise Transient(f"webhook timed out after {self.timeout:g} s") from exc
         except httpx.HTTPError as exc:

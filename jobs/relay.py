@@ -23,6 +23,7 @@ from jobs.delivery import DeliveryFailed, Mailer, WebhookSender
 from jobs.messages import Prepared, prepare
 from models.core import audit, clock, db
 from models.core.outbox import Channel, DeliveryState, Notification
+from models.reference.webhooks import AddressPolicy
 
 NAME = "outbox_relay"
 MAX_RUN_SECONDS = 30.0  # one run stops claiming after this long; the next run continues
@@ -103,7 +104,9 @@ class _Channels:
             self._mailer.send(ready.email, ready.recipient)
             return "sent"
         if self._webhooks is None:
-            self._webhooks = WebhookSender(self.settings.webhook_timeout)
+            self._webhooks = WebhookSender(
+                self.settings.webhook_timeout, AddressPolicy.configured()
+            )
         status = self._webhooks.send(
             ready.recipient,
             ready.body,

@@ -72,6 +72,8 @@ class DefaultConfig:
     MAIL_SENDER = "CityDesk <citydesk@localhost>"
     MAIL_TIMEOUT = 10
     WEBHOOK_TIMEOUT = 5
+    WEBHOOK_ALLOW_PRIVATE = True  # agencies' systems on 10/8, 172.16/12, 192.168/16 (and fc00::/7)
+    WEBHOOK_ALLOW_LOOPBACK = False  # tests only: their receivers listen on 127.0.0.1
     OUTBOX_MAX_ATTEMPTS = 8
     OUTBOX_BACKOFF_SECONDS = 30  # first retry after 15-30 s, doubling each time
     OUTBOX_BACKOFF_MAX_SECONDS = 1800

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.core import audit, clock, db
 from models.core.errors import InvalidInput, NotFound
 from models.reference.seed import CATEGORIES
+from models.reference.webhooks import check_webhook_url
 
 # DESIGN "Defects": the four category codes, always listed in this order (the seed writes the
 # same order as `DefectCategory.sort_order`). The report, the pages and the API all use it.
@@ -222,7 +223,7 @@ def agencies_for_picker() -> list[Agency]:
 def update_agency(agency: Agency, **fields) -> Agency:
     """Change an agency's editable fields, audited."""
     before = agency.to_dict()
-    for name, value in fields.items():
+    for name in fields:
         if name not in {
             "name_zh",
             "name_en",
@@ -235,6 +236,8 @@ def update_agency(agency: Agency, **fields) -> Agency:
             "sort_order",
         }:
             raise InvalidInput(f"Unknown agency field: {name}")
+    check_webhook_url(fields.get("webhook_url", ""))
+    for name, value in fields.items():
         setattr(agency, name, value)
     audit.record("agency.update", "agency", agency.code, before, agency.to_dict())
     db.session.flush()
@@ -245,6 +248,7 @@ def create_agency(code: str, name_zh: str, name_en: str, **fields) -> Agency:
     """Add an agency; the code must be new."""
     if db.session.scalar(select(Agency).where(Agency.code == code)):
         raise InvalidInput(f"Agency code already exists: {code}")
+    check_webhook_url(fields.get("webhook_url", ""))
     agency = Agency(code=code, name_zh=name_zh, name_en=name_en, **fields)
     db.session.add(agency)
     db.session.flush()

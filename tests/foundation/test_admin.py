@@ -140,6 +140,65 @@ def test_admin_edits_an_agency_and_adds_one(login_as):
     assert "Agency code already exists: fire" in page
 
 
+def _agency_form(**fields) -> dict:
+    data = {
+        "name_zh": "衛生局",
+        "name_en": "Department of Health",
+        "extension": "",
+        "emails": "",
+        "webhook_url": "",
+        "webhook_secret": "s3cret",
+        "sort_order": "1",
+        "active": "y",
+    }
+    data.update(fields)
+    return data
+
+
+def test_admin_cannot_point_a_webhook_at_the_server_or_the_metadata_address(login_as, app):
+    client, _admin = login_as("admin")
+    loopback = "此位址是 CityDesk 伺服器本身（迴路位址），Webhook 不得指向此處。"
+    refusals = {
+        "http://127.0.0.1:5432/": loopback,
+        "http://localhost/hook": loopback,
+        "http://169.254.169.254/latest/": "此為雲端中繼資料服務位址，Webhook 不得指向此處。",
+        "http://[fe80::1]/": "不得使用鏈路本機位址（169.254.x.x、fe80::）。",
+        "http://0.0.0.0:80/": "未指定位址（0.0.0.0 或 ::）無法接收 Webhook。",
+    }
+    for url, message in refusals.items():
+        response = client.post("/admin/agencies/health", data=_agency_form(webhook_url=url))
+        assert response.status_code == 200, url
+        assert message in response.get_data(as_text=True), url
+        db.session.expire_all()
+        health = db.session.scalar(sa.select(Agency).where(Agency.code == "health"))
+        assert health.webhook_url == "", url
+    page = client.post(
+        "/admin/agencies/new",
+        data=_agency_form(code="fire", name_zh="消防局", webhook_url="http://127.0.0.1:5432/"),
+    ).get_data(as_text=True)
+    assert "此位址是 CityDesk 伺服器本身" in page
+    assert db.session.scalar(sa.select(Agency).where(Agency.code == "fire")) is None
+
+    # An agency's own system on a private network stays allowed.
+    response = client.post(
+        "/admin/agencies/health", data=_agency_form(webhook_url="http://10.20.30.40:8443/hook")
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    health = db.session.scalar(sa.select(Agency).where(Agency.code == "health"))
+    assert health.webhook_url == "http://10.20.30.40:8443/hook"
+
+
+def test_a_server_can_turn_private_webhook_addresses_off(login_as, app, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
+    client, _admin = login_as("admin")
+    response = client.post(
+        "/admin/agencies/health", data=_agency_form(webhook_url="http://192.168.1.20/hook")
+    )
+    assert response.status_code == 200
+    assert "本伺服器已停用以私有網段位址作為 Webhook。" in response.get_data(as_text=True)
+
+
 def test_admin_edits_zones_and_floors(login_as):
     client, _admin = login_as("admin")
     client.post(

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from jobs import signature
 from models.core import clock, db
 from models.core.outbox import Channel, Notification, enqueue
 from models.dispatch import Dispatch, DispatchState, deadline_after
@@ -85,7 +86,13 @@ BUSY_SECRET = "shared-secret"
 
 
 @pytest.fixture
-def agency_contacts(create_user):
+def loopback_webhooks(app, monkeypatch):
+    """Let webhooks reach 127.0.0.1 for this test (the receivers here listen on loopback)."""
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOOPBACK", True)
+
+
+@pytest.fixture
+def agency_contacts(create_user, loopback_webhooks):
     """The social-welfare agency with two addresses, a webhook and two staff."""
     agency = agency_by_code("social-welfare")
     update_agency(
@@ -127,7 +134,7 @@ def busy_centre(frozen_clock, dispatch_row, create_user, webhook_receiver):
     """Three agencies with addresses, staff and a webhook; supervisors and chiefs; 12 overdue
     dispatches (past the chief's step) and 6 in their reminder window, each already with
     its `notified` notices in the outbox."""
-    receiver = webhook_receiver()
+    receiver = webhook_receiver(secret=BUSY_SECRET)
     for code in BUSY_AGENCIES:
         update_agency(
             agency_by_code(code),
@@ -261,9 +268,10 @@ def mail_to(app, monkeypatch, smtp_server):
 
 
 class Receiver:
-    """Records each POST; answers with the scripted statuses, then 200."""
+    """Records each POST; checks its signature as an agency would (401 when it fails, with the
+    result in the request's "verified"); answers with the scripted statuses, then 200."""
 
-    def __init__(self, statuses=(), delay: float = 0):
+    def __init__(self, statuses=(), delay: float = 0, secret: str = WEBHOOK_SECRET):
         self.requests: list[dict] = []
         self.statuses = list(statuses)
         self.delay = delay
@@ -272,13 +280,21 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                verified = signature.verify(
+                    secret,
+                    body,
+                    self.headers.get(signature.HEADER, ""),
+                    now=clock.now().timestamp(),
+                )
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+                status = status if verified else 401
                 receiver.requests.append(
                     {
                         "path": self.path,
                         "headers": dict(self.headers),
                         "body": body,
                         "status": status,
+                        "verified": verified,
                     }
                 )
                 if receiver.delay:
@@ -311,12 +327,13 @@ class Receiver:
 
 
 @pytest.fixture
-def webhook_receiver():
-    """webhook_receiver(statuses=(500, 500), delay=0) → a Receiver on loopback."""
+def webhook_receiver(loopback_webhooks):
+    """webhook_receiver(statuses=(500, 500), delay=0, secret=WEBHOOK_SECRET) → a Receiver on
+    loopback (and loopback webhooks allowed for the test)."""
     made = []
 
-    def factory(statuses=(), delay=0):
-        receiver = Receiver(statuses, delay)
+    def factory(statuses=(), delay=0, secret=WEBHOOK_SECRET):
+        receiver = Receiver(statuses, delay, secret)
         made.append(receiver)
         return receiver
 

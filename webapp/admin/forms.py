@@ -13,8 +13,18 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
+from models.reference import webhooks
 from webapp.forms import choices
 from webapp.nav import ROLE_LABELS
 
@@ -50,6 +60,19 @@ class UserForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
+WEBHOOK_REFUSALS = {  # why an agency's webhook URL is refused, in the reader's language
+    webhooks.METADATA: _l("This is the cloud metadata address; a webhook may not point there."),
+    webhooks.UNSPECIFIED: _l("An unspecified address (0.0.0.0 or ::) cannot receive webhooks."),
+    webhooks.LOOPBACK: _l(
+        "This address is the CityDesk server itself (loopback); a webhook may not point there."
+    ),
+    webhooks.LINK_LOCAL: _l("Link-local addresses (169.254.x.x, fe80::) are not allowed."),
+    webhooks.MULTICAST: _l("A multicast address cannot receive webhooks."),
+    webhooks.PRIVATE: _l("Private network addresses are turned off for webhooks on this server."),
+    webhooks.NOT_HTTP: _l("Enter an http:// or https:// address."),
+}
+
+
 class AgencyForm(FlaskForm):
     """Add or edit an agency."""
 
@@ -78,6 +101,13 @@ class AgencyForm(FlaskForm):
     )
     active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
+
+    def validate_webhook_url(self, field):
+        """Refuse an address the webhook rule forbids, saying why."""
+        try:
+            webhooks.check_webhook_url(field.data or "")
+        except webhooks.AddressRefused as exc:
+            raise ValidationError(WEBHOOK_REFUSALS[exc.reason]) from None
 
 
 class ZoneForm(FlaskForm):
