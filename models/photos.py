@@ -2,13 +2,15 @@
 
 Files live under the instance folder (`PHOTO_DIR`, default `<instance>/photos`), never under
 `static/`: the web layer serves them to signed-in users who may see the ticket. Each photo is
-kept as uploaded plus two resized JPEG copies without metadata (`display`, `thumb`).
+kept in its own format, re-encoded upright, at most `STORED_EDGE` pixels long and without
+metadata (no GPS, no camera), plus two resized JPEG copies (`display`, `thumb`).
 """
 
 import io
 import secrets
+import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,7 +30,24 @@ except ImportError:  # pragma: no cover - an optional extra
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_COUNT = 6
-MAX_PIXELS = 60_000_000  # larger than any phone camera, small enough to resize safely
+MAX_PIXELS = 60_000_000  # larger than any phone camera
+# Decoding is where memory goes: a 230 KB PNG can hold 60 Mpx. Formats that can only decode at
+# full size must fit this (40 Mpx in RGB); JPEGs decode at a reduced size instead.
+DECODE_BUDGET = 160 * 1024 * 1024
+DECODE_SLOTS = 2  # images decoded at once per process; further uploads wait their turn
+STORED_EDGE = 3072  # longest side of the stored original (7 Mpx from a 4:3 phone photo)
+_DECODING = threading.BoundedSemaphore(DECODE_SLOTS)
+
+ORIENTATION = 0x0112  # the EXIF tag; its value → the turn that makes the photo upright
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # Pillow's format name → (file extension, content type)
 FORMATS = {
@@ -66,6 +85,7 @@ class CheckedPhoto:
     format: str
     width: int
     height: int
+    variants: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def extension(self) -> str:
@@ -104,7 +124,11 @@ def _megabytes(size: int) -> str:
 
 
 def check(upload: Upload) -> CheckedPhoto:
-    """Read and check one upload: size first, then its real type by content (not by name)."""
+    """Read and check one upload (size, real type by content, pixels), then prepare its copies.
+
+    The stored copies are re-encoded here, under a bounded decode: what is refused is refused
+    before anything is written.
+    """
     raw = (upload.filename or "photo").replace("\x00", "").replace("\\", "/")
     name = Path(raw).name[:200] or "photo"
     limit = max_bytes()
@@ -132,14 +156,12 @@ def check(upload: Upload) -> CheckedPhoto:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format
-                width, height = image.size
                 if fmt not in FORMATS:
                     raise not_an_image
-                if width * height > MAX_PIXELS:
-                    raise not_an_image
+                _refuse_too_many_pixels(name, image)
                 image.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()  # verify() misses truncated data; decoding finds it
+            with _DECODING, Image.open(io.BytesIO(data)) as image:
+                return _prepare(name, fmt, image)
     except InvalidInput:
         raise
     except (
@@ -151,7 +173,95 @@ def check(upload: Upload) -> CheckedPhoto:
         ValueError,
     ) as exc:
         raise not_an_image from exc
-    return CheckedPhoto(filename=name, data=data, format=fmt, width=width, height=height)
+
+
+def _decode_cost(image: Image.Image) -> int:
+    """Bytes needed to decode `image` at full size, with a conversion to RGB(A) if it needs one."""
+    if image.format == "JPEG":
+        return 0  # decoded at a reduced size (`_draft`), whatever its size
+    return image.width * image.height * _bytes_per_pixel(image.mode)
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """Pillow's memory per pixel for `mode` (RGB takes 4), plus 4 if it is converted."""
+    size = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    return size if mode in ("L", "LA", "RGB", "RGBA") else size + 4
+
+
+def _refuse_too_many_pixels(name: str, image: Image.Image) -> None:
+    """Refuse, by its header, an image too large to decode within the limits."""
+    width, height = image.size
+    if width * height > MAX_PIXELS or _decode_cost(image) > DECODE_BUDGET:
+        raise InvalidInput(
+            _l(
+                "%(name)s has too many pixels (%(width)s × %(height)s). Send a smaller copy, "
+                "for example as the phone's camera takes it.",
+                name=name,
+                width=width,
+                height=height,
+            )
+        )
+
+
+def _draft(image: Image.Image) -> None:
+    """Let a JPEG decode at 1/2, 1/4 or 1/8 size: no larger than stored nor the budget allows."""
+    if image.format != "JPEG":
+        return
+    width, height = image.size
+    per_pixel = _bytes_per_pixel(image.mode)
+    scale = 1
+    while scale < 8 and (
+        width * height * per_pixel > DECODE_BUDGET * scale * scale
+        or max(width, height) >= STORED_EDGE * scale * 2
+    ):
+        scale *= 2
+    image.draft("RGB", (max(1, width // scale), max(1, height // scale)))
+
+
+def _prepare(name: str, fmt: str, image: Image.Image) -> CheckedPhoto:
+    """Decode once (bounded), turn upright, shrink, and encode every copy without metadata."""
+    orientation = image.getexif().get(ORIENTATION, 1)
+    icc = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA") else None
+    _draft(image)
+    image.load()  # verify() misses truncated data; decoding finds it
+    if image.mode not in ("L", "LA", "RGB", "RGBA"):
+        has_alpha = image.has_transparency_data
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    image.thumbnail((STORED_EDGE, STORED_EDGE))
+    if orientation in TRANSPOSE:
+        image = image.transpose(TRANSPOSE[orientation])
+    image.info = {}  # no EXIF (GPS, camera), XMP or text chunks in any copy
+    image.getexif().clear()  # an encoder may read the parsed tags too (pillow-heif does)
+    stored = _encode(image, fmt, icc)
+    flat = image
+    if image.mode in ("LA", "RGBA"):
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A"))
+    variants = {}
+    for variant, edge in VARIANTS.items():
+        small = ImageOps.contain(flat, (edge, edge)) if max(flat.size) > edge else flat
+        variants[variant] = _encode(small, "JPEG", icc)
+    return CheckedPhoto(
+        filename=name,
+        data=stored,
+        format=fmt,
+        width=image.width,
+        height=image.height,
+        variants=variants,
+    )
+
+
+def _encode(image: Image.Image, fmt: str, icc: bytes | None) -> bytes:
+    """`image` in `fmt`, with only its colour profile as metadata."""
+    if fmt == "JPEG" and image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    options = {"JPEG": {"quality": 88}, "WEBP": {"quality": 88}, "HEIF": {"quality": 88}}
+    extra = dict(options.get(fmt, {}))
+    if icc:
+        extra["icc_profile"] = icc
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **extra)
+    return buffer.getvalue()
 
 
 def check_all(uploads, field: str = "photos") -> list[CheckedPhoto]:
@@ -181,18 +291,9 @@ def path_for(token: str, extension: str, variant: str | None = None) -> Path:
 
 
 def write(photo: CheckedPhoto, token: str) -> None:
-    """Write the original and its resized JPEG copies (upright, without metadata)."""
+    """Write the prepared copies: the original (re-encoded, upright, no metadata) and JPEGs."""
     folder = photo_dir() / token[:2]
     folder.mkdir(parents=True, exist_ok=True)
     path_for(token, photo.extension).write_bytes(photo.data)
-    with Image.open(io.BytesIO(photo.data)) as source:
-        upright = ImageOps.exif_transpose(source)
-        if upright.mode not in ("RGB", "L"):
-            background = Image.new("RGB", upright.size, "white")
-            rgba = upright.convert("RGBA")
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            upright = background
-        for variant, edge in VARIANTS.items():
-            copy = upright.copy()
-            copy.thumbnail((edge, edge))
-            copy.convert("RGB").save(path_for(token, "", variant), "JPEG", quality=82)
+    for variant, data in photo.variants.items():
+        path_for(token, "", variant).write_bytes(data)

@@ -2,6 +2,8 @@
 client. The fixtures are in `conftest.py`."""
 
 import io
+import struct
+import zlib
 
 from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -107,3 +109,21 @@ def remind_overdue() -> int:
 def remind_rounds(today) -> int:
     """What the round job does on `today` (without committing): notices for every due round."""
     return fac.enqueue_round_reminders(fac.rounds_due(today))
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A one-colour RGB PNG, compressed row by row (a few hundred KB for 60 Mpx)."""
+    packer = zlib.compressobj(9)
+    row = b"\0" + b"\x80\x40\x20" * width
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", body)
+        + _png_chunk(b"IEND", b"")
+    )

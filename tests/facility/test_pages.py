@@ -15,6 +15,7 @@ from models.core import db
 from models.facility import Defect
 from models.workdays import is_working_day
 from tests.facility.support import (
+    flat_png,
     image_bytes,
 )
 
@@ -121,6 +122,14 @@ def test_an_oversized_photo_gets_413_and_a_clear_message(login_as, app):
     assert response.status_code == 413
     page = text(response)
     assert "huge.jpg" in page and "10 MB" in page
+    assert defects() == []
+
+
+def test_a_photo_with_too_many_pixels_gets_a_clear_message(login_as):
+    client, _ = login_as("clerk")
+    response = report(client, photos=[photo("scan.png", flat_png(7700, 7700))])
+    assert response.status_code == 422
+    assert "scan.png 的像素太多（7700 × 7700）" in text(response)
     assert defects() == []
 
 
