@@ -176,17 +176,14 @@ class JobRunner:
 
     def _run_soon(self) -> None:
         """On taking over: run the frequent jobs now, and a daily job missed for a day."""
+        # Plain values, read inside the context: the rows are detached once it ends.
         with self.app.app_context():
-            statuses = job_statuses()
+            started = {name: row.last_started_at for name, row in job_statuses().items()}
             db.session.rollback()
         for spec in self.specs:
             if spec.daily_at is not None:
-                last = statuses.get(spec.name)
-                if (
-                    last
-                    and last.last_started_at
-                    and clock.now() - last.last_started_at < (timedelta(days=1))
-                ):
+                last = started.get(spec.name)
+                if last and clock.now() - last < timedelta(days=1):
                     continue
             self.wake(spec.name)
 
