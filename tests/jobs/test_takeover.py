@@ -4,10 +4,13 @@ notices that leader had claimed at once instead of waiting for their lease."""
 import time
 from datetime import timedelta
 
-from jobs import facility, retention
+from jobs import facility, relay, retention
+from jobs.config import RelaySettings
 from jobs.records import SCHEDULER, SchedulerLease, job_statuses, record_run
 from jobs.scheduler import JobRunner, job_specs
 from models.core import clock, db
+from models.core.outbox import Channel, enqueue
+from tests.jobs.conftest import notices
 
 DEAD = "dead-host:4242:abcdef"
 
@@ -116,3 +119,56 @@ def test_a_daily_job_run_within_the_day_is_not_run_again_at_takeover(app, monkey
         assert statuses[facility.ROUNDS_NAME].holder == DEAD
     finally:
         runner.shutdown()
+
+
+def _email_notice(app, dispatch_row, address="desk@sw.example") -> int:
+    dispatch = dispatch_row(sla=600)
+    notice = enqueue(
+        f"dispatch:{dispatch.id}:notified",
+        "dispatch.notified",
+        Channel.EMAIL,
+        address,
+        {"dispatch_id": dispatch.id},
+        dispatch_id=dispatch.id,
+    )
+    db.session.commit()
+    return notice.id
+
+
+def test_a_notice_claimed_by_a_dead_leader_is_sent_once_right_after_takeover(
+    app, monkeypatch, mail_to, dispatch_row
+):
+    _slow_schedule(app, monkeypatch)
+    monkeypatch.setitem(app.config, "OUTBOX_LEASE_SECONDS", 120)
+    notice_id = _email_notice(app, dispatch_row)
+    # The dead leader's relay claimed it, then died before sending: its lease has 2 minutes.
+    settings = RelaySettings.from_config(app.config)
+    assert relay.claim(settings, [Channel.EMAIL.value]) == [(notice_id, 1)]
+    _dead_leader_held_the_scheduler()
+    db.session.commit()
+    [row] = notices(channel="email")
+    assert row.state == "sending" and row.next_attempt_at > clock.now() + timedelta(seconds=100)
+    message_id = f"<citydesk.{notice_id}.{int(row.created_at.timestamp())}@city.example>"
+
+    runner = JobRunner(app, process="new leader")
+    started = time.monotonic()
+    runner.start()
+    try:
+        assert len(mail_to.wait_for(1, seconds=10)) == 1
+        assert time.monotonic() - started < 10  # not after the claim's 120-second lease
+        assert _wait(lambda: notices(channel="email")[0].state == "sent")
+    finally:
+        runner.shutdown()
+    assert relay.relay(app) == {}  # another run sends nothing more
+    assert [mail["Message-ID"] for _, mail in mail_to.messages] == [message_id]
+    [row] = notices(channel="email")
+    assert (row.state, row.attempts) == ("sent", 2)
+
+
+def test_a_relay_whose_scheduler_stopped_leading_sends_nothing(app, mail_to, dispatch_row):
+    _email_notice(app, dispatch_row)
+    db.session.commit()
+    assert relay.relay(app, acting=lambda: False) == {}
+    assert mail_to.messages == []
+    [row] = notices(channel="email")
+    assert (row.state, row.attempts) == ("pending", 0)
