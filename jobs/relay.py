@@ -6,7 +6,8 @@ Claiming is safe with any number of relays: one UPDATE moves due rows to `sendin
 (`next_attempt_at` = now + lease) and counts the attempt; on PostgreSQL its subquery takes the
 rows `FOR UPDATE SKIP LOCKED`, on SQLite the database's single writer makes it atomic. A relay
 that dies leaves its rows `sending` until the lease expires; then another relay claims them
-again. Only the claim that is still current (same `attempts`) may record the outcome.
+again (a new scheduler leader makes them due at once: `outbox.release_claims`). Only the
+claim that is still current (same `attempts`) may record the outcome.
 """
 
 import random
@@ -189,8 +190,9 @@ def _prepare(notice_id: int, attempts: int, settings: RelaySettings) -> Prepared
         )
 
 
-def relay(app: Flask) -> dict:
-    """Deliver every due notice (until none is left or MAX_RUN_SECONDS passed)."""
+def relay(app: Flask, *, acting=None) -> dict:
+    """Deliver every due notice (until none is left or MAX_RUN_SECONDS passed), while
+    `acting()` (the scheduler still leads) says so."""
     counts: Counter = Counter()
     with app.app_context(), audit.acting_as(audit.JOBS):
         settings = RelaySettings.from_config(app.config)
@@ -204,13 +206,18 @@ def relay(app: Flask) -> dict:
         margin = max(settings.mail.timeout, settings.webhook_timeout) + 1
         try:
             while time.monotonic() - started < MAX_RUN_SECONDS:
+                if acting is not None and not acting():
+                    break
                 claimed = claim(settings, channels)
                 if not claimed:
                     break
                 claimed_at = time.monotonic()
                 for notice_id, attempts in claimed:
-                    if time.monotonic() - claimed_at > settings.lease_seconds - margin:
-                        counts["deferred"] += 1  # left to expire and be claimed again
+                    if time.monotonic() - claimed_at > settings.lease_seconds - margin or (
+                        acting is not None and not acting()
+                    ):
+                        # Left to expire, or to the new leader, who reclaims it at takeover.
+                        counts["deferred"] += 1
                         continue
                     ready = _prepare(notice_id, attempts, settings)
                     db.session.rollback()  # no transaction stays open while we talk

@@ -9,8 +9,9 @@ gunicorn workers never do. `run_once()` runs every job once (`citydesk jobs --on
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -22,6 +23,7 @@ from jobs.config import SchedulerSettings
 from jobs.leadership import Leadership, leadership_for, new_holder
 from jobs.records import job_statuses, record_run
 from models.core import clock, db
+from models.core.outbox import release_claims
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,23 @@ class JobRunner:
     """APScheduler with leadership: jobs run only while this process holds the scheduler."""
 
     def __init__(self, app: Flask, *, process: str):
+        from jobs import relay
+
         self.app = app
         self.settings = SchedulerSettings.from_config(app.config)
-        self.specs = job_specs(app)
         self.leadership: Leadership = leadership_for(
             app,
             process=process,
             lease_seconds=self.settings.lease_seconds,
             renew_seconds=self.settings.renew_seconds,
         )
+        # The relay stops sending as soon as this process no longer leads (see _run_soon).
+        self.specs = [
+            replace(spec, func=partial(spec.func, acting=self.leadership.holds))
+            if spec.name == relay.NAME
+            else spec
+            for spec in job_specs(app)
+        ]
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={
@@ -175,20 +185,36 @@ class JobRunner:
             self._run_soon()
 
     def _run_soon(self) -> None:
-        """On taking over: run the frequent jobs now, and a daily job missed for a day."""
+        """On taking over: reclaim the old leader's notices, run the frequent jobs now, and a
+        daily job missed for a day."""
+        # Plain values, read inside the context: the rows are detached once it ends.
         with self.app.app_context():
-            statuses = job_statuses()
+            started = {name: row.last_started_at for name, row in job_statuses().items()}
             db.session.rollback()
+        self._reclaim()
         for spec in self.specs:
             if spec.daily_at is not None:
-                last = statuses.get(spec.name)
-                if (
-                    last
-                    and last.last_started_at
-                    and clock.now() - last.last_started_at < (timedelta(days=1))
-                ):
+                last = started.get(spec.name)
+                if last and clock.now() - last < timedelta(days=1):
                     continue
             self.wake(spec.name)
+
+    def _reclaim(self) -> None:
+        """Make the notices claimed under the previous leader due now, not after their lease.
+
+        We hold the lock only once the previous leader cannot act any more (its lease expired,
+        or its lock's connection closed) and its relay stops sending when it stops leading, so
+        nobody else is sending them; a resend after a crash keeps its Message-ID /
+        Idempotency-Key."""
+        try:
+            with self.app.app_context():
+                reclaimed = release_claims(clock.now())
+                db.session.commit()
+        except Exception as exc:  # the notices still come back once their lease expires
+            log.warning(kv(job="scheduler", holder=self.holder, reclaim="failed", error=exc))
+            return
+        if reclaimed:
+            log.info(kv(job="scheduler", holder=self.holder, reclaimed=reclaimed))
 
     def _run(self, spec: JobSpec) -> None:
         if not self.leadership.holds():

@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.core import clock, db
@@ -99,3 +99,19 @@ def enqueue(
     db.session.add(notice)
     db.session.flush()
     return notice
+
+
+def release_claims(at: datetime) -> int:
+    """Make every claimed notice due at `at` (its relay's scheduler died); how many."""
+    # State and attempts stay: the next claim counts an attempt, so an old claimer that is
+    # somehow still alive can no longer record an outcome (the relay's `_finish`).
+    result = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.state == DeliveryState.SENDING.value,
+            Notification.next_attempt_at > at,
+        )
+        .values(next_attempt_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
