@@ -59,7 +59,7 @@ DATE_PAGES = [
 
 @pytest.mark.parametrize("day", FAR)
 @pytest.mark.parametrize(("role", "path", "name"), DATE_PAGES)
-def test_a_far_date_on_a_list_page_is_a_form_error(signed_in, english, role, path, name, day):
+def test_a_far_date_on_a_list_page_is_a_form_error(signed_in, role, path, name, day):
     response = signed_in(role).get(f"{path}?{name}={day}&page={HUGE}")
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     text = response.get_data(as_text=True)
