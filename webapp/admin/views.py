@@ -54,6 +54,7 @@ from webapp.admin.forms import (
     ZoneForm,
 )
 from webapp.forms import choices
+from webapp.paging import paginate
 from webapp.security import OVERSIGHT_ROLES, acting_user, role_required
 
 PAGE_SIZE = 50
@@ -346,13 +347,12 @@ def settings():
 def audit_trail():
     """The audit trail, newest first, filtered by action, object and actor."""
     args = request.args
-    page = max(args.get("page", 1, type=int), 1)
     stmt = audit.search(
         action=args.get("action") or None,
         object_type=args.get("object_type") or None,
         object_id=args.get("object_id") or None,
         actor=args.get("actor") or None,
     )
-    rows = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
+    rows = paginate(stmt, PAGE_SIZE)
     filters = {k: v for k, v in args.items() if k != "page" and v}
     return render_template("admin/audit.html", rows=rows, args=args, filters=filters)

@@ -20,8 +20,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from models.core import db
-from models.core.text import MAX_ID
 from webapp.extensions import ApiErrorSchema
+from webapp.paging import MAX_PAGE
 from webapp.security import acting_user
 
 __all__ = [
@@ -80,9 +80,9 @@ class ApiBlueprint(Blueprint):
 
 
 class PageArgsSchema(Schema):
-    """Which page of a list: `page` from 1 (at most MAX_ID), `per_page` items on it."""
+    """Which page of a list: `page` from 1 (at most MAX_PAGE), `per_page` items on it."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(
         load_default=PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE)
     )

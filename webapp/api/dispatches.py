@@ -44,6 +44,7 @@ from webapp.api.convention import (
     acting_user,
     page_of,
 )
+from webapp.paging import API_DAY_MESSAGE, validate_day
 from webapp.security import session_locked
 
 visits_blp = ApiBlueprint("visits", __name__, path="/visits", description="Counter visits (clerks)")
@@ -84,11 +85,13 @@ class DayOrInstant(fields.Field):
             raise ValidationError("Not a date or a date-time.")
         text = value.strip()
         try:
-            if len(text) == 10:
-                return date.fromisoformat(text)
-            return clock.parse_local(text)
+            value = date.fromisoformat(text) if len(text) == 10 else clock.parse_local(text)
         except ValueError as exc:
             raise ValidationError("Not a date (YYYY-MM-DD) or an ISO 8601 date-time.") from exc
+        except OverflowError as exc:  # year 1 or 9999 moved to UTC
+            raise ValidationError(API_DAY_MESSAGE) from exc
+        validate_day(value)
+        return value
 
 
 class StrictBoolean(fields.Boolean):

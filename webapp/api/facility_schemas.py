@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 from models.facility import DefectSource, PhotoKind, TicketState
 from models.reference import CATEGORY_CODES
 from webapp.api.convention import PageArgsSchema, PageSchema
+from webapp.paging import api_day
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$", error="Not a code")
 # Blank: NUL, control characters and every character Python's str.strip() removes. Spelled out
@@ -29,8 +30,8 @@ class DefectQuerySchema(PageArgsSchema):
     assignee = fields.String(validate=CODE, metadata={"description": "A username, `me` or `none`"})
     overdue = fields.Boolean(load_default=False)
     source = fields.String(validate=validate.OneOf([s.value for s in DefectSource]))
-    found_from = fields.Date(metadata={"description": "Taipei date, inclusive"})
-    found_to = fields.Date(metadata={"description": "Taipei date, inclusive"})
+    found_from = api_day("Taipei date, inclusive")
+    found_to = api_day("Taipei date, inclusive")
     mine = fields.Boolean(load_default=False, metadata={"description": "Only my reports"})
 
 
@@ -181,8 +182,8 @@ class RoundQuerySchema(PageArgsSchema):
     """Filters of the round list."""
 
     zone = fields.String(validate=CODE)
-    started_from = fields.Date(metadata={"description": "Taipei date, inclusive"})
-    started_to = fields.Date(metadata={"description": "Taipei date, inclusive"})
+    started_from = api_day("Taipei date, inclusive")
+    started_to = api_day("Taipei date, inclusive")
     finished = fields.Boolean()
 
 

@@ -17,6 +17,7 @@ from models.dispatch import MAX_ETA_MINUTES, MAX_TEXT, VisitKind
 from webapp.desk.labels import KIND_LABELS, STATE_LABELS, TIME_FIELD_LABELS
 from webapp.forms import Form, choices
 from webapp.labels import OUTCOME_LABELS
+from webapp.paging import DayInRange
 
 
 class VisitForm(Form):
@@ -130,8 +131,8 @@ class HistoryFilterForm(Form):
     class Meta:
         csrf = False
 
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional(), DayInRange()])
+    end = DateField(_l("To"), validators=[Optional(), DayInRange()])
     agency = SelectField(_l("Agency"), choices=[], default="")
     state = SelectField(
         _l("State"),

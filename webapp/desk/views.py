@@ -48,6 +48,7 @@ from webapp.desk.forms import (
 )
 from webapp.desk.labels import correction_rows, timeline
 from webapp.forms import choices
+from webapp.paging import paginate
 from webapp.security import STAFF, acting_user, role_required
 
 PAGE_SIZE = 50
@@ -435,13 +436,7 @@ def render_history(endpoint: str, *, choose_agency: bool):
                 filters.agency = find_agency(form.agency.data, active_only=False)
             except InvalidInput:
                 filters.agency = None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    rows = db.paginate(
-        search_dispatches(user, filters, at).options(*DETAILS),
-        page=page,
-        per_page=PAGE_SIZE,
-        error_out=False,
-    )
+    rows = paginate(search_dispatches(user, filters, at).options(*DETAILS), PAGE_SIZE)
     counts = outcome_counts(visible_condition(user), *filters.conditions(at), at=at)
     params = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(

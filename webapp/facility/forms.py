@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from models.facility import DUE_WORKING_DAYS, ROUND_FREQUENCY_DAYS, SettingRange
+from webapp.paging import DayInRange
 
 PHOTO_ATTRS = {"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif,image/*"}
 # Photos taken where the work is (a round's finding, a repair's after photo): straight from
@@ -111,8 +112,8 @@ class TicketFilterForm(FlaskForm):
     floor = SelectField(_l("Floor"), validators=[Optional()])
     assignee = SelectField(_l("Assignee"), validators=[Optional()])
     source = SelectField(_l("Source"), validators=[Optional()])
-    found_from = DateField(_l("Found from"), validators=[Optional()])
-    found_to = DateField(_l("Found until"), validators=[Optional()])
+    found_from = DateField(_l("Found from"), validators=[Optional(), DayInRange()])
+    found_to = DateField(_l("Found until"), validators=[Optional(), DayInRange()])
     overdue = BooleanField(_l("Overdue only"))
 
 

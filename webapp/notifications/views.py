@@ -21,6 +21,7 @@ from models.dispatch import Dispatch
 from webapp.admin.forms import ConfirmForm
 from webapp.filters import roc_datetime
 from webapp.notifications import bp
+from webapp.paging import paginate
 from webapp.security import acting_user
 
 PAGE_SIZE = 50
@@ -56,10 +57,7 @@ def describe(notice, dispatch: Dispatch | None) -> str:
 @bp.route("/notifications")
 def index():
     """The signed-in user's notifications, newest first."""
-    page = max(request.args.get("page", 1, type=int), 1)
-    rows = db.paginate(
-        notifications_for(acting_user()), page=page, per_page=PAGE_SIZE, error_out=False
-    )
+    rows = paginate(notifications_for(acting_user()), PAGE_SIZE)
     ids = {n.dispatch_id for n in rows.items if n.dispatch_id}
     dispatches = (
         {d.id: d for d in db.session.scalars(db.select(Dispatch).where(Dispatch.id.in_(ids)))}

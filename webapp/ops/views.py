@@ -1,6 +1,6 @@
 """Operations views: what the jobs did, read from the database (any worker shows the same)."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from models.core.outbox import Channel, DeliveryState, Notification
 from models.users import Role
 from webapp.admin.forms import ConfirmForm
 from webapp.ops import bp
+from webapp.paging import paginate
 from webapp.security import role_required
 
 PAGE_SIZE = 50
@@ -35,11 +36,10 @@ LOCK_MODES = {"lease": _l("lease row"), "advisory-lock": _l("PostgreSQL advisory
 @role_required(Role.ADMIN)
 def index():
     """The scheduler (who holds it, each job's last and next run) and the outbox."""
-    page = max(request.args.get("page", 1, type=int), 1)
     now = clock.now()
     lease = current_lease()
     counts = outbox_counts()
-    dead = db.paginate(dead_notices(), page=page, per_page=PAGE_SIZE, error_out=False)
+    dead = paginate(dead_notices(), PAGE_SIZE)
     jobs = list(db.session.scalars(select(JobStatus).order_by(JobStatus.name)))
     mail_configured = bool(str(current_app.config.get("MAIL_SERVER") or "").strip())
     return render_template(

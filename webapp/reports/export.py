@@ -4,7 +4,6 @@ Nothing here counts: every number comes from the report dict (and, for the raw-r
 `models.reports.evidence.dispatch_rows()`/`defect_rows()`, which apply the same rules row by row).
 """
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from models.reports import (
     format_target,
     minutes,
 )
+from webapp.csv_safe import csv_writer
 
 # Labels of the figures, shared by the page, the XLSX sheets and the text output.
 LABELS = {
@@ -98,7 +98,7 @@ def to_json(report: dict, *, indent: int | None = 2) -> str:
 CSV_HEADER = ("year", "section", "item", "figure", "value")
 
 
-def _csv_value(figure: str, value: Any) -> str:
+def _csv_value(figure: str, value: Any) -> str | int | float:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -107,6 +107,8 @@ def _csv_value(figure: str, value: Any) -> str:
         return format_rate(value)
     if figure == "target":
         return format_target(value)
+    if isinstance(value, int | float):
+        return value  # a number stays a number (csv_safe escapes text only)
     return str(value)
 
 
@@ -134,7 +136,7 @@ def to_csv(report: dict) -> str:
     """The report as tidy CSV: one figure per row (year, section, item, figure, value),
     this year first, then the previous year and any restatement."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out)
     writer.writerow(CSV_HEADER)
     writer.writerows(_csv_rows(report))
     if report.get("previous_year"):
@@ -298,7 +300,10 @@ def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
 def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     """The report as an XLSX workbook: a summary, one sheet per table, and every raw row."""
     out = io.BytesIO()
-    workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
+    workbook = xlsxwriter.Workbook(
+        out,
+        {"constant_memory": True, "strings_to_formulas": False},  # text stays text
+    )
     formats = {
         "bold": workbook.add_format({"bold": True}),
         "rate": workbook.add_format({"num_format": "0.00"}),

@@ -5,7 +5,6 @@ on the machine) until it is confirmed; confirming checks it again and imports it
 with the same functions as `citydesk import`.
 """
 
-import csv
 import io
 import json
 import secrets
@@ -18,6 +17,7 @@ from flask_babel import gettext as _
 from models.core import db
 from models.core.errors import DomainError
 from models.reports.importer import COLUMNS, KINDS, REQUIRED, apply, check
+from webapp.csv_safe import csv_writer
 from webapp.reports import imports_bp
 from webapp.reports.forms import ConfirmImportForm, UploadForm
 from webapp.security import OVERSIGHT_ROLES, role_required
@@ -134,7 +134,7 @@ def problems(token: str):
     result = check(meta["kind"], data)
     db.session.rollback()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out)
     writer.writerow([_("Line"), _("Column"), _("Problem")])
     for problem in result.problems:
         writer.writerow([problem.line, problem.column, str(problem.message)])

@@ -30,6 +30,7 @@ from models.reports import (
     yearly_report,
 )
 from webapp.labels import outcome_label
+from webapp.paging import last_page, paginate, requested_page
 from webapp.reports import bp, charts
 from webapp.reports.export import (
     MIME,
@@ -136,10 +137,6 @@ def close(year: int):
     return redirect(url_for("reports.yearly", year=year))
 
 
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int), 1)
-
-
 def _filters(*names: str) -> dict[str, str]:
     return {n: request.args[n] for n in names if request.args.get(n)}
 
@@ -172,7 +169,7 @@ def dispatches(year: int):
         abort(404)
     at = clock.now()
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    page = _Page(total, _page())
+    page = _Page(total, requested_page())
     rows = db.session.execute(stmt.limit(PAGE_SIZE).offset((page.page - 1) * PAGE_SIZE)).all()
     return render_template(
         "reports/dispatches.html",
@@ -210,7 +207,7 @@ def defects(year: int):
         category=filters.get("category"),
         zone=filters.get("zone"),
     )
-    page = _Page(len(ids), _page())
+    page = _Page(len(ids), requested_page())
     chosen = ids[(page.page - 1) * PAGE_SIZE : page.page * PAGE_SIZE]
     by_id = {d.id: d for d in db.session.scalars(select(Defect).where(Defect.id.in_(chosen)))}
     return render_template(
@@ -236,7 +233,7 @@ def rounds(year: int):
         if zone is None:
             abort(404)
     stmt = round_evidence(year, zone=filters.get("zone"))
-    page = db.paginate(stmt, page=_page(), per_page=PAGE_SIZE, error_out=False)
+    page = paginate(stmt, PAGE_SIZE)
     return render_template(
         "reports/rounds.html", year=year, rows=page.items, page=page, filters=filters, zone=zone
     )
@@ -247,7 +244,7 @@ class _Page:
 
     def __init__(self, total: int, page: int):
         self.total = total
-        self.pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        self.pages = last_page(total, PAGE_SIZE)
         self.page = min(page, self.pages)
         self.has_prev, self.has_next = self.page > 1, self.page < self.pages
         self.prev_num, self.next_num = self.page - 1, self.page + 1

@@ -28,10 +28,10 @@ from webapp.facility.views.page_forms import (
     uploads_of,
 )
 from webapp.forms import choices
+from webapp.paging import paginate
 from webapp.security import acting_user, role_required
 
 PAGE_SIZE = 30
-MAX_PAGE = 10_000
 
 
 # --- repair reports -----------------------------------------------------------------------
@@ -117,9 +117,8 @@ def report():
 @bp.route("/mine")
 def mine():
     """The tickets I reported (or added a report to), newest first."""
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     stmt = fac.ticket_query(acting_user(), TicketFilter(mine=True), newest_first=True)
-    rows = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
+    rows = paginate(stmt, PAGE_SIZE)
     return render_template("facility/mine.html", rows=rows, today=clock.today())
 
 
@@ -171,13 +170,12 @@ def _filter_form() -> tuple[TicketFilterForm, TicketFilter]:
 def tickets():
     """Every ticket, filtered: state, category, zone, floor, assignee, overdue, source, dates."""
     form, flt = _filter_form()
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     try:
         stmt = fac.ticket_query(acting_user(), flt)
     except DomainError as exc:
         flash(exc.message, "error")
         stmt = fac.ticket_query(acting_user(), TicketFilter(state="open"))
-    rows = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
+    rows = paginate(stmt, PAGE_SIZE)
     params = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "facility/tickets.html", form=form, rows=rows, params=params, today=clock.today()
