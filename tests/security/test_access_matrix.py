@@ -235,6 +235,7 @@ TABLE = [
     R("POST", "/admin/users/new", ADMIN),
     R("GET", "/admin/users/{user}", ADMIN),
     R("POST", "/admin/users/{user}", ADMIN),
+    R("POST", "/admin/users/{user}/unthrottle", ADMIN),
     R("GET", "/admin/agencies", ADMIN),
     R("GET", "/admin/agencies/new", ADMIN),
     R("POST", "/admin/agencies/new", ADMIN),
