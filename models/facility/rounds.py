@@ -206,6 +206,16 @@ def _earlier(model, client_id: str | None, inspection: InspectionRound):
     return row
 
 
+def _locked_unless_sent(model, client_id: str | None, inspection: InspectionRound, by: User):
+    """(the round locked for recording, None), or (the round, the record `client_id` already
+    made): a resend is answered before the lock, a sync that held the lock first after it."""
+    earlier = _earlier(model, client_id, inspection)
+    if earlier is not None:
+        return inspection, earlier
+    inspection = _lock_open_round(inspection, by)
+    return inspection, _earlier(model, client_id, inspection)
+
+
 def _once(model, client_id: str | None, inspection: InspectionRound, record):
     """Run `record()` in a savepoint; when a racing sync stored `client_id` first, its row."""
     if client_id is None:
@@ -259,11 +269,7 @@ def mark_no_defect(
     """Record "no defect" for a category on a floor of the round (once per phone-made id)."""
     require_manager(by)
     client_id = checked_client_id(client_id)
-    earlier = _earlier(RoundCheck, client_id, inspection)
-    if earlier is not None:
-        return earlier
-    inspection = _lock_open_round(inspection, by)
-    earlier = _earlier(RoundCheck, client_id, inspection)  # a sync that held the lock first
+    inspection, earlier = _locked_unless_sent(RoundCheck, client_id, inspection, by)
     if earlier is not None:
         return earlier
     _check_place(inspection, floor)
@@ -305,11 +311,7 @@ def record_finding(
     phone-made id)."""
     require_manager(by)
     client_id = checked_client_id(client_id)
-    earlier = _earlier(Defect, client_id, inspection)
-    if earlier is not None:
-        return earlier
-    inspection = _lock_open_round(inspection, by)
-    earlier = _earlier(Defect, client_id, inspection)  # a sync that held the lock first
+    inspection, earlier = _locked_unless_sent(Defect, client_id, inspection, by)
     if earlier is not None:
         return earlier
     _check_place(inspection, floor)

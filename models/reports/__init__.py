@@ -13,6 +13,8 @@
 from models.reports.access import REPORT_READER_ROLES, YEAR_CLOSER_ROLES
 from models.reports.close import ReportSnapshot, close_year, flatten, restatement, snapshot
 from models.reports.evidence import (
+    DEFECT_ROW_KEYS,
+    DISPATCH_ROW_KEYS,
     defect_evidence_ids,
     defect_rows,
     dispatch_evidence,
@@ -47,6 +49,8 @@ from models.reports.rules import (
 from models.reports.yearly import yearly_report
 
 __all__ = [
+    "DEFECT_ROW_KEYS",
+    "DISPATCH_ROW_KEYS",
     "DEFECT_STATUSES",
     "FIRST_YEAR",
     "LAST_YEAR",

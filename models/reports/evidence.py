@@ -130,6 +130,44 @@ def round_evidence(year: int, at: datetime | None = None, *, zone: str | None = 
 # --- Raw rows (the XLSX sheets behind the tables) ---------------------------------------------
 
 
+# The columns of the record rows, in order (the exports' raw sheets are laid out by them).
+DISPATCH_ROW_KEYS = (
+    "id",
+    "reference",
+    "agency",
+    "agency_name",
+    "subject",
+    "state",
+    "notified_at",
+    "sla_seconds",
+    "deadline_at",
+    "acknowledged_at",
+    "arrived_at",
+    "ended_at",
+    "month",
+    "outcome",
+    "seconds_to_arrival",
+)
+DEFECT_ROW_KEYS = (
+    "id",
+    "reference",
+    "category",
+    "category_name",
+    "zone",
+    "zone_name",
+    "floor",
+    "source",
+    "state",
+    "found_at",
+    "fixed",
+    "fixed_at",
+    "due_on",
+    "working_days_to_fix",
+    "due_status",
+    "description",
+)
+
+
 def dispatch_rows(year: int, at: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Every dispatch of the year with its month and outcome as counted, streamed."""
     at = at or clock.now()
@@ -156,25 +194,8 @@ def dispatch_rows(year: int, at: datetime | None = None) -> Iterator[dict[str, A
         .order_by(Dispatch.notified_at, Dispatch.id)
         .execution_options(yield_per=2000)
     )
-    keys = (
-        "id",
-        "reference",
-        "agency",
-        "agency_name",
-        "subject",
-        "state",
-        "notified_at",
-        "sla_seconds",
-        "deadline_at",
-        "acknowledged_at",
-        "arrived_at",
-        "ended_at",
-        "month",
-        "outcome",
-        "seconds_to_arrival",
-    )
     for row in db.session.execute(stmt):
-        yield dict(zip(keys, row, strict=True))
+        yield dict(zip(DISPATCH_ROW_KEYS, row, strict=True))
 
 
 def defect_rows(year: int, at: datetime | None = None) -> Iterator[dict[str, Any]]:

@@ -165,8 +165,8 @@ def test_the_idle_inbox_locks_showing_nothing_of_the_dispatches_and_still_alerts
 
     clock.advance(minutes=31)  # nobody touches the page; it keeps polling
     page.locator("[data-lock-panel]").wait_for(timeout=5_000)
-    with page.expect_response(lambda r: "/api/v1/dispatches/open" in r.url):
-        pass  # one more poll: the inbox locked in place, it did not reload into /unlock
+    # One more poll: the inbox locked in place, it did not reload into /unlock.
+    page.wait_for_event("response", lambda r: "/api/v1/dispatches/open" in r.url)
     assert urlsplit(page.url).path == "/agency/"
     assert hook(page)["locked"] is True
     assert SUBJECT not in page.content() and "林社工" not in page.content()

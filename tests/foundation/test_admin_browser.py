@@ -5,10 +5,11 @@ import pytest
 import sqlalchemy as sa
 
 from jobs.relay import relay
-from models.core import audit, db
+from models.core import audit, clock, db
 from models.core.outbox import Channel, Notification, enqueue
 from models.reference import YearTarget
-from tests.conftest import browser_login, screenshot
+from models.users import FREE_FAILURES, sign_in_wait
+from tests.conftest import PHONE, browser_login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +31,33 @@ def test_admin_adds_a_user_who_then_signs_in(new_page, create_user):
     other = new_page()
     browser_login(other, "newclerk", "a-long-password-1")
     assert other.locator("h1").inner_text() == "新櫃台，您好"
+
+
+def test_admin_lets_a_slowed_down_owner_sign_in_again(app, new_page, create_user, frozen_clock):
+    """Someone elsewhere guessed at 陳櫃台's password: her sign-ins wait; the admin, at the
+    counter, clears that and she signs in at once."""
+    create_user(role="admin", username="root3")
+    owner = create_user(role="clerk", username="chen", name="陳櫃台")
+    guesser = app.test_client()
+    for _ in range(FREE_FAILURES + 3):
+        clock.advance(seconds=sign_in_wait("chen", "203.0.113.9"))
+        guesser.post(
+            "/login",
+            data={"username": "chen", "password": "wrong-guess"},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        )
+    assert sign_in_wait("chen", "127.0.0.1") == 8  # her own address waits too
+
+    admin = new_page(viewport=PHONE)
+    browser_login(admin, "root3")
+    admin.goto("/admin/users")
+    assert "登入已延緩" in admin.locator("tr", has_text="chen").inner_text()
+    admin.goto(f"/admin/users/{owner.id}")
+    admin.get_by_role("button", name="清除登入失敗紀錄").click()
+    assert "已清除 chen 的登入失敗紀錄" in admin.locator(".flashes").inner_text()
+    screenshot(admin, "admin-user-unthrottled-phone")
+
+    browser_login(new_page(), "chen")  # at once: the clock has not moved
 
 
 def test_supervisor_sets_next_years_target(new_page, create_user):

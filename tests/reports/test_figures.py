@@ -339,7 +339,7 @@ def test_defect_due_dates_use_the_one_working_day_calendar(in_2024):
     """The report's due dates and working days to fix come from models.workdays, edits
     included, and agree with a ticket's own due date (models.facility.due_date)."""
     from models import facility, workdays
-    from models.reports import defect_rows
+    from models.reports import DEFECT_ROW_KEYS, defect_rows
 
     # Found on Monday 2023-03-06; Tuesday is made a day off; fixed on Wednesday.
     with audit.acting_as(audit.Actor(None, "test")):
@@ -348,6 +348,7 @@ def test_defect_due_dates_use_the_one_working_day_calendar(in_2024):
     db.session.commit()
     assert facility.due_date(row.found_at, row.category) == date(2023, 3, 8)
     [raw] = list(defect_rows(2023))
+    assert tuple(raw) == DEFECT_ROW_KEYS  # the XLSX raw sheet's columns, in order
     assert raw["due_on"] == date(2023, 3, 8)  # not the 7th: that day is off now
     assert (raw["working_days_to_fix"], raw["due_status"]) == (1, "within_due")
     corridor = yearly_report(2023)["defects"]["by_category"][0]

@@ -16,6 +16,8 @@ from flask_babel import lazy_gettext as _l
 
 from models.core import clock
 from models.reports import (
+    DEFECT_ROW_KEYS,
+    DISPATCH_ROW_KEYS,
     defect_rows,
     dispatch_rows,
     flatten,
@@ -379,50 +381,13 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
             restated.row([change["figure"], change["frozen"], change["current"]])
 
     raw_dispatches = sheet(
-        _("Dispatches (records)"),
-        [
-            "id",
-            "reference",
-            "agency",
-            "agency_name",
-            "subject",
-            "state",
-            "notified_at",
-            "sla_seconds",
-            "deadline_at",
-            "acknowledged_at",
-            "arrived_at",
-            "ended_at",
-            "month",
-            "outcome",
-            "minutes_to_arrival",
-        ],
+        _("Dispatches (records)"), [*DISPATCH_ROW_KEYS[:-1], "minutes_to_arrival"]
     )
     for row in dispatch_rows(year, at):
         values = list(row.values())
         values[-1] = minutes(row["seconds_to_arrival"])
         raw_dispatches.row(values)
-    raw_defects = sheet(
-        _("Defects (records)"),
-        [
-            "id",
-            "reference",
-            "category",
-            "category_name",
-            "zone",
-            "zone_name",
-            "floor",
-            "source",
-            "state",
-            "found_at",
-            "fixed",
-            "fixed_at",
-            "due_on",
-            "working_days_to_fix",
-            "due_status",
-            "description",
-        ],
-    )
+    raw_defects = sheet(_("Defects (records)"), list(DEFECT_ROW_KEYS))
     for row in defect_rows(year, at):
         raw_defects.row(list(row.values()))
     workbook.close()
