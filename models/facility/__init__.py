@@ -19,8 +19,11 @@ from models.facility.access import (
     can_see,
     can_verify,
     get_defect,
+    get_photo,
     is_reporter,
     require_manager,
+    reveals,
+    visible_photos,
     visible_to,
 )
 from models.facility.errors import FieldError, MissingAfterPhoto

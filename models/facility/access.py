@@ -12,6 +12,7 @@ from models.facility.tables import (
     OPEN_STATES,
     Defect,
     DefectEvent,
+    DefectPhoto,
     EventAction,
     TicketState,
 )
@@ -55,6 +56,33 @@ def is_reporter(user, defect: Defect) -> bool:
 def can_see(user, defect: Defect) -> bool:
     """Managers see every ticket; anyone else the tickets they reported."""
     return can_manage(user) or is_reporter(user, defect)
+
+
+def reveals(viewer, person) -> bool:
+    """Whether `viewer` may see who `person` is on a ticket (and their notes and photos).
+
+    Facility staff and supervisors see everyone. Anyone else sees themselves and the staff who
+    work the ticket, never another reporter: joining a ticket ("me too") shows the defect, not
+    the people who reported it. `person` None is a process (jobs), shown.
+    """
+    if person is None or can_manage(viewer):
+        return True
+    return bool(viewer) and (person.id == viewer.id or can_manage(person))
+
+
+def visible_photos(viewer, photos) -> list[DefectPhoto]:
+    """The photos among `photos` that `viewer` may see (see `reveals`)."""
+    return [p for p in photos if reveals(viewer, p.uploaded_by)]
+
+
+def get_photo(photo_id: int, viewer) -> DefectPhoto:
+    """A photo of a ticket the viewer may see, taken by someone they may see, else NotFound."""
+    photo = by_id(DefectPhoto, photo_id)
+    if photo is not None:
+        get_defect(photo.defect_id, viewer)
+    if photo is None or not reveals(viewer, photo.uploaded_by):
+        raise NotFound(_l("No such photo, or not one you can see."))
+    return photo
 
 
 def last_fixer_id(defect: Defect) -> int | None:

@@ -290,6 +290,7 @@ class DefectPhoto(db.Model):
 
     defect: Mapped[Defect] = relationship(back_populates="photos")
     event: Mapped[DefectEvent | None] = relationship(back_populates="photos")
+    uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
 
     @property
     def content_type(self) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from models import photos, workdays
 from models.core import audit, clock, db
-from models.core.errors import Conflict, Forbidden, InvalidInput
+from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.text import clean_text
 from models.facility.access import (
     TICKET_MANAGER_ROLES,
@@ -96,14 +96,20 @@ def _refuse(defect: Defect, move: str):
 # --- reporting ----------------------------------------------------------------------------
 
 
+def _at_place(zone: Zone, floor: Floor | None, category: DefectCategory):
+    """SQL condition: tickets about this category at this zone and floor."""
+    return (
+        (Defect.zone_id == zone.id)
+        & (Defect.category_id == category.id)
+        & (Defect.floor_id == floor.id if floor else Defect.floor_id.is_(None))
+    )
+
+
 def similar_open(zone: Zone, floor: Floor | None, category: DefectCategory) -> list[Defect]:
     """Open tickets at the same zone, floor and category (the duplicate hint)."""
     stmt = select(Defect).where(
-        Defect.zone_id == zone.id,
-        Defect.category_id == category.id,
-        Defect.state.in_([s.value for s in OPEN_STATES]),
+        _at_place(zone, floor, category), Defect.state.in_([s.value for s in OPEN_STATES])
     )
-    stmt = stmt.where(Defect.floor_id == floor.id if floor else Defect.floor_id.is_(None))
     return list(db.session.scalars(stmt.order_by(Defect.found_at)))
 
 
@@ -182,19 +188,34 @@ def new_defect(
     return defect
 
 
-def add_report(defect: Defect, *, by: User, description: str, uploads=()) -> DefectEvent:
-    """Add someone's report of the same defect to an open ticket instead of a new one."""
+def add_report(
+    defect: Defect,
+    *,
+    by: User,
+    category: DefectCategory,
+    zone: Zone,
+    floor: Floor | None,
+    description: str,
+    uploads=(),
+) -> DefectEvent:
+    """Add someone's report of the same defect to an open ticket instead of a new one.
+
+    The reporter names the place (category, zone, floor) where they saw it, as the duplicate
+    hint showed it: a ticket elsewhere is NotFound, so a ticket number alone opens nothing.
+    """
     description = clean_text(description, _("Description"), limit=DESCRIPTION_LIMIT)
     if not description:
         raise FieldError(_l("Describe the problem."), "description")
     checked = photos.check_all(uploads)
     locked = db.session.scalar(
         select(Defect)
-        .where(Defect.id == defect.id)
+        .where(Defect.id == defect.id, _at_place(zone, floor, category))
         .with_for_update(of=Defect)
         .execution_options(populate_existing=True)
     )
-    if locked is None or locked.state not in OPEN_STATES:
+    if locked is None:
+        raise NotFound(_l("No ticket #%(id)s about this at this place.", id=defect.id))
+    if locked.state not in OPEN_STATES:
         raise Conflict(
             _l("Ticket #%(id)s is no longer open; file a new report instead.", id=defect.id)
         )

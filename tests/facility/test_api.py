@@ -25,6 +25,7 @@ def error_of(response, status, code=None):
     return body
 
 
+PLACE = {"category": "corridor", "zone": "northeast", "floor": "3F"}
 NEW = {
     "category": "corridor",
     "zone": "northeast",
@@ -172,18 +173,20 @@ def test_similar_open_tickets(api):
 def test_add_a_report_to_an_open_ticket(api):
     clerk, other, staff = api("clerk"), api("agency"), api("facility")
     ticket = clerk.post("/defects", NEW).get_json()["id"]
-    response = other.post(f"/defects/{ticket}/reports", {"description": "還在"})
+    response = other.post(f"/defects/{ticket}/reports", {**PLACE, "description": "還在"})
     assert response.status_code == 201
     assert [e["action"] for e in response.get_json()["events"]] == ["reported", "report_added"]
     assert other.get(f"/defects/{ticket}").status_code == 200  # now one of theirs
-    error_of(other.post(f"/defects/{ticket}/reports", {"description": ""}), 422)
-    error_of(other.post("/defects/9999/reports", {"description": "x"}), 404)
+    error_of(other.post(f"/defects/{ticket}/reports", {**PLACE, "description": ""}), 422)
+    error_of(other.post("/defects/9999/reports", {**PLACE, "description": "x"}), 404)
     # once closed, a report cannot be added
     staff.post(f"/defects/{ticket}/assign", {})
     staff.post(f"/defects/{ticket}/start")
     staff.upload(f"/defects/{ticket}/photos?kind=after", [("after.jpg", image_bytes())])
     staff.post(f"/defects/{ticket}/fix", {"note": "ok"})
-    error_of(other.post(f"/defects/{ticket}/reports", {"description": "x"}), 409, "conflict")
+    error_of(
+        other.post(f"/defects/{ticket}/reports", {**PLACE, "description": "x"}), 409, "conflict"
+    )
 
 
 def test_every_move_and_its_refusals(api):
@@ -250,7 +253,7 @@ def test_every_move_and_its_refusals(api):
 def test_reopen_by_someone_who_only_added_a_report_is_forbidden(api):
     clerk, other, staff = api("clerk"), api("agency"), api("facility")
     ticket = clerk.post("/defects", NEW).get_json()["id"]
-    other.post(f"/defects/{ticket}/reports", {"description": "我也看到"})
+    other.post(f"/defects/{ticket}/reports", {**PLACE, "description": "我也看到"})
     staff.post(f"/defects/{ticket}/assign", {})
     staff.post(f"/defects/{ticket}/start")
     staff.upload(f"/defects/{ticket}/photos?kind=after", [("a.jpg", image_bytes())])
@@ -354,3 +357,46 @@ def test_moves_made_outside_the_api_show_in_it(api, create_user):
     move(defect, tech, "assign", assignee=tech)
     body = clerk.get(f"/defects/{defect.id}").get_json()
     assert body["assignee"] == tech.username and body["moves"] == ["photo"]
+
+
+def test_a_co_reporter_sees_only_their_own_part_of_the_ticket(api):
+    """Issue 12: the API shows another reporter as null, without their note or photos."""
+    clerk, other, staff = api("clerk"), api("agency"), api("facility")
+    ticket = clerk.post("/defects", NEW).get_json()["id"]
+    first_upload = clerk.upload(f"/defects/{ticket}/photos", [("a.jpg", image_bytes())])
+    [first_photo] = [p["id"] for p in first_upload.get_json()["items"]]
+    added = other.post(f"/defects/{ticket}/reports", {**PLACE, "description": "我也看到"})
+    assert added.status_code == 201
+    own_upload = other.upload(f"/defects/{ticket}/photos", [("b.jpg", image_bytes())])
+    [own_photo] = [p["id"] for p in own_upload.get_json()["items"]]
+
+    seen = other.get(f"/defects/{ticket}").get_json()
+    assert seen["reported_by"] is None and seen["description"] == NEW["description"]
+    by = {e["action"]: (e["by"], e["note"]) for e in seen["events"]}
+    assert by["reported"] == (None, "")
+    assert by["report_added"] == (other.user.username, "我也看到")
+    assert [p["id"] for p in seen["photos"]] == [own_photo]
+
+    first = clerk.get(f"/defects/{ticket}").get_json()
+    assert first["reported_by"] == clerk.user.username
+    [joined] = [e for e in first["events"] if e["action"] == "report_added"]
+    assert (joined["by"], joined["note"]) == (None, "")
+    assert [p["id"] for p in first["photos"]] == [first_photo]
+
+    full = staff.get(f"/defects/{ticket}").get_json()
+    assert full["reported_by"] == clerk.user.username
+    assert {p["id"] for p in full["photos"]} == {first_photo, own_photo}
+    assert other.user.username in {e["by"] for e in full["events"]}
+
+
+def test_a_report_names_the_tickets_place_or_joins_nothing(api):
+    """Issue 12: a ticket number with another place answers 404 and adds nothing."""
+    clerk, other = api("clerk"), api("agency")
+    ticket = clerk.post("/defects", NEW).get_json()["id"]
+    for elsewhere in ({"floor": "1F"}, {"category": "facility"}, {"zone": "southwest"}):
+        body = {**PLACE, **elsewhere, "description": "我也看到"}
+        error_of(other.post(f"/defects/{ticket}/reports", body), 404)
+    error_of(other.post(f"/defects/{ticket}/reports", {"description": "我也看到"}), 422)
+    error_of(other.get(f"/defects/{ticket}"), 404)
+    events = clerk.get(f"/defects/{ticket}").get_json()["events"]
+    assert [e["action"] for e in events] == ["reported"]

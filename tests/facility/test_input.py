@@ -31,7 +31,14 @@ def test_facility_text_refuses_nul_characters(people, field):
     before = events(defect)
     if field == "added report":
         with pytest.raises(InvalidInput, match="Description"):
-            fac.add_report(defect, by=people["agency"], description=bad)
+            fac.add_report(
+                defect,
+                by=people["agency"],
+                category=defect.category,
+                zone=defect.zone,
+                floor=defect.floor,
+                description=bad,
+            )
     elif field == "fix note":
         move(defect, people["tech"], "assign", assignee=people["tech"])
         move(defect, people["tech"], "start")

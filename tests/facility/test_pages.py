@@ -474,3 +474,58 @@ def test_settings_ranges_are_one_pair_for_form_page_and_operation(login_as):
     with force_locale("zh_Hant_TW"):
         assert str(every.message) in response.get_data(as_text=True)
     assert db.session.scalar(select(fac.InspectionPlan)) is None
+
+
+def _photo_ids(html: str) -> set[int]:
+    return {int(n) for n in re.findall(r"/facility/photos/(\d+)", html)}
+
+
+def _status(client, url: str) -> int:
+    with client.get(url) as response:
+        return response.status_code
+
+
+def test_joining_a_ticket_shows_neither_the_other_reporters_name_nor_photos(login_as):
+    """Issue 12: "me too" used to open the whole ticket, the first reporter's name and photos."""
+    first_client, first = login_as("clerk", name="王小明")
+    assert report(first_client).status_code == 302
+    [ticket] = defects()
+    [first_photo] = [p.id for p in ticket.photos]
+    client, other = login_as("agency", name="李大華")
+    response = report(client, add_to=str(ticket.id), description="又被堆滿了")
+    assert response.status_code == 302
+    db.session.expire_all()
+    [own_photo] = [p.id for p in ticket.photos if p.uploaded_by_id == other.id]
+
+    page = text(client.get(f"/facility/tickets/{ticket.id}"))
+    assert "逃生梯堆放紙箱" in page and "又被堆滿了" in page  # the defect and their own words
+    assert "王小明" not in page and first.username not in page
+    assert _photo_ids(page) == {own_photo}
+    for variant in ("", "/display", "/thumb"):
+        assert _status(client, f"/facility/photos/{first_photo}{variant}") == 404
+    assert _status(client, f"/facility/photos/{own_photo}/thumb") == 200
+
+    # nor does the first reporter learn who joined, what they wrote or what they took
+    page = text(first_client.get(f"/facility/tickets/{ticket.id}"))
+    assert "李大華" not in page and other.username not in page and "又被堆滿了" not in page
+    assert _photo_ids(page) == {first_photo}
+    assert _status(first_client, f"/facility/photos/{own_photo}") == 404
+
+    staff, _ = login_as("facility")
+    page = text(staff.get(f"/facility/tickets/{ticket.id}"))
+    assert "王小明" in page and "李大華" in page and "又被堆滿了" in page
+    assert _photo_ids(page) == {first_photo, own_photo}
+
+
+def test_a_ticket_number_alone_does_not_join_a_ticket(login_as):
+    """Issue 12: the report is added only to an open ticket at the place the form names."""
+    first_client, _ = login_as("clerk")
+    assert report(first_client).status_code == 302
+    [ticket] = defects()
+    client, _ = login_as("agency")
+    for elsewhere in ({"category": "facility"}, {"floor": "1F"}, {"zone": "southwest"}):
+        response = report(client, add_to=str(ticket.id), description="我也看到", **elsewhere)
+        assert response.status_code == 404, elsewhere
+        assert f"此處沒有這類問題的案件 #{ticket.id}。" in text(response)
+    assert [e.action for e in fac.events_of(ticket)] == ["reported"]
+    assert client.get(f"/facility/tickets/{ticket.id}").status_code == 404

@@ -257,8 +257,9 @@ def test_duplicate_hint_and_adding_a_report(people, create_user):
     assert [d.id for d in fac.similar_open(*place, corridor)] == [first.id]
 
     other = create_user(role="agency", username="agency-b")
+    at = {"zone": place[0], "floor": place[1], "category": corridor}
     with as_user(other):
-        fac.add_report(first, by=other, description="紙箱擋住逃生門", uploads=[upload()])
+        fac.add_report(first, by=other, **at, description="紙箱擋住逃生門", uploads=[upload()])
         db.session.commit()
     assert fac.can_see(other, first) and not fac.can_verify(other, first)
     assert events(first) == ["reported", "report_added"]
@@ -267,7 +268,7 @@ def test_duplicate_hint_and_adding_a_report(people, create_user):
     to_fixed(first, people)
     assert fac.similar_open(*place, corridor) == []
     with pytest.raises(Conflict, match="no longer open"), as_user(other):
-        fac.add_report(first, by=other, description="again")
+        fac.add_report(first, by=other, **at, description="again")
 
 
 def test_round_finding_fixed_on_the_spot(people, frozen_clock):

@@ -202,8 +202,11 @@ TABLE = [
     ),
     R("POST", "/api/v1/defects/{defect}/photos", TICKET_VIEW, {"files": True}),
     R(
-        "POST", "/api/v1/defects/{defect}/reports", ALL, {"description": "我也看到燈管閃爍"}
-    ),  # "me too" on an open ticket
+        "POST",
+        "/api/v1/defects/{defect}/reports",
+        ALL,
+        {"category": "facility", "zone": "northeast", "floor": "3F", "description": "我也看到"},
+    ),  # "me too" on an open ticket, at its place
     R(
         "POST",
         "/api/v1/defects/{defect}/verify",

@@ -100,7 +100,11 @@ def _photo_json(photo) -> dict:
 
 
 def defect_json(defect, user: User, *, full: bool = True) -> dict:
-    """A ticket as the API shows it to `user`."""
+    """A ticket as the API shows it to `user` (other reporters are null, see `fac.reveals`)."""
+
+    def username(person) -> str | None:
+        return person.username if person and fac.reveals(user, person) else None
+
     body = {
         "id": defect.id,
         "reference": defect.reference,
@@ -113,29 +117,30 @@ def defect_json(defect, user: User, *, full: bool = True) -> dict:
         "source": defect.source,
         "round_id": defect.round_id,
         "found_at": defect.found_at,
-        "reported_by": defect.reported_by.username if defect.reported_by else None,
+        "reported_by": username(defect.reported_by),
         "assignee": defect.assignee.username if defect.assignee else None,
         "due_on": defect.due_on,
         "overdue": defect.is_overdue(),
         "fixed_at": defect.fixed_at,
         "fix_note": defect.fix_note,
         "verified_at": defect.verified_at,
-        "verified_by": defect.verified_by.username if defect.verified_by else None,
+        "verified_by": username(defect.verified_by),
     }
     if full:
         body["moves"] = sorted(fac.allowed_moves(user, defect))
-        body["photos"] = [_photo_json(p) for p in defect.photos]
+        body["photos"] = [_photo_json(p) for p in fac.visible_photos(user, defect.photos)]
         body["events"] = [
             {
                 "at": e.at,
                 "action": e.action,
                 "from_state": e.from_state,
                 "to_state": e.to_state,
-                "by": e.user.username if e.user else e.actor,
+                "by": (e.user.username if e.user else e.actor) if shown else None,
                 "assignee": e.assignee.username if e.assignee else None,
-                "note": e.note,
+                "note": e.note if shown else "",
             }
             for e in fac.events_of(defect)
+            for shown in [fac.reveals(user, e.user)]
         ]
     return body
 
@@ -235,7 +240,15 @@ def _open_defect_for_report(defect_id: int):
 def add_report(data, defect_id):
     """Add your report of the same defect to an open ticket (any signed-in user)."""
     defect = _open_defect_for_report(defect_id)
-    fac.add_report(defect, by=acting_user(), description=data["description"])
+    category, zone, floor = _lookup_place(data)
+    fac.add_report(
+        defect,
+        by=acting_user(),
+        category=category,
+        zone=zone,
+        floor=floor,
+        description=data["description"],
+    )
     return _done(defect)
 
 

@@ -54,8 +54,11 @@ class DefectCreateSchema(Schema):
 
 
 class AddReportSchema(Schema):
-    """Someone else's report of the same defect."""
+    """Someone else's report of the same defect, at the place where they saw it."""
 
+    category = fields.String(required=True, validate=CATEGORY, metadata={"example": "corridor"})
+    zone = fields.String(required=True, validate=CODE, metadata={"example": "northeast"})
+    floor = fields.String(required=True, validate=CODE, metadata={"example": "3F"})
     description = fields.String(required=True, validate=[validate.Length(max=4000), TEXT])
 
 
@@ -117,7 +120,9 @@ class EventSchema(Schema):
     action = fields.String()
     from_state = fields.String(allow_none=True)
     to_state = fields.String(allow_none=True)
-    by = fields.String()
+    by = fields.String(
+        allow_none=True, metadata={"description": "null: another reporter, not shown to you"}
+    )
     assignee = fields.String(allow_none=True)
     note = fields.String()
 
@@ -136,7 +141,9 @@ class DefectSchema(Schema):
     source = fields.String()
     round_id = fields.Integer(allow_none=True)
     found_at = fields.DateTime()
-    reported_by = fields.String(allow_none=True)
+    reported_by = fields.String(
+        allow_none=True, metadata={"description": "null: another reporter, not shown to you"}
+    )
     assignee = fields.String(allow_none=True)
     due_on = fields.Date(allow_none=True)
     overdue = fields.Boolean()

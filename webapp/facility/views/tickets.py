@@ -1,13 +1,15 @@
 """Repair-ticket pages: report, my reports, the ticket list, one ticket and its moves, photos,
 and the building grid."""
 
+from functools import partial
+
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from models import facility as fac
 from models.core import clock, db
 from models.core.errors import DomainError, NotFound
-from models.facility import TICKET_MANAGER_ROLES, Defect, DefectPhoto, PhotoKind, TicketFilter
+from models.facility import TICKET_MANAGER_ROLES, Defect, PhotoKind, TicketFilter
 from models.users import User
 from webapp.facility import bp
 from webapp.facility.forms import (
@@ -58,6 +60,9 @@ def report():
                 fac.add_report(
                     defect,
                     by=acting_user(),
+                    category=category,
+                    zone=zone,
+                    floor=floor,
                     description=form.description.data,
                     uploads=uploads_of(form.photos.data),
                 )
@@ -194,14 +199,17 @@ def _ticket_page(defect: Defect, status: int = 200, error: str | None = None, **
     if fac.can_add_after_photos(me, defect):
         kinds.append((PhotoKind.AFTER.value, _("the repair (after)")))
     photo.kind.choices = choices(kinds)
+    shown = fac.visible_photos(me, defect.photos)
     return (
         render_template(
             "facility/ticket.html",
             defect=defect,
             moves=moves,
             events=fac.events_of(defect),
-            before=[p for p in defect.photos if p.kind == PhotoKind.BEFORE],
-            after=[p for p in defect.photos if p.kind == PhotoKind.AFTER],
+            before=[p for p in shown if p.kind == PhotoKind.BEFORE],
+            after=[p for p in shown if p.kind == PhotoKind.AFTER],
+            reveals=partial(fac.reveals, me),
+            visible_photos=partial(fac.visible_photos, me),
             assign=assign,
             fix=forms.get("fix") or FixForm(prefix="fix"),
             reopen=forms.get("reopen") or ReopenForm(prefix="reopen"),
@@ -342,10 +350,9 @@ def ticket_photos(defect_id: int):
 @bp.route("/photos/<int:photo_id>/<variant>")
 def photo(photo_id: int, variant: str | None = None):
     """A photo (signed-in users who may see its ticket): the original or a resized copy."""
-    row = fac.by_id(DefectPhoto, photo_id)
-    if row is None or variant not in (None, "display", "thumb"):
+    if variant not in (None, "display", "thumb"):
         abort(404)
-    fac.get_defect(row.defect_id, acting_user())
+    row = fac.get_photo(photo_id, acting_user())
     path = row.path(variant)
     if not path.is_file():
         abort(404)
