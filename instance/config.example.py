@@ -1,6 +1,7 @@
 # Copy to instance/config.py. Every key can also be set in the environment as CITYDESK_<KEY>.
 # SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://citydesk@127.0.0.1/citydesk"
 # SECRET_KEY = "..."            # else generated into instance/secret_key
+# AUDIT_KEY = "..."             # else generated into instance/audit_key (back it up)
 # SESSION_COOKIE_SECURE = True  # when served over HTTPS
 # IDLE_TIMEOUT_MINUTES = 30
 # DISPATCH_SLA_SECONDS = 600

@@ -6,6 +6,7 @@ import os
 import re
 import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from models.reference.seed import seed_reference_data
 from webapp import create_app
 
 TEST_PASSWORD = "correct-horse-battery"
+TEST_AUDIT_KEY = "test-audit-key-" + "0" * 49
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -58,6 +60,7 @@ def make_app(database_url: str, instance_path: Path, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "SECRET_KEY": "test-secret",
+        "AUDIT_KEY": TEST_AUDIT_KEY,
         "SERVER_NAME": None,
     }
     config.update(overrides)
@@ -107,6 +110,27 @@ def _reset_schema() -> None:
             conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
 
 
+@contextmanager
+def append_only_lifted(conn):
+    """Lift the append-only guard of audit_entry on `conn` for a block (tests that tamper or
+    empty the trail): PostgreSQL disables its trigger; SQLite drops its triggers and creates
+    them again from the SQL it stored for them."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
+        yield
+        conn.execute(sa.text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+        return
+    triggers = conn.execute(
+        sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table"),
+        {"table": "audit_entry"},
+    ).all()
+    for name, _sql in triggers:
+        conn.execute(sa.text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _name, sql in triggers:
+        conn.execute(sa.text(sql))
+
+
 def _clean_database() -> None:
     """Empty every table and load the reference data again."""
     db.session.remove()
@@ -116,8 +140,9 @@ def _clean_database() -> None:
             names = ", ".join(f'"{t.name}"' for t in tables)
             conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
-            for table in tables:
-                conn.execute(table.delete())
+            with append_only_lifted(conn):
+                for table in tables:
+                    conn.execute(table.delete())
         seed_reference_data(conn)
         ensure_chain_head(conn)
 

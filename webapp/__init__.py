@@ -80,6 +80,10 @@ class DefaultConfig:
     OUTBOX_LEASE_SECONDS = 120  # a claimed notice returns to the queue if its relay dies
     OUTBOX_BATCH_SIZE = 50
     RETENTION_DAYS = 365  # petitioners' names and phones are erased after this
+    # The key of the audit trail's HMAC chain (docs/security.md). Unset: generated into
+    # instance/audit_key. Keep it out of the database and back it up: without it no entry
+    # can be verified.
+    AUDIT_KEY = None
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -106,7 +110,10 @@ def create_app(config: dict | None = None) -> Flask:
         )
     _configure_engine(app)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(app)
+        app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
+    if not app.config.get("AUDIT_KEY"):
+        app.config["AUDIT_KEY"] = _instance_secret(app, "audit_key")
+    app.config["AUDIT_KEY"] = str(app.config["AUDIT_KEY"])  # CITYDESK_AUDIT_KEY=123 parses as int
     app.permanent_session_lifetime = app.config["IDLE_TIMEOUT_MINUTES"] * 60
 
     _init_extensions(app)
@@ -149,9 +156,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
-def _instance_secret(app: Flask) -> str:
-    """A secret key generated into the instance folder on first run and reused after."""
-    path = Path(app.instance_path) / "secret_key"
+def _instance_secret(app: Flask, name: str) -> str:
+    """A secret generated into the instance folder's file `name` on first run (mode 600) and
+    reused after."""
+    path = Path(app.instance_path) / name
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -261,20 +261,88 @@ def audit_group():
     """The audit trail."""
 
 
+class _CannotCheck(click.ClickException):
+    """A checkpoint file that cannot be used: exit 2 (a broken trail exits 1)."""
+
+    exit_code = 2
+
+
 @audit_group.command("verify")
+@click.option(
+    "--against",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    help="A checkpoint from `citydesk audit checkpoint`: the trail must still extend it",
+)
 @with_appcontext
-def audit_verify_command():
+def audit_verify_command(checkpoint_file):
     """Check the audit trail's hash chain; exit 1 and name the first broken entry."""
+    checkpoint = None
+    if checkpoint_file is not None:
+        try:
+            with open(checkpoint_file, "rb") as handle:
+                data = handle.read(audit.CHECKPOINT_MAX_BYTES + 1)
+            checkpoint = audit.load_checkpoint(data)
+        except OSError as exc:
+            raise _CannotCheck(
+                f"Cannot read the checkpoint {checkpoint_file}: {exc.strerror}."
+            ) from None
+        except audit.BadCheckpoint as exc:
+            raise _CannotCheck(f"{checkpoint_file} is not a usable checkpoint: {exc}.") from None
     report = audit.verify_chain()
-    if report.ok:
-        click.echo(f"Audit trail intact: {report.checked} entries.")
+    if not report.ok:
+        click.echo(
+            f"Audit trail broken at entry {report.broken_seq}: {report.reason} "
+            f"({report.checked} entries before it are intact).",
+            err=True,
+        )
+        raise SystemExit(1)
+    click.echo(f"Audit trail intact: {report.checked} entries.")
+    if checkpoint is None:
         return
-    click.echo(
-        f"Audit trail broken at entry {report.broken_seq}: {report.reason} "
-        f"({report.checked} entries before it are intact).",
-        err=True,
-    )
-    raise SystemExit(1)
+    seq = checkpoint["seq"]
+    problem = audit.checkpoint_problem(checkpoint, report)
+    if problem:
+        click.echo(
+            f"The audit trail no longer extends the checkpoint of entry {seq} "
+            f"(taken at {checkpoint['taken_at']}): {problem}.",
+            err=True,
+        )
+        raise SystemExit(1)
+    click.echo(f"It extends the checkpoint of entry {seq} (taken at {checkpoint['taken_at']}).")
+
+
+@audit_group.command("checkpoint")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the checkpoint to this file (keep it outside this server)",
+)
+@with_appcontext
+def audit_checkpoint_command(output):
+    """Verify the trail and print its signed head (JSON) for an auditor to keep elsewhere."""
+    import json
+
+    try:
+        checkpoint = audit.make_checkpoint()
+    except audit.BrokenChain as exc:
+        report = exc.report
+        fail(
+            f"No checkpoint: the audit trail is broken at entry {report.broken_seq}: "
+            f"{report.reason}. Run `citydesk audit verify`."
+        )
+    text = json.dumps(checkpoint, indent=2) + "\n"
+    click.echo(text, nl=False)
+    if output:
+        try:
+            Path(output).write_text(text)
+        except OSError as exc:
+            fail(f"Cannot write {output}: {exc.strerror}.")
+        click.echo(
+            f"Checkpoint of entry {checkpoint['seq']} written to {output}; "
+            "keep a copy outside this server.",
+            err=True,
+        )
 
 
 # --- Reports: `citydesk report yearly` and `citydesk import dispatches|defects FILE.csv` ---

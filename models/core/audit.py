@@ -2,22 +2,29 @@
 
 The web layer (or a job, or the CLI) says who is acting with `acting_as()`; operations call
 `record()` and never pass the actor themselves. No code path updates or deletes audit rows
-(on PostgreSQL a trigger refuses it).
+(a trigger refuses it, on PostgreSQL and on SQLite; a migration that rebuilds `audit_entry` on
+SQLite must create the triggers of migration 0013 again).
 
-Tamper evidence: rows form a hash chain. `record()` only queues the entry on the session; at
-commit the queued entries are numbered (`seq`) and chained (`prev_hash` → `hash`) under a lock on
-the one-row `audit_head` table, taken last in the transaction so that it cannot deadlock with the
-row locks of the operation. `verify_chain()` finds the first broken link.
+Tamper evidence: rows form a chain keyed with a secret. `record()` only queues the entry on the
+session; at commit the queued entries are numbered (`seq`) and chained (`prev_hash` → `hash`,
+an HMAC-SHA256 under `AUDIT_KEY`, which is not in the database) under a lock on the one-row
+`audit_head` table, taken last in the transaction so that it cannot deadlock with the row locks
+of the operation. `verify_chain()` finds the first broken link: someone who can write to the
+database but lacks the key cannot recompute the hashes after an edit. A checkpoint (the head's
+seq, hash and time, signed) kept outside the database shows whether the trail still extends it,
+which catches even a rewrite made with the key (`make_checkpoint()`, `check_checkpoint()`).
 """
 
 import contextvars
 import hashlib
+import hmac
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import JSON, ForeignKey, Index, String, event, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -108,25 +115,42 @@ def ensure_chain_head(connection: Connection) -> None:
         connection.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
 
 
-def content_hash(entry: dict) -> str:
-    """SHA-256 over the canonical JSON of an entry's content and the previous hash."""
-    fields = {
-        "seq": entry["seq"],
-        "at": entry["at"].isoformat(),
-        "user_id": entry["user_id"],
-        "actor": entry["actor"],
-        "action": entry["action"],
-        "object_type": entry["object_type"],
-        "object_id": entry["object_id"],
-        "before": entry["before"],
-        "after": entry["after"],
-        "ip": entry["ip"],
-        "prev_hash": entry["prev_hash"],
-    }
-    canonical = json.dumps(
+CHAINED_FIELDS = (
+    "seq",
+    "at",
+    "user_id",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "ip",
+    "prev_hash",
+)
+
+
+def audit_key() -> bytes:
+    """The key of the chain's HMAC (`AUDIT_KEY`: configured, else the instance's audit_key)."""
+    key = current_app.config.get("AUDIT_KEY")
+    if not key:
+        raise RuntimeError("AUDIT_KEY is not set: create the app with webapp.create_app()")
+    return str(key).encode()
+
+
+def canonical_json(fields: dict) -> bytes:
+    """The one serialisation that is hashed and signed: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(
         fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return text.encode()
+
+
+def content_hash(entry: dict, key: bytes | None = None) -> str:
+    """HMAC-SHA256 (under the audit key) of an entry's content and the previous hash."""
+    fields = {name: entry[name] for name in CHAINED_FIELDS}
+    fields["at"] = entry["at"].isoformat()
+    return hmac.new(key or audit_key(), canonical_json(fields), hashlib.sha256).hexdigest()
 
 
 def record(
@@ -174,11 +198,12 @@ def _write_pending_entries(session: Session) -> None:
     connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
     head = connection.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     seq, prev = head.seq, head.hash
+    key = audit_key()
     rows = []
     for entry in pending:
         seq += 1
         row = {**entry, "seq": seq, "prev_hash": prev}
-        row["hash"] = prev = content_hash(row)
+        row["hash"] = prev = content_hash(row, key)
         rows.append(row)
     connection.execute(insert(AuditEntry), rows)
     connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
@@ -203,31 +228,18 @@ class ChainReport:
     checked: int
     broken_seq: int | None = None
     reason: str = ""
+    last_hash: str = GENESIS  # the hash of entry `checked` (of the last intact entry)
 
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
 
 
-CHAINED_FIELDS = (
-    "seq",
-    "at",
-    "user_id",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "before",
-    "after",
-    "ip",
-    "prev_hash",
-)
-
-
 def verify_chain(batch: int = 5000) -> ChainReport:
     """Walk the chain in order; report the first row whose link or content does not match."""
     table = AuditEntry.__table__
     columns = [table.c[name] for name in CHAINED_FIELDS] + [table.c.hash]
+    key = audit_key()
     prev, expected_seq, checked = GENESIS, 1, 0
     while True:
         rows = db.session.execute(
@@ -240,13 +252,107 @@ def verify_chain(batch: int = 5000) -> ChainReport:
                 return ChainReport(checked, expected_seq, f"entry {expected_seq} is missing")
             if row.prev_hash != prev:
                 return ChainReport(checked, row.seq, "previous-hash link does not match")
-            if content_hash(row._asdict()) != row.hash:
+            if content_hash(row._asdict(), key) != row.hash:
                 return ChainReport(checked, row.seq, "content does not match its hash")
             prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
     head = db.session.execute(select(AuditHead.seq, AuditHead.hash)).first()
     if head is not None and (head.seq, head.hash) != (checked, prev):
-        return ChainReport(checked, checked + 1, "entries after the last one are missing")
-    return ChainReport(checked)
+        return ChainReport(checked, checked + 1, "entries after the last one are missing", prev)
+    return ChainReport(checked, last_hash=prev)
+
+
+CHECKPOINT_FIELDS = ("seq", "hash", "entry_at", "taken_at")
+_CHECKPOINT_DOMAIN = b"citydesk-audit-checkpoint\n"  # a signature is never an entry's hash
+CHECKPOINT_MAX_BYTES = 64 * 1024
+
+
+class BrokenChain(Exception):
+    """The trail does not verify, so no checkpoint is taken of it."""
+
+    def __init__(self, report: ChainReport):
+        super().__init__(report.reason)
+        self.report = report
+
+
+class BadCheckpoint(ValueError):
+    """A checkpoint that cannot be used: unreadable, malformed or not signed with our key."""
+
+
+def _checkpoint_signature(checkpoint: dict, key: bytes) -> str:
+    body = canonical_json({name: checkpoint[name] for name in CHECKPOINT_FIELDS})
+    return hmac.new(key, _CHECKPOINT_DOMAIN + body, hashlib.sha256).hexdigest()
+
+
+def make_checkpoint() -> dict:
+    """The signed head of the verified trail (`BrokenChain` when it does not verify)."""
+    # An empty trail gives the checkpoint of entry 0 (hash GENESIS, entry_at None): every trail
+    # extends it.
+    report = verify_chain()
+    if not report.ok:
+        raise BrokenChain(report)
+    entry_at = None
+    if report.checked:
+        at = db.session.scalar(select(AuditEntry.at).where(AuditEntry.seq == report.checked))
+        entry_at = at.isoformat()
+    checkpoint = {
+        "seq": report.checked,
+        "hash": report.last_hash,
+        "entry_at": entry_at,
+        "taken_at": clock.now().isoformat(),
+    }
+    checkpoint["signature"] = _checkpoint_signature(checkpoint, audit_key())
+    return checkpoint
+
+
+def _is_hex64(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    )
+
+
+def _is_time(value: object) -> bool:
+    try:
+        return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def load_checkpoint(data: bytes) -> dict:
+    """The checkpoint in `data` (JSON from `make_checkpoint()`), else `BadCheckpoint` and why."""
+    if len(data) > CHECKPOINT_MAX_BYTES:
+        raise BadCheckpoint(f"it is larger than {CHECKPOINT_MAX_BYTES} bytes")
+    try:
+        checkpoint = json.loads(data)
+    except (ValueError, RecursionError):
+        raise BadCheckpoint("it is not a JSON checkpoint") from None
+    expected = {*CHECKPOINT_FIELDS, "signature"}
+    if not isinstance(checkpoint, dict) or set(checkpoint) != expected:
+        raise BadCheckpoint(f"it must be a JSON object with exactly {', '.join(sorted(expected))}")
+    seq = checkpoint["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise BadCheckpoint("its seq is not a whole number")
+    if not _is_hex64(checkpoint["hash"]) or not _is_hex64(checkpoint["signature"]):
+        raise BadCheckpoint("its hash or signature is not 64 hexadecimal digits")
+    times = [checkpoint["taken_at"]] + ([] if seq == 0 else [checkpoint["entry_at"]])
+    if (seq == 0 and checkpoint["entry_at"] is not None) or not all(map(_is_time, times)):
+        raise BadCheckpoint("its entry_at or taken_at is not a time")
+    signature = _checkpoint_signature(checkpoint, audit_key())
+    if not hmac.compare_digest(signature, checkpoint["signature"]):
+        raise BadCheckpoint("its signature does not match (altered, or signed with another key)")
+    return checkpoint
+
+
+def checkpoint_problem(checkpoint: dict, report: ChainReport) -> str | None:
+    """Why the verified trail (`report`) does not extend `checkpoint`, or None when it does."""
+    seq = checkpoint["seq"]
+    if seq == 0:
+        return None
+    if seq > report.checked:
+        return f"entry {seq} is missing: the trail has {report.checked} entries"
+    stored = db.session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))
+    if stored != checkpoint["hash"]:
+        return f"entry {seq} has another hash than at the checkpoint: it was rewritten"
+    return None
 
 
 def search(

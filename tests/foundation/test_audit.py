@@ -1,10 +1,27 @@
-"""The audit trail is append-only and tamper-evident (a hash chain checked by `audit verify`)."""
+"""The audit trail is append-only and tamper-evident: a chain keyed with a secret that is not in
+the database (checked by `audit verify`), and signed checkpoints kept outside that a later trail
+must extend (`audit checkpoint`, `audit verify --against`)."""
+
+import hashlib
+import hmac
+import json
+import stat
 
 import pytest
 import sqlalchemy as sa
 
-from models.core import db
-from models.core.audit import AuditEntry, pending_entries, record, verify_chain
+from models.core import clock, db
+from models.core.audit import (
+    CHAINED_FIELDS,
+    GENESIS,
+    AuditEntry,
+    AuditHead,
+    content_hash,
+    pending_entries,
+    record,
+    verify_chain,
+)
+from tests.conftest import TEST_AUDIT_KEY, append_only_lifted
 
 
 def _audit_some(n: int) -> None:
@@ -31,18 +48,51 @@ def test_a_rolled_back_transaction_leaves_no_entry(app):
     assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id))) == 0
 
 
-def _tamper(statement: str, is_postgres: bool) -> None:
-    with db.engine.begin() as conn:
-        if is_postgres:
-            conn.execute(sa.text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
-        conn.execute(sa.text(statement))
-        if is_postgres:
-            conn.execute(sa.text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+def _tamper(*statements: str) -> None:
+    """Change audit rows as someone with write access to the database can."""
+    with db.engine.begin() as conn, append_only_lifted(conn):
+        for statement in statements:
+            conn.execute(sa.text(statement))
 
 
-def test_an_edited_row_is_reported_by_audit_verify(app, is_postgres, run_cli):
+def _plain_sha256(row) -> str:
+    """The old chain's hash: public, so anyone can compute it without a key."""
+    fields = {name: row[name] for name in CHAINED_FIELDS}
+    fields["at"] = row["at"].isoformat()
+    text = json.dumps(
+        fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rewrite_from(seq: int, digest) -> None:
+    """Edit entry `seq`, recompute the link and hash of it and every later entry with `digest`,
+    and move the head: a rewrite that leaves no broken link for that hash."""
+    table, head = AuditEntry.__table__, AuditHead.__table__
+    with db.engine.begin() as conn, append_only_lifted(conn):
+        conn.execute(sa.update(table).where(table.c.seq == seq).values(actor="mallory"))
+        prev = conn.scalar(sa.select(table.c.hash).where(table.c.seq == seq - 1)) or GENESIS
+        columns = [table.c[name] for name in CHAINED_FIELDS] + [table.c.id]
+        rows = conn.execute(
+            sa.select(*columns).where(table.c.seq >= seq).order_by(table.c.seq)
+        ).mappings()
+        for row in rows.all():
+            new_prev, prev = prev, digest({**row, "prev_hash": prev})
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id == row["id"])
+                .values(prev_hash=new_prev, hash=prev)
+            )
+        conn.execute(sa.update(head).values(hash=prev))
+
+
+def _hashes() -> list[str]:
+    return list(db.session.scalars(sa.select(AuditEntry.hash).order_by(AuditEntry.seq)))
+
+
+def test_an_edited_row_is_reported_by_audit_verify(app, run_cli):
     _audit_some(5)
-    _tamper("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 3", is_postgres)
+    _tamper("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 3")
     report = verify_chain()
     assert (report.ok, report.broken_seq, report.checked) == (False, 3, 2)
     result = run_cli("audit", "verify")
@@ -50,19 +100,19 @@ def test_an_edited_row_is_reported_by_audit_verify(app, is_postgres, run_cli):
     assert "entry 3" in result.output and "content does not match" in result.output
 
 
-def test_a_deleted_row_is_reported(app, is_postgres):
+def test_a_deleted_row_is_reported(app):
     _audit_some(4)
-    _tamper("DELETE FROM audit_entry WHERE seq = 2", is_postgres)
+    _tamper("DELETE FROM audit_entry WHERE seq = 2")
     report = verify_chain()
     assert (report.ok, report.broken_seq) == (False, 2)
-    _tamper("DELETE FROM audit_entry WHERE seq >= 3", is_postgres)
+    _tamper("DELETE FROM audit_entry WHERE seq >= 3")
     report = verify_chain()
     assert report.broken_seq == 2
 
 
-def test_a_deleted_tail_is_reported(app, is_postgres):
+def test_a_deleted_tail_is_reported(app):
     _audit_some(4)
-    _tamper("DELETE FROM audit_entry WHERE seq = 4", is_postgres)
+    _tamper("DELETE FROM audit_entry WHERE seq = 4")
     report = verify_chain()
     assert (report.ok, report.broken_seq) == (False, 4)
 
@@ -73,13 +123,199 @@ def test_audit_verify_passes_on_an_intact_chain(app, run_cli):
     assert result.exit_code == 0 and "2 entries" in result.output
 
 
-@pytest.mark.postgres_only(reason="the append-only trigger exists on PostgreSQL only")
-def test_postgres_refuses_updates_and_deletes_of_audit_rows(app):
+def test_the_database_refuses_updates_and_deletes_of_audit_rows(app):
+    """A trigger on PostgreSQL and on SQLite alike."""
     _audit_some(1)
-    with pytest.raises(sa.exc.ProgrammingError, match="append-only"), db.engine.begin() as conn:
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE audit_entry SET actor = 'x'"))
-    with pytest.raises(sa.exc.ProgrammingError, match="append-only"), db.engine.begin() as conn:
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_entry"))
+    assert db.session.scalar(sa.select(AuditEntry.actor)) == "system"
+
+
+def test_a_rewrite_that_recomputes_every_later_hash_is_caught(app, run_cli):
+    """Without the key, an edit cannot be hidden by recomputing the chain after it."""
+    _audit_some(5)
+    _rewrite_from(3, _plain_sha256)
+    report = verify_chain()
+    assert (report.ok, report.broken_seq, report.checked) == (False, 3, 2)
+    result = run_cli("audit", "verify")
+    assert result.exit_code == 1 and "entry 3" in result.output
+
+
+def test_the_chain_is_keyed_with_the_audit_key(app):
+    _audit_some(2)
+    first = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.seq == 1))
+    row = {name: getattr(first, name) for name in CHAINED_FIELDS}
+    fields = {**row, "at": first.at.isoformat()}
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    expected = hmac.new(TEST_AUDIT_KEY.encode(), text.encode(), hashlib.sha256).hexdigest()
+    assert first.hash == expected != _plain_sha256(row)
+    app.config["AUDIT_KEY"] = "another-key-" + "1" * 52
+    try:
+        assert verify_chain().broken_seq == 1
+    finally:
+        app.config["AUDIT_KEY"] = TEST_AUDIT_KEY
+    assert verify_chain().ok
+
+
+def test_without_an_audit_key_the_app_makes_one_in_the_instance_folder(monkeypatch, tmp_path):
+    from webapp import create_app
+
+    monkeypatch.setenv("CITYDESK_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("CITYDESK_AUDIT_KEY", raising=False)
+    first, second = create_app(), create_app()
+    key_file = tmp_path / "audit_key"
+    assert first.config["AUDIT_KEY"] == second.config["AUDIT_KEY"] == key_file.read_text()
+    assert len(first.config["AUDIT_KEY"]) >= 64
+    assert first.config["AUDIT_KEY"] != first.config["SECRET_KEY"]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+# --- Checkpoints: the signed head, kept outside, that the trail must still extend ---------
+
+
+def _checkpoint(run_cli, tmp_path, name="checkpoint.json"):
+    path = tmp_path / name
+    result = run_cli("audit", "checkpoint", "--output", str(path))
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_a_checkpoint_is_the_signed_head_that_a_longer_trail_extends(
+    app, run_cli, tmp_path, frozen_clock
+):
+    _audit_some(3)
+    path = tmp_path / "checkpoint.json"
+    result = run_cli("audit", "checkpoint", "--output", str(path))
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed == json.loads(path.read_text())
+    third = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.seq == 3))
+    assert printed["seq"] == 3 and printed["hash"] == third.hash
+    assert printed["entry_at"] == third.at.isoformat()
+    assert printed["taken_at"] == clock.now().isoformat() == "2024-03-04T02:00:00+00:00"
+    assert len(printed["signature"]) == 64
+    assert "written to" in result.stderr
+    clock.advance(minutes=5)
+    _audit_some(2)
+    result = run_cli("audit", "verify", "--against", str(path))
+    assert result.exit_code == 0, result.output
+    assert "5 entries" in result.output and "extends the checkpoint of entry 3" in result.output
+
+
+def test_an_empty_trail_has_the_checkpoint_of_entry_0(app, run_cli, tmp_path):
+    path = _checkpoint(run_cli, tmp_path)
+    saved = json.loads(path.read_text())
+    assert (saved["seq"], saved["hash"], saved["entry_at"]) == (0, GENESIS, None)
+    _audit_some(1)
+    result = run_cli("audit", "verify", "--against", str(path))
+    assert result.exit_code == 0 and "checkpoint of entry 0" in result.output
+
+
+def test_a_rewrite_with_the_key_before_a_checkpoint_is_caught_by_it(app, run_cli, tmp_path):
+    _audit_some(3)
+    path = _checkpoint(run_cli, tmp_path)
+    _audit_some(2)
+    _rewrite_from(2, content_hash)  # someone who has the key recomputes every HMAC
+    assert verify_chain().ok
+    assert run_cli("audit", "verify").exit_code == 0
+    result = run_cli("audit", "verify", "--against", str(path))
+    assert result.exit_code == 1
+    assert "no longer extends the checkpoint of entry 3" in result.output
+    assert "rewritten" in result.output
+
+
+def test_a_trail_cut_below_its_checkpoint_is_caught(app, run_cli, tmp_path):
+    _audit_some(5)
+    path = _checkpoint(run_cli, tmp_path)
+    third = db.session.scalar(sa.select(AuditEntry.hash).where(AuditEntry.seq == 3))
+    _tamper(
+        "DELETE FROM audit_entry WHERE seq > 3",
+        f"UPDATE audit_head SET seq = 3, hash = '{third}'",
+    )
+    assert run_cli("audit", "verify").exit_code == 0
+    result = run_cli("audit", "verify", "--against", str(path))
+    assert result.exit_code == 1
+    assert "no longer extends the checkpoint of entry 5" in result.output
+    assert "entry 5 is missing" in result.output
+
+
+@pytest.mark.parametrize(
+    "change", [{"hash": "f" * 64}, {"seq": 2}, {"entry_at": "2024-01-01T00:00:00+00:00"}]
+)
+def test_an_altered_checkpoint_is_refused(app, run_cli, tmp_path, change):
+    _audit_some(3)
+    path = _checkpoint(run_cli, tmp_path)
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    result = run_cli("audit", "verify", "--against", str(path))
+    assert result.exit_code == 2
+    assert "signature does not match" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not json", b"\xff\xfe\x00", b"[]", b'{"seq": 1}', b"[" * 100_000, b" " * 70_000, None],
+    ids=["text", "binary", "list", "fields", "deep", "huge", "missing"],
+)
+def test_a_malformed_checkpoint_file_gets_a_clear_message(app, run_cli, tmp_path, content):
+    _audit_some(1)
+    path = tmp_path / "checkpoint.json"
+    if content is not None:
+        path.write_bytes(content)
+    result = run_cli("audit", "verify", "--against", str(path))
+    assert result.exit_code == 2, result.output
+    assert "not a usable checkpoint" in result.output or "Cannot read" in result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+
+
+def test_a_broken_trail_gets_no_checkpoint(app, run_cli, tmp_path):
+    _audit_some(4)
+    _tamper("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 3")
+    path = tmp_path / "checkpoint.json"
+    result = run_cli("audit", "checkpoint", "--output", str(path))
+    assert result.exit_code == 1 and "broken at entry 3" in result.output
+    assert result.stdout == "" and not path.exists()
+
+
+# --- Migration 0013: the old chain is verified, then keyed --------------------------------
+
+
+def test_migration_0013_rechains_an_intact_trail_and_stops_at_a_broken_one(app, run_cli):
+    from flask_migrate import downgrade, upgrade
+
+    _audit_some(3)
+    keyed = _hashes()
+    db.session.remove()
+    try:
+        downgrade(revision="0012")  # re-chains with the old SHA-256
+        rows = db.session.execute(sa.select(AuditEntry.__table__).order_by(AuditEntry.seq))
+        rows = rows.mappings().all()
+        assert [_plain_sha256(row) for row in rows] == [row["hash"] for row in rows]
+        assert [row["prev_hash"] for row in rows] == [GENESIS, *[row["hash"] for row in rows][:2]]
+        db.session.remove()
+        upgrade()
+        assert _hashes() == keyed and verify_chain().ok
+        db.session.remove()
+
+        downgrade(revision="0012")
+        _tamper("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 2")
+        old = _hashes()
+        db.session.remove()
+        result = run_cli("db", "upgrade")
+        assert result.exit_code == 1
+        assert "broken at entry 2" in result.output and "Traceback" not in result.output
+        assert _hashes() == old
+        version = db.session.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        assert version == "0012"
+    finally:
+        db.session.remove()
+        _tamper(
+            "DELETE FROM audit_entry", "UPDATE audit_head SET seq = 0, hash = '" + GENESIS + "'"
+        )
+        upgrade()
+    assert verify_chain().ok
 
 
 def test_a_requests_actor_ends_with_the_request(app, create_user):

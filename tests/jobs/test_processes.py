@@ -17,13 +17,14 @@ from models.dispatch import Dispatch
 from models.dispatch.escalation import DispatchEscalation
 from models.reference import agency_by_code, sla_seconds, update_agency
 from models.users import create_token, create_user
-from tests.conftest import TEST_PASSWORD, free_port
+from tests.conftest import TEST_AUDIT_KEY, TEST_PASSWORD, free_port
 from tests.jobs.conftest import Process
 
 
 def _env(instance: Path, database_url: str | None = None, **settings) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
     env["CITYDESK_INSTANCE_PATH"] = str(instance)
+    env["CITYDESK_AUDIT_KEY"] = TEST_AUDIT_KEY  # one key for every process, as in production
     if database_url:
         env["DATABASE_URL"] = database_url
     for key, value in settings.items():
