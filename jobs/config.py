@@ -6,50 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from models.core.errors import InvalidInput
-
-
-def number(config, key: str, *, minimum: float, maximum: float | None = None) -> float:
-    """A numeric setting within [minimum, maximum]; InvalidInput names it otherwise."""
-    value = config.get(key)
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        result = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"CITYDESK_{key} must be a number (got {value!r})") from None
-    if result < minimum or (maximum is not None and result > maximum):
-        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"≥ {minimum:g}"
-        raise InvalidInput(f"CITYDESK_{key} must be {bounds} (got {value!r})")
-    return result
-
-
-def whole(config, key: str, *, optional: bool = False) -> int | None:
-    """A whole-number setting ≥ 0; with `optional`, unset, empty, `null` or `off` is None."""
-    value = config.get(key)
-    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "null", "off"}):
-        if optional:
-            return None
-        raise InvalidInput(f"CITYDESK_{key} must be set")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"CITYDESK_{key} must be a whole number (got {value!r})") from None
-    if number < 0 or isinstance(value, bool):
-        raise InvalidInput(f"CITYDESK_{key} must be a whole number ≥ 0 (got {value!r})")
-    return number
-
-
-def flag(config, key: str) -> bool:
-    """A true/false setting."""
-    value = config.get(key)
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off", "", "none"}:
-        return False
-    raise InvalidInput(f"CITYDESK_{key} must be true or false (got {value!r})")
+from models.core.settings import flag, number, whole  # the one parser (models.core.settings)
+from models.dispatch.ladder import Rungs
 
 
 @dataclass(frozen=True)
@@ -156,9 +114,14 @@ class RelaySettings:
 
 @dataclass(frozen=True)
 class Ladder:
-    """The escalation ladder (`CITYDESK_ESCALATION_*`): seconds before the deadline for the
-    reminder and after it for the chief (None turns a step off), whether supervisors get the
-    breach notice, and how old a deadline may be for its notices still to be sent."""
+    """The configured escalation ladder (`CITYDESK_ESCALATION_*`): seconds before the deadline
+    for the reminder and after it for the chief (None turns a step off), whether supervisors
+    get the breach notice, and how old a deadline may be for its notices still to be sent.
+
+    Since migration 0017 the supervisor's ladder (models.dispatch.ladder) drives the sweep: the
+    configured rungs seed its first default version, and apply to a dispatch that recorded no
+    version (one written outside CityDesk's operations, or notified while none existed).
+    `max_age` stays a setting."""
 
     reminder_before: int | None = 180
     breach_to_supervisors: bool = True
@@ -168,11 +131,21 @@ class Ladder:
     @classmethod
     def from_config(cls, config) -> "Ladder":
         """The ladder configured for this application; InvalidInput names a bad setting."""
+        rungs = Rungs.from_config(config)
         return cls(
-            reminder_before=whole(config, "ESCALATION_REMINDER_SECONDS", optional=True),
-            breach_to_supervisors=flag(config, "ESCALATION_BREACH_TO_SUPERVISORS"),
-            chief_after=whole(config, "ESCALATION_CHIEF_SECONDS", optional=True),
+            reminder_before=rungs.reminder_before,
+            breach_to_supervisors=rungs.breach_to_supervisors,
+            chief_after=rungs.chief_after,
             max_age=timedelta(hours=whole(config, "ESCALATION_MAX_AGE_HOURS")),
+        )
+
+    @property
+    def rungs(self) -> Rungs:
+        """The configured rungs (no repeated reminders: only the supervisor's page sets them)."""
+        return Rungs(
+            reminder_before=self.reminder_before,
+            breach_to_supervisors=self.breach_to_supervisors,
+            chief_after=self.chief_after,
         )
 
 

@@ -1,6 +1,8 @@
 """The overdue sweep: walks the escalation ladder for every open dispatch (reminder before the
-deadline, breach at the deadline, the chief after it). Each step is taken in its own
-transaction, once per dispatch, whoever else sweeps at the same time."""
+deadline and its repeats, breach at the deadline, the chief after it), each dispatch by the
+ladder version it recorded when notified (the configured ladder when it recorded none). Each
+step is taken in its own transaction, once per dispatch, whoever else sweeps at the same
+time."""
 
 from flask import Flask
 
@@ -18,21 +20,11 @@ def overdue_sweep(app: Flask) -> dict:
     failed = 0
     with app.app_context(), audit.acting_as(audit.JOBS):
         ladder = Ladder.from_config(app.config)
-        due = due_steps(
-            clock.now(), reminder_before=ladder.reminder_before, chief_after=ladder.chief_after
-        )
+        due = due_steps(clock.now(), fallback=ladder.rungs)
         db.session.rollback()
-        for dispatch_id, step in due:
+        for step in due:
             try:
-                row = take_step(
-                    dispatch_id,
-                    step,
-                    clock.now(),
-                    reminder_before=ladder.reminder_before,
-                    chief_after=ladder.chief_after,
-                    breach_to_supervisors=ladder.breach_to_supervisors,
-                    max_age=ladder.max_age,
-                )
+                row = take_step(step, clock.now(), fallback=ladder.rungs, max_age=ladder.max_age)
                 if row is None:
                     db.session.rollback()
                     continue
@@ -42,15 +34,17 @@ def overdue_sweep(app: Flask) -> dict:
             except Exception:
                 db.session.rollback()
                 failed += 1
-                log.exception(kv(job=NAME, step=step.value, dispatch=dispatch_id, result="error"))
+                log.exception(
+                    kv(job=NAME, step=step.key, dispatch=step.dispatch_id, result="error")
+                )
                 continue
-            counts[step.value] += 1
+            counts[step.step.value] += 1
             counts["notices"] += notices
             log.info(
                 kv(
                     job=NAME,
-                    step=step.value,
-                    dispatch=dispatch_id,
+                    step=step.key,
+                    dispatch=step.dispatch_id,
                     notices=notices,
                     delay_s=f"{delay:.1f}",
                 )

@@ -83,6 +83,12 @@ NAV: list[NavItem] = [
         (Role.SUPERVISOR, Role.ADMIN),
     ),
     NavItem(
+        "admin.escalation",
+        _l("Escalation ladder"),
+        _l("Reminders, overdue notices and the chief's notice, per agency if need be"),
+        (Role.SUPERVISOR, Role.ADMIN),
+    ),
+    NavItem(
         "admin.audit",
         _l("Audit trail"),
         _l("Every change and sign-in, filterable"),

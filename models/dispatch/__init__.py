@@ -8,6 +8,7 @@
 - `notices` — who gets which notice about a dispatch, and what it carries
 - `display` — revocable display links that show the live board on a wall screen
 - `presence` — whether an agency's inbox is open right now (`open_inboxes`)
+- `ladder` — the escalation ladder a supervisor keeps: versions, the one in effect per agency
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
 
@@ -27,6 +28,7 @@ from models.dispatch.display import (
     display_links,
     revoke_display_link,
 )
+from models.dispatch.ladder import EscalationLadder, Rungs
 from models.dispatch.notices import enqueue_notified
 from models.dispatch.operations import (
     MAX_ETA_MINUTES,
@@ -75,6 +77,8 @@ from models.dispatch.tables import (
 
 __all__ = [
     "DisplayLink",
+    "EscalationLadder",
+    "Rungs",
     "create_display_link",
     "dispatches_on_display",
     "display_link_for",

@@ -1,15 +1,19 @@
-"""The escalation ladder, the domain's part: which steps (reminder, breach, chief) are due,
-taking one (its record and its notices), and the records themselves, one row per dispatch and
-step. How long before or after the deadline each step comes is configuration, read by the jobs
-(jobs.config.Ladder) and passed in as arguments.
+"""The escalation ladder, the domain's part: which steps (reminder and its repeats, breach,
+chief) are due, taking one (its record and its notices), and the records themselves, one row
+per dispatch and step. How long before or after the deadline each step comes is the ladder
+version each dispatch recorded when it was notified (models.dispatch.ladder); a dispatch that
+recorded none follows the configured ladder, which the jobs pass in (`fallback`).
 
-The unique key (dispatch, step) is what makes the overdue sweep idempotent: two sweeps, or two
-schedulers, racing on the same dispatch record a step once and enqueue its notices once. The
-breach row is the dispatch's breach record (when the sweep saw it overdue); whether a dispatch
-*counts* as late is still `Dispatch.outcome()`, computed from its times.
+The unique key (dispatch, step key) is what makes the overdue sweep idempotent: two sweeps, or
+two schedulers, racing on the same dispatch record a step once and enqueue its notices once.
+The step key is the step's name, and for a repeated reminder its number: `reminder` (the
+first), `reminder:2`, `reminder:3`... The breach row is the dispatch's breach record (when the
+sweep saw it overdue); whether a dispatch *counts* as late is still `Dispatch.outcome()`,
+computed from its times.
 """
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, and_, select, update
@@ -17,8 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.core import audit, db
 from models.core.sql import insert_ignore
+from models.dispatch.ladder import EscalationLadder, Rungs, reminder_due_at, reminder_number
 from models.dispatch.notices import enqueue_breach, enqueue_chief, enqueue_reminder
-from models.dispatch.tables import Dispatch, DispatchState
+from models.dispatch.tables import OPEN_VALUES, Dispatch, DispatchState
 
 
 class EscalationStep(enum.StrEnum):
@@ -64,70 +69,146 @@ def breaches_for(dispatch_ids: list[int]) -> dict[int, datetime]:
     return dict(db.session.execute(stmt).all())
 
 
-def steps_on(reminder_before: int | None, chief_after: int | None) -> list[EscalationStep]:
+@dataclass(frozen=True)
+class DueStep:
+    """A step due for a dispatch: which, and for a reminder its number (1 the first, 2… the
+    repeats)."""
+
+    dispatch_id: int
+    step: EscalationStep
+    number: int = 1
+
+    @property
+    def key(self) -> str:
+        """The step's key in `dispatch_escalation` and in its notices' event key."""
+        return step_key(self.step, self.number)
+
+
+def step_key(step: EscalationStep, number: int = 1) -> str:
+    """`reminder`, `reminder:2`, `reminder:3`…, `breach`, `chief`."""
+    return step.value if number == 1 else f"{step.value}:{number}"
+
+
+def steps_on(rungs: Rungs) -> list[EscalationStep]:
     """The steps switched on, in ladder order (the breach always is; None turns one off)."""
     steps = [EscalationStep.BREACH]
-    if reminder_before is not None:
+    if rungs.reminder_before is not None:
         steps.insert(0, EscalationStep.REMINDER)
-    if chief_after is not None:
+    if rungs.chief_after is not None:
         steps.append(EscalationStep.CHIEF)
     return steps
 
 
-def _due_clause(
-    step: EscalationStep, at: datetime, reminder_before: int | None, chief_after: int | None
-):
-    """SQL condition: `step` is due for a dispatch at instant `at` (the one rule for both the
-    sweep's search and the re-check under lock)."""
+def _due_clause(step: EscalationStep, at: datetime, rungs: Rungs):
+    """SQL condition: `step` may be due for a dispatch at instant `at` (the search and the
+    re-check under lock). For the breach and the chief it is the rule itself; for reminders it
+    is their window, and `ladder.reminder_number` says which one is due."""
     if step == EscalationStep.REMINDER:
         return and_(
             Dispatch.state == DispatchState.NOTIFIED.value,  # not acknowledged yet
             Dispatch.deadline_at > at,  # past the deadline the breach notice takes over
-            Dispatch.deadline_at <= at + timedelta(seconds=reminder_before),
-            Dispatch.sla_seconds > reminder_before,  # due after the notification
+            Dispatch.deadline_at <= at + timedelta(seconds=rungs.reminder_before),
         )
     if step == EscalationStep.BREACH:
         return Dispatch.overdue_clause(at)
-    return Dispatch.overdue_clause(at - timedelta(seconds=chief_after))
+    return Dispatch.overdue_clause(at - timedelta(seconds=rungs.chief_after))
 
 
-def due_steps(
-    at: datetime, *, reminder_before: int | None, chief_after: int | None, limit: int = 200
-) -> list[tuple[int, EscalationStep]]:
-    """(dispatch id, step) pairs due at `at` and not taken yet, each dispatch's steps in order;
-    `reminder_before` and `chief_after` are seconds from the deadline (None: step off)."""
-    found: list[tuple[int, EscalationStep]] = []
-    for step in steps_on(reminder_before, chief_after):
-        taken = (
-            select(DispatchEscalation.id)
-            .where(
-                DispatchEscalation.dispatch_id == Dispatch.id,
-                DispatchEscalation.step == step.value,
-            )
-            .exists()
+def _same_ladder(ladder_id: int | None):
+    """SQL condition: the dispatch follows this version (None: it recorded none)."""
+    if ladder_id is None:
+        return Dispatch.ladder_id.is_(None)
+    return Dispatch.ladder_id == ladder_id
+
+
+def _rungs(ladder_id: int | None, fallback: Rungs) -> Rungs:
+    """The rungs of a ladder version (None: the configured ones, `fallback`)."""
+    return fallback if ladder_id is None else db.session.get(EscalationLadder, ladder_id).rungs
+
+
+def _ladders_in_use(fallback: Rungs) -> list[tuple[int | None, Rungs]]:
+    """The versions open dispatches follow, with their rungs (None: the configured ones)."""
+    ids = db.session.scalars(
+        select(Dispatch.ladder_id).where(Dispatch.state.in_(OPEN_VALUES)).distinct()
+    )
+    ordered = sorted(ids, key=lambda ladder_id: (ladder_id is not None, ladder_id or 0))
+    return [(ladder_id, _rungs(ladder_id, fallback)) for ladder_id in ordered]
+
+
+def _taken(dispatch_ids: list[int]) -> set[tuple[int, str]]:
+    """(dispatch id, step key) of the steps already recorded for these dispatches."""
+    if not dispatch_ids:
+        return set()
+    stmt = select(DispatchEscalation.dispatch_id, DispatchEscalation.step).where(
+        DispatchEscalation.dispatch_id.in_(dispatch_ids)
+    )
+    return {(dispatch_id, key) for dispatch_id, key in db.session.execute(stmt)}
+
+
+def due_steps(at: datetime, *, fallback: Rungs, limit: int = 200) -> list[DueStep]:
+    """The steps due at `at` and not taken yet, each dispatch following the ladder version it
+    recorded (`fallback`, the configured ladder, when it recorded none); each dispatch's
+    steps in ladder order."""
+    found: list[DueStep] = []
+    for ladder_id, rungs in _ladders_in_use(fallback):
+        for step in steps_on(rungs):
+            if step == EscalationStep.REMINDER:
+                found += _due_reminders(ladder_id, rungs, at, limit)
+            else:
+                found += _due_once(step, ladder_id, rungs, at, limit)
+    return found
+
+
+def _due_once(
+    step: EscalationStep, ladder_id: int | None, rungs: Rungs, at: datetime, limit: int
+) -> list[DueStep]:
+    """The breaches (or chief's notices) due for one version's dispatches, not taken yet."""
+    taken = (
+        select(DispatchEscalation.id)
+        .where(
+            DispatchEscalation.dispatch_id == Dispatch.id,
+            DispatchEscalation.step == step.value,
         )
-        stmt = (
-            select(Dispatch.id)
-            .where(_due_clause(step, at, reminder_before, chief_after), ~taken)
-            .order_by(Dispatch.deadline_at, Dispatch.id)
-            .limit(limit)
-        )
-        found.extend((dispatch_id, step) for dispatch_id in db.session.scalars(stmt))
+        .exists()
+    )
+    stmt = (
+        select(Dispatch.id)
+        .where(_same_ladder(ladder_id), _due_clause(step, at, rungs), ~taken)
+        .order_by(Dispatch.deadline_at, Dispatch.id)
+        .limit(limit)
+    )
+    return [DueStep(dispatch_id, step) for dispatch_id in db.session.scalars(stmt)]
+
+
+def _due_reminders(ladder_id: int | None, rungs: Rungs, at: datetime, limit: int) -> list[DueStep]:
+    """The reminder due now (its number) for each of one version's dispatches in their
+    reminder window, unless that one was taken."""
+    stmt = (
+        select(Dispatch)
+        .where(_same_ladder(ladder_id), _due_clause(EscalationStep.REMINDER, at, rungs))
+        .order_by(Dispatch.deadline_at, Dispatch.id)
+        .limit(limit)
+    )
+    dispatches = list(db.session.scalars(stmt))
+    taken = _taken([dispatch.id for dispatch in dispatches])
+    found = []
+    for dispatch in dispatches:
+        number = reminder_number(dispatch, rungs, at)
+        if number is not None:
+            due = DueStep(dispatch.id, EscalationStep.REMINDER, number)
+            if (dispatch.id, due.key) not in taken:
+                found.append(due)
     return found
 
 
 def step_due_at(
-    dispatch: Dispatch,
-    step: EscalationStep,
-    *,
-    reminder_before: int | None = None,
-    chief_after: int | None = None,
+    dispatch: Dispatch, step: EscalationStep, rungs: Rungs, number: int = 1
 ) -> datetime:
-    """The instant the ladder puts `step` for this dispatch."""
+    """The instant the ladder puts `step` (reminder `number`) for this dispatch."""
     if step == EscalationStep.REMINDER:
-        return dispatch.deadline_at - timedelta(seconds=reminder_before)
+        return reminder_due_at(dispatch, rungs, number)
     if step == EscalationStep.CHIEF:
-        return dispatch.deadline_at + timedelta(seconds=chief_after)
+        return dispatch.deadline_at + timedelta(seconds=rungs.chief_after)
     return dispatch.deadline_at
 
 
@@ -139,44 +220,43 @@ AUDIT_ACTIONS = {
 
 
 def take_step(
-    dispatch_id: int,
-    step: EscalationStep,
-    at: datetime,
-    *,
-    reminder_before: int | None = None,
-    chief_after: int | None = None,
-    breach_to_supervisors: bool = True,
-    max_age: timedelta,
+    due: DueStep, at: datetime, *, fallback: Rungs, max_age: timedelta
 ) -> DispatchEscalation | None:
-    """Record `step` for a dispatch and enqueue its notices, unless it is no longer due or
+    """Record a due step for a dispatch and enqueue its notices, unless it is no longer due or
     another sweep took it; flushes, the caller commits. None when nothing was done. A step
     taken more than `max_age` after the deadline is recorded but sends nothing."""
+    # The version a dispatch follows is fixed when it is notified: read it before the lock.
+    ladder_id = db.session.scalar(select(Dispatch.ladder_id).where(Dispatch.id == due.dispatch_id))
+    rungs = _rungs(ladder_id, fallback)
+    if due.step not in steps_on(rungs):
+        return None
     dispatch = db.session.scalar(
         select(Dispatch)
-        .where(Dispatch.id == dispatch_id, _due_clause(step, at, reminder_before, chief_after))
+        .where(Dispatch.id == due.dispatch_id, _due_clause(due.step, at, rungs))
         .with_for_update(of=Dispatch)
     )
     if dispatch is None:
         return None
-    due_at = step_due_at(dispatch, step, reminder_before=reminder_before, chief_after=chief_after)
-    row_id = _insert_once(dispatch.id, step, due_at, at)
+    if due.step == EscalationStep.REMINDER and reminder_number(dispatch, rungs, at) != due.number:
+        return None
+    due_at = step_due_at(dispatch, due.step, rungs, due.number)
+    row_id = _insert_once(dispatch.id, due.key, due_at, at)
     if row_id is None:
         return None  # another sweep recorded it first
     notices = 0
     if at - dispatch.deadline_at <= max_age:
-        notices = enqueue_step_notices(
-            dispatch, step, chief_after=chief_after, breach_to_supervisors=breach_to_supervisors
-        )
+        notices = enqueue_step_notices(dispatch, due, rungs)
     db.session.execute(
         update(DispatchEscalation).where(DispatchEscalation.id == row_id).values(notices=notices)
     )
     audit.record(
-        AUDIT_ACTIONS[step],
+        AUDIT_ACTIONS[due.step],
         "dispatch",
         dispatch.id,
         None,
         {
-            "step": step.value,
+            "step": due.key,
+            "ladder_version": dispatch.ladder_id,
             "due_at": due_at.isoformat(),
             "recorded_at": at.isoformat(),
             "notices": notices,
@@ -186,30 +266,24 @@ def take_step(
     return db.session.get(DispatchEscalation, row_id)
 
 
-def enqueue_step_notices(
-    dispatch: Dispatch,
-    step: EscalationStep,
-    *,
-    chief_after: int | None = None,
-    breach_to_supervisors: bool = True,
-) -> int:
+def enqueue_step_notices(dispatch: Dispatch, due: DueStep, rungs: Rungs) -> int:
     """Write the step's notices to the outbox (models.dispatch.notices); how many rows."""
-    if step == EscalationStep.REMINDER:
-        written = enqueue_reminder(dispatch)
-    elif step == EscalationStep.BREACH:
-        written = enqueue_breach(dispatch, to_supervisors=breach_to_supervisors)
+    if due.step == EscalationStep.REMINDER:
+        written = enqueue_reminder(dispatch, number=due.number)
+    elif due.step == EscalationStep.BREACH:
+        written = enqueue_breach(dispatch, to_supervisors=rungs.breach_to_supervisors)
     else:
-        written = enqueue_chief(dispatch, minutes_late=chief_after // 60)
+        written = enqueue_chief(dispatch, minutes_late=rungs.chief_after // 60)
     return len(written)
 
 
-def _insert_once(dispatch_id: int, step: EscalationStep, due_at: datetime, at: datetime):
+def _insert_once(dispatch_id: int, key: str, due_at: datetime, at: datetime):
     """Insert the step's record unless it exists; the new id, or None if it was taken."""
     row = insert_ignore(
         DispatchEscalation,
         {
             "dispatch_id": dispatch_id,
-            "step": step.value,
+            "step": key,
             "due_at": due_at,
             "recorded_at": at,
             "notices": 0,

@@ -113,10 +113,12 @@ def enqueue_notified(dispatch: Dispatch) -> list[Notification]:
     return _enqueue(dispatch, "notified", NOTIFIED, agency_recipients(dispatch.agency))
 
 
-def enqueue_reminder(dispatch: Dispatch) -> list[Notification]:
-    """Not acknowledged as the deadline nears: remind the agency."""
+def enqueue_reminder(dispatch: Dispatch, *, number: int = 1) -> list[Notification]:
+    """Not acknowledged as the deadline nears: remind the agency (`number` 2, 3… for the
+    ladder's repeated reminders: event `reminder:2`…)."""
     recipients = agency_recipients(dispatch.agency)
-    return _enqueue(dispatch, "reminder", REMINDER, recipients, step="reminder")
+    event = "reminder" if number == 1 else f"reminder:{number}"
+    return _enqueue(dispatch, event, REMINDER, recipients, step="reminder", number=number)
 
 
 def enqueue_breach(dispatch: Dispatch, *, to_supervisors: bool) -> list[Notification]:

@@ -17,6 +17,7 @@ from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.text import clean_text, storable
 from models.dispatch.access import require_role
+from models.dispatch.ladder import in_effect
 from models.dispatch.notices import enqueue_notified
 from models.dispatch.rules import deadline_after
 from models.dispatch.tables import (
@@ -249,10 +250,12 @@ def settle_visit(visit: Visit, note: str = "", *, by=None) -> Visit:
 
 
 def _start_dispatch(visit: Visit | None, agency: Agency, subject: str, by) -> Dispatch:
-    """A new dispatch with its own clock: the SLA in force now snapshotted, the deadline
-    stored, and the notices written to the outbox in the same transaction."""
+    """A new dispatch with its own clock: the SLA and the escalation ladder in force now for
+    the agency recorded, the deadline stored, and the notices written to the outbox in the
+    same transaction."""
     at = clock.now()
     sla = sla_seconds()
+    ladder = in_effect(agency.id)
     dispatch = Dispatch(
         visit=visit,
         agency=agency,
@@ -262,6 +265,7 @@ def _start_dispatch(visit: Visit | None, agency: Agency, subject: str, by) -> Di
         notified_by_id=_user_id(by),
         sla_seconds=sla,
         deadline_at=deadline_after(at, sla),
+        ladder_id=None if ladder is None else ladder.id,
     )
     db.session.add(dispatch)
     db.session.flush()

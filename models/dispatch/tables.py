@@ -135,6 +135,9 @@ class Dispatch(db.Model):
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # 0004
     end_reason: Mapped[str | None] = mapped_column(Text)
     transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("dispatch.id"))
+    # 0017: the escalation ladder version in effect for the agency when it was notified
+    # (models.dispatch.ladder); None: the configured ladder applies.
+    ladder_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_ladder.id"))
 
     visit: Mapped[Visit | None] = relationship(back_populates="dispatches")
     agency: Mapped[Agency] = relationship(lazy="joined")

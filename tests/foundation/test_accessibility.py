@@ -59,6 +59,7 @@ def main_pages(year: int) -> list[tuple[str | None, str]]:
         ("supervisor", "/facility/calendar"),
         ("supervisor", "/facility/posters"),
         ("supervisor", "/admin/settings"),
+        ("supervisor", "/admin/escalation"),
         ("supervisor", "/admin/audit"),
         ("supervisor", "/admin/import"),
         ("admin", "/"),

@@ -401,3 +401,55 @@ def instance(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path}/citydesk.sqlite3"
     app = make_app(url, tmp_path, DISPATCH_SLA_SECONDS=2)
     return tmp_path, app
+
+
+# --- The supervisor's escalation ladder (issue 13) ------------------------------------------
+
+
+@pytest.fixture
+def seeded_ladder(app):
+    """The first default ladder version, made from the configuration as migration 0017 makes
+    it (the test database is emptied before each test); returns the version."""
+    from models.dispatch.ladder import EscalationLadder, Rungs, seed_default
+
+    version = seed_default(db.session.connection(), Rungs.from_config(app.config))
+    db.session.commit()
+    return db.session.get(EscalationLadder, version)
+
+
+@pytest.fixture
+def notify_now(create_user):
+    """notify_now(agency="social-welfare") → a dispatch notified now by a clerk through the
+    dispatch operations (so it records the ladder version in effect)."""
+    from models.core import audit
+    from models.dispatch import log_visit, notify
+
+    clerk = create_user(role="clerk")
+
+    def factory(agency="social-welfare", subject="低收入戶補助申請"):
+        with audit.acting_as(audit.Actor(clerk.id, clerk.username)):
+            visit = log_visit(kind="petition", subject=subject, by=clerk)
+            dispatch = notify(visit, agency, by=clerk)
+        db.session.commit()
+        return dispatch
+
+    return factory
+
+
+@pytest.fixture
+def ladder_editor(create_user):
+    """A supervisor who keeps the ladder, acting as themself for the audit trail:
+    `with ladder_editor() as by: save_default(..., by=by)`."""
+    from contextlib import contextmanager
+
+    from models.core import audit
+
+    supervisor = create_user(role="supervisor", username="section-chief", name="林科長")
+
+    @contextmanager
+    def acting():
+        with audit.acting_as(audit.Actor(supervisor.id, supervisor.username)):
+            yield supervisor
+        db.session.commit()
+
+    return acting

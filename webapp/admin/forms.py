@@ -1,5 +1,7 @@
 """Administration forms."""
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -24,8 +26,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from models.reference import webhooks
-from webapp.forms import choices
+from models.dispatch import ladder
+from models.dispatch.ladder import Rungs
+from models.reference import sla_seconds, webhooks
+from webapp.forms import Form, choices
 from webapp.nav import ROLE_LABELS
 
 
@@ -187,3 +191,84 @@ class ConfirmForm(FlaskForm):
     """A bare form: a button and its CSRF token."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+# --- the escalation ladder (issue 13) ---------------------------------------------------------
+
+LADDER_FIELDS = {  # models.dispatch.ladder.problems() keys → the form's fields
+    "reminder_before": "reminder_minutes",
+    "repeat_every": "repeat_minutes",
+    "chief_after": "chief_minutes",
+}
+
+
+def _seconds(minutes_value) -> int | None:
+    """Minutes as typed → whole seconds (None stays None: the rung is off)."""
+    if minutes_value is None:
+        return None
+    return int((Decimal(minutes_value) * 60).to_integral_value(ROUND_HALF_UP))
+
+
+class LadderForm(Form):
+    """The default escalation ladder, in minutes; an empty field turns its rung off. The
+    allowed values are the domain's (models.dispatch.ladder.problems)."""
+
+    reminder_minutes = DecimalField(
+        _l("Remind the agency (minutes before the deadline)"),
+        places=None,
+        validators=[Optional()],
+        render_kw={"inputmode": "decimal", "min": "0.5"},
+    )
+    repeat_minutes = IntegerField(
+        _l("Repeat the reminder every (minutes)"),
+        validators=[Optional()],
+        render_kw={"inputmode": "numeric", "min": "1"},
+    )
+    breach_to_supervisors = BooleanField(_l("Also tell the supervisors when the deadline passes"))
+    chief_minutes = DecimalField(
+        _l("Tell the chief (minutes after the deadline)"),
+        places=None,
+        validators=[Optional()],
+        render_kw={"inputmode": "decimal", "min": "0.5"},
+    )
+    submit = SubmitField(_l("Save the default ladder"))
+
+    def rungs(self) -> Rungs:
+        """The values entered, in seconds."""
+        return Rungs(
+            reminder_before=_seconds(self.reminder_minutes.data),
+            repeat_every=_seconds(self.repeat_minutes.data),
+            breach_to_supervisors=bool(self.breach_to_supervisors.data),
+            chief_after=_seconds(self.chief_minutes.data),
+        )
+
+    def fill(self, rungs: Rungs) -> None:
+        """Show a ladder's values (in minutes)."""
+        as_minutes = ladder.minutes
+        before, repeat, chief = rungs.reminder_before, rungs.repeat_every, rungs.chief_after
+        self.reminder_minutes.data = None if before is None else Decimal(as_minutes(before))
+        self.repeat_minutes.data = None if repeat is None else repeat // 60
+        self.breach_to_supervisors.data = rungs.breach_to_supervisors
+        self.chief_minutes.data = None if chief is None else Decimal(as_minutes(chief))
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' types, then the ladder's rules as errors on their fields."""
+        if not super().validate(extra_validators):
+            return False
+        for minutes_field in (self.reminder_minutes, self.chief_minutes):
+            if minutes_field.data is not None and not minutes_field.data.is_finite():
+                minutes_field.errors.append(_l("Enter a number of minutes."))
+                return False
+        found = ladder.problems(self.rungs(), sla_seconds=sla_seconds())
+        for name, message in found.items():
+            getattr(self, LADDER_FIELDS[name]).errors.append(message)
+        return not found
+
+
+class OverrideForm(LadderForm):
+    """One agency's own escalation ladder."""
+
+    agency = SelectField(
+        _l("Agency"), choices=[], validate_choice=True, validators=[DataRequired()]
+    )
+    submit = SubmitField(_l("Save the agency's ladder"))
