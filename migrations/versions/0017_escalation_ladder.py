@@ -7,7 +7,7 @@ notified). The first default version is made from this application's configured 
 dispatch already recorded follows it, so their schedules do not change.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-27 10:00:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0017'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
