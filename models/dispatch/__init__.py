@@ -1,7 +1,8 @@
 """Counter visits and agency dispatches: the 10-minute clock.
 
 - `tables` — Visit, Dispatch, VisitNote, their states, and the outcome rule on the dispatch
-- `rules` — the deadline (`deadline_after`) and the on-time rate (`on_time_rate`)
+- `rules` — the deadline (`deadline_after`), the on-time rate (`on_time_rate`) and the
+  satisfaction share (`satisfaction_share`); the visitor's wait is `Visit.visitor_wait()`
 - `access` — who sees which dispatches (`visible_condition`), fetching one for a user
 - `operations` — log a visit, notify, acknowledge, arrive, cancel, transfer, notes, corrections
 - `queries` — the open dispatches, today's, the history filters, outcome counts
@@ -9,6 +10,7 @@
 - `display` — revocable display links that show the live board on a wall screen
 - `presence` — whether an agency's inbox is open right now (`open_inboxes`)
 - `ladder` — the escalation ladder a supervisor keeps: versions, the one in effect per agency
+- `visitors` — the visitor at the counter: one-tap care notes, the rating after arrival
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
 
@@ -61,21 +63,48 @@ from models.dispatch.queries import (
     visible_open_dispatches,
     visits_on,
 )
-from models.dispatch.rules import deadline_after, on_time_rate
+from models.dispatch.rules import deadline_after, on_time_rate, satisfaction_share
 from models.dispatch.tables import (
     OPEN_STATES,
     OPEN_VALUES,
+    SCORE_VALUES,
     Dispatch,
     DispatchState,
     InboxPresence,
     Outcome,
+    RatingScore,
     Visit,
     VisitKind,
     VisitNote,
+    VisitRating,
     VisitStatus,
+)
+from models.dispatch.visitors import (
+    DEFAULT_CARE_NOTES,
+    CareNote,
+    add_care_note,
+    care_note,
+    care_notes,
+    note_label,
+    rate_visit,
+    rating_for,
+    wait_minutes,
 )
 
 __all__ = [
+    "DEFAULT_CARE_NOTES",
+    "SCORE_VALUES",
+    "CareNote",
+    "RatingScore",
+    "VisitRating",
+    "add_care_note",
+    "care_note",
+    "care_notes",
+    "note_label",
+    "rate_visit",
+    "rating_for",
+    "satisfaction_share",
+    "wait_minutes",
     "DisplayLink",
     "EscalationLadder",
     "Rungs",

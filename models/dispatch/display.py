@@ -89,6 +89,7 @@ def display_links() -> list[DisplayLink]:
 
 
 def dispatches_on_display(at: datetime | None = None):
-    """Every open dispatch, overdue first, as the clerks' live board lists them."""
+    """Every open dispatch, overdue first (not seniors first, as the clerks' board does: the
+    order would tell passers-by what the display does not show)."""
     stmt = open_dispatches(at).options(selectinload(Dispatch.visit), selectinload(Dispatch.agency))
     return list(db.session.scalars(stmt))

@@ -1,6 +1,6 @@
 """Who gets which notice about a dispatch, and what it carries: one function per kind of notice
-(notified, reminder, breach, chief), all written to the outbox with the same payload and the
-page links of `models.core.notices.dispatch_path`.
+(notified, reminder, breach, chief, a dissatisfied visitor), all written to the outbox with the
+same payload and the page links of `models.core.notices.dispatch_path`.
 
 No petitioner data travels: e-mail and webhooks leave the building.
 """
@@ -23,6 +23,7 @@ NOTIFIED, REMINDER, BREACH, CHIEF = (
     "dispatch.breach",
     "dispatch.escalated",
 )
+DISSATISFIED = "visit.dissatisfied"
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,21 @@ def enqueue_chief(dispatch: Dispatch, *, minutes_late: int) -> list[Notification
     """Still nobody `minutes_late` after the deadline: the users who receive escalations."""
     recipients = staff_recipients(_active_users(User.receives_escalations))
     return _enqueue(dispatch, "chief", CHIEF, recipients, step="chief", minutes_late=minutes_late)
+
+
+def enqueue_dissatisfied(
+    dispatch: Dispatch, *, visit_id: int, wait_minutes: float | None
+) -> list[Notification]:
+    """A visitor answered 不滿意 about the agency that served them: the users who receive
+    escalations (the service-centre chief) at once, with the visit, the agency and the wait."""
+    recipients = staff_recipients(_active_users(User.receives_escalations))
+    return _enqueue(
+        dispatch,
+        "dissatisfied",
+        DISSATISFIED,
+        recipients,
+        visit_id=visit_id,
+        score="dissatisfied",
+        wait_minutes=wait_minutes,
+        arrived_at=_iso(dispatch.arrived_at),
+    )

@@ -15,8 +15,12 @@ from models.dispatch.rules import on_time_rate
 from models.dispatch.tables import OPEN_VALUES, Dispatch, Visit
 from models.reference import Agency
 
-# What the dispatch lists show of each row, loaded with it (not one query per row).
-DETAILS = (selectinload(Dispatch.visit), selectinload(Dispatch.acknowledged_by))
+# What the dispatch lists show of each row, loaded with it (not one query per row): the visit
+# with its dispatches (the visitor's wait) and who acknowledged.
+DETAILS = (
+    selectinload(Dispatch.visit).selectinload(Visit.dispatches),
+    selectinload(Dispatch.acknowledged_by),
+)
 
 
 def open_dispatches(at: datetime | None = None):
@@ -31,8 +35,18 @@ def open_dispatches(at: datetime | None = None):
 
 
 def visible_open_dispatches(user, at: datetime | None = None) -> list[Dispatch]:
-    """The open dispatches `user` may see, overdue first (the live board, the agency inbox)."""
-    stmt = open_dispatches(at).where(visible_condition(user)).options(*DETAILS)
+    """The open dispatches `user` may see (the live board, the agency inbox): seniors and
+    visitors needing accessibility first (`Visit.priority_expr`), then overdue first."""
+    at = at or clock.now()
+    priority_first = case((Visit.priority_expr(), 0), else_=1)
+    overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
+    stmt = (
+        select(Dispatch)
+        .outerjoin(Visit, Dispatch.visit_id == Visit.id)
+        .where(Dispatch.state.in_(OPEN_VALUES), visible_condition(user))
+        .order_by(priority_first, overdue_first, Dispatch.deadline_at, Dispatch.id)
+        .options(*DETAILS)
+    )
     return list(db.session.scalars(stmt))
 
 

@@ -1,6 +1,7 @@
 """The dispatch rules the numbers depend on (DESIGN "The rules"), each written once: the
-deadline and the on-time rate. Whether one dispatch is on time, late or not counted is
-`Dispatch.outcome()` (models.dispatch.tables), with its SQL twin `Dispatch.outcome_expr()`."""
+deadline, the on-time rate and the satisfaction share. Whether one dispatch is on time, late or
+not counted is `Dispatch.outcome()` (models.dispatch.tables), with its SQL twin
+`Dispatch.outcome_expr()`; the visitor's wait is `Visit.visitor_wait()` there too."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,3 +22,9 @@ def on_time_rate(on_time: int, counted: int) -> Decimal | None:
     if 2 * remainder >= counted:
         hundredths += 1
     return Decimal(hundredths).scaleb(-2)
+
+
+def satisfaction_share(satisfied: int, responses: int) -> Decimal | None:
+    """Satisfied ÷ responses × 100 in Decimal, half up to 2 places (DESIGN "Satisfaction
+    share"); None when nobody answered. The same arithmetic as the on-time rate."""
+    return on_time_rate(satisfied, responses)

@@ -3,14 +3,32 @@ the clerk's notes, with the outcome rule (DESIGN "What the rate counts") on the 
 
 The outcome rule lives in `Dispatch.outcome()` and `Dispatch.outcome_expr()`: one rule, written
 for a single dispatch and as one SQL expression for roll-ups; a test pins that they agree.
+
+The visitor's wait (DESIGN "The visitor's wait") is written the same way: `Visit.served_dispatch`
+and `Visit.visitor_wait()` for one visit, `Dispatch.serves_visit_clause()` for roll-ups (the
+dispatch whose arrival ended the wait); `Visit.priority_expr()` is the SQL twin of
+`Visit.needs_priority` (seniors and visitors needing accessibility first).
 """
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, and_, case, literal
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from models.core import clock, db
 from models.reference import Agency
@@ -91,6 +109,7 @@ class Visit(db.Model):
     note_entries: Mapped[list["VisitNote"]] = relationship(
         back_populates="visit", order_by="VisitNote.id"
     )
+    rating: Mapped["VisitRating | None"] = relationship(back_populates="visit", uselist=False)
 
     @property
     def has_personal_data(self) -> bool:
@@ -101,6 +120,47 @@ class Visit(db.Model):
     def open_dispatch(self) -> "Dispatch | None":
         """The dispatch still running for this visit, if any."""
         return next((d for d in self.dispatches if d.is_open), None)
+
+    @property
+    def needs_priority(self) -> bool:
+        """A senior, or a visitor needing accessibility: marked and listed first."""
+        return bool(self.is_senior or self.needs_accessibility)
+
+    @classmethod
+    def priority_expr(cls):
+        """SQL twin of `needs_priority` (for ordering lists)."""
+        return or_(cls.is_senior, cls.needs_accessibility)
+
+    @property
+    def served_dispatch(self) -> "Dispatch | None":
+        """The dispatch whose responder finally served the visitor: the latest arrival among
+        the visit's dispatches (across transfers and re-notifications); None while nobody
+        arrived. The same rule as `Dispatch.serves_visit_clause()`."""
+        arrived = [d for d in self.dispatches if d.arrived_at is not None]
+        return max(arrived, key=lambda d: (d.arrived_at, d.id), default=None)
+
+    def visitor_wait(self) -> timedelta | None:
+        """The visitor's whole wait: from the visit's logging (`created_at`) to the arrival of
+        the responder who finally served it; None when nobody arrived (not zero)."""
+        served = self.served_dispatch
+        return None if served is None else served.arrived_at - self.created_at
+
+    @property
+    def wait_seconds(self) -> int | None:
+        """The visitor's whole wait in whole seconds (half up, as the roll-up's SQL rounds)."""
+        wait = self.visitor_wait()
+        if wait is None:
+            return None
+        exact = Decimal(str(wait.total_seconds()))
+        return int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+
+    def wait_at(self, at: datetime | None = None) -> timedelta:
+        """How long the visitor has waited at instant `at`: the whole wait once served, else
+        the time since the visit was logged."""
+        wait = self.visitor_wait()
+        if wait is not None:
+            return wait
+        return (at or clock.now()) - self.created_at
 
 
 class Dispatch(db.Model):
@@ -203,9 +263,29 @@ class Dispatch(db.Model):
         """SQL condition: open and past the deadline at `at`."""
         return and_(cls.state.in_(OPEN_VALUES), cls.deadline_at < at)
 
+    @classmethod
+    def serves_visit_clause(cls):
+        """SQL condition: this dispatch is the one that finally served its visit (it arrived
+        and no other dispatch of the visit arrived later): `Visit.served_dispatch` in SQL."""
+        other = aliased(cls)
+        later = (
+            select(other.id)
+            .where(
+                other.visit_id == cls.visit_id,
+                other.arrived_at.is_not(None),
+                or_(
+                    other.arrived_at > cls.arrived_at,
+                    and_(other.arrived_at == cls.arrived_at, other.id > cls.id),
+                ),
+            )
+            .exists()
+        )
+        return and_(cls.visit_id.is_not(None), cls.arrived_at.is_not(None), ~later)
+
 
 class VisitNote(db.Model):
-    """A clerk's note while looking after a visitor (代為接待), with time and author."""
+    """A clerk's note while looking after a visitor (代為接待), with time and author: free text,
+    or a one-tap care note (`kind` is its code, `text` its Chinese label when recorded)."""
 
     __tablename__ = "visit_note"
     __table_args__ = (Index("ix_visit_note_visit", "visit_id", "at"),)
@@ -216,9 +296,46 @@ class VisitNote(db.Model):
     at: Mapped[datetime]
     by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(40))  # 0014: a care note's code, else None
 
     visit: Mapped[Visit] = relationship(back_populates="note_entries")
     by: Mapped["User | None"] = relationship(foreign_keys=[by_id])
+
+
+class RatingScore(enum.StrEnum):
+    """The visitor's verdict at the counter (質化指標), API codes."""
+
+    SATISFIED = "satisfied"  # 滿意
+    NEUTRAL = "neutral"  # 普通
+    DISSATISFIED = "dissatisfied"  # 不滿意
+
+
+SCORE_VALUES = [s.value for s in RatingScore]
+
+
+class VisitRating(db.Model):
+    """The visitor's one answer after the responder arrived (unique per visit, in the DB)."""
+
+    __tablename__ = "visit_rating"
+    __table_args__ = (
+        UniqueConstraint("visit_id", name="uq_visit_rating_visit_id"),
+        CheckConstraint("score IN ('satisfied', 'neutral', 'dissatisfied')", name="score_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"))
+    # The dispatch that served the visitor when they answered (its agency is the one rated).
+    dispatch_id: Mapped[int] = mapped_column(ForeignKey("dispatch.id"))
+    score: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # whose screen it was
+
+    visit: Mapped[Visit] = relationship(back_populates="rating")
+    dispatch: Mapped[Dispatch] = relationship()
+
+
+# The dispatches of a visit (the board's served/wait look-ups, the served-dispatch rule).
+Index("ix_dispatch_visit_arrived", Dispatch.visit_id, Dispatch.arrived_at)
 
 
 class InboxPresence(db.Model):

@@ -94,9 +94,23 @@ def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, data
 
 
+def _in_frozen_shape(frozen: dict, path: str) -> bool:
+    """False when a figure belongs to a section the frozen figures do not have at all (added to
+    the report after the year was closed, e.g. `satisfaction`); a new row of a table is in."""
+    node: Any = frozen
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return True  # inside a table: a row that was not there is a restatement
+        if part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def restatement(frozen: dict, current: dict) -> list[dict[str, Any]]:
-    """The figures of a closed year that differ now from the frozen ones."""
-    now = dict(flatten(current))
+    """The figures of a closed year that differ now from the frozen ones (sections added to the
+    report after the year was closed are not restatements)."""
+    now = {path: value for path, value in flatten(current) if _in_frozen_shape(frozen, path)}
     changes = []
     for path, value in flatten(frozen):
         if path.endswith(("_zh", "_en")) or path in ("year", "roc_year"):

@@ -20,7 +20,7 @@ from sqlalchemy import Index, case, func, select
 
 from models.core import clock, db
 from models.core.sqlfuncs import seconds_between, taipei_date
-from models.dispatch import Dispatch, Outcome
+from models.dispatch import Dispatch, Outcome, RatingScore, Visit, VisitRating, satisfaction_share
 from models.facility import Defect, InspectionPlan, InspectionRound
 from models.reference import (
     Agency,
@@ -332,7 +332,9 @@ def figures(year: int, at: datetime | None = None, refs: Refs | None = None) -> 
     year = check_year(year, at)
     refs = refs or load_refs()
     dispatch = _dispatch_figures(year, at, refs)
+    dispatch["wait_minutes"] = wait_figures(year, refs)
     defects = _defect_figures(year, at, refs)
+    satisfaction = satisfaction_figures(year, refs)
     return {
         "year": year,
         "roc_year": clock.roc_year(year),
@@ -340,7 +342,8 @@ def figures(year: int, at: datetime | None = None, refs: Refs | None = None) -> 
         "complete": at >= clock.year_bounds(year)[1],
         "dispatch": dispatch,
         "defects": defects,
-        "narrative": narrative(year, dispatch, defects),
+        "satisfaction": satisfaction,
+        "narrative": narrative(year, dispatch, defects, satisfaction),
     }
 
 
@@ -377,3 +380,88 @@ def report_years(at: datetime | None = None) -> list[int]:
     ]
     first = min([clock.taipei_year(f) for f in firsts if f is not None] + [current - 1])
     return list(range(current, max(first, FIRST_YEAR) - 1, -1))
+
+
+# --- The visitor: the whole wait and the verdict (issue 13) -----------------------------------
+
+
+def _agency_order(refs: Refs, ids) -> list[Agency]:
+    """The agencies of `ids` in the report's order (desk agencies first, then sort order)."""
+    return sorted(
+        (refs.agencies[a] for a in ids), key=lambda a: (not a.has_desk, a.sort_order, a.code)
+    )
+
+
+def visitor_wait_query(year: int):
+    """SQL: the visits logged in the year that a responder served, counted by the serving
+    dispatch's agency and the whole seconds from the visit's logging to that arrival
+    (`Dispatch.serves_visit_clause`: the latest arrival of the visit's dispatches)."""
+    rows = (
+        select(
+            Dispatch.agency_id.label("agency_id"),
+            seconds_between(Visit.created_at, Dispatch.arrived_at).label("seconds"),
+        )
+        .join(Visit, Visit.id == Dispatch.visit_id)
+        .where(clock.in_year(Visit.created_at, year), Dispatch.serves_visit_clause())
+        .subquery()
+    )
+    keys = (rows.c.agency_id, rows.c.seconds)
+    return select(*keys, func.count().label("n")).group_by(*keys)
+
+
+def wait_figures(year: int, refs: Refs) -> dict[str, Any]:
+    """`dispatch.wait_minutes`: the visitors' whole wait (count, median, p90 in minutes, one
+    decimal, half up; PERCENTILE.INC), for the year and per serving agency."""
+    by_agency: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    everyone: Counter = Counter()
+    for agency_id, seconds, n in db.session.execute(visitor_wait_query(year)):
+        by_agency[agency_id].append((seconds, n))
+        everyone[seconds] += n
+    return {
+        **_minutes(list(everyone.items())),
+        "by_agency": [
+            {"agency": a.code, **_names(a), **_minutes(by_agency[a.id])}
+            for a in _agency_order(refs, by_agency)
+        ],
+    }
+
+
+def satisfaction_query(year: int):
+    """SQL: the visitors' answers for the visits logged in the year, counted by the agency of
+    the dispatch that served them and by answer."""
+    return (
+        select(Dispatch.agency_id, VisitRating.score, func.count().label("n"))
+        .join(Visit, Visit.id == VisitRating.visit_id)
+        .join(Dispatch, Dispatch.id == VisitRating.dispatch_id)
+        .where(clock.in_year(Visit.created_at, year))
+        .group_by(Dispatch.agency_id, VisitRating.score)
+    )
+
+
+def _answers(counter: Counter) -> dict[str, Any]:
+    responses = sum(counter[s.value] for s in RatingScore)
+    satisfied = counter[RatingScore.SATISFIED.value]
+    return {
+        "responses": responses,
+        "satisfied": satisfied,
+        "neutral": counter[RatingScore.NEUTRAL.value],
+        "dissatisfied": counter[RatingScore.DISSATISFIED.value],
+        "share_satisfied": json_rate(satisfaction_share(satisfied, responses)),
+    }
+
+
+def satisfaction_figures(year: int, refs: Refs) -> dict[str, Any]:
+    """`satisfaction`: the visitors' answers (質化指標) of the year and the share satisfied
+    (half up, 2 decimals, Decimal; null without answers), for the year and per agency."""
+    by_agency: dict[int, Counter] = defaultdict(Counter)
+    everyone: Counter = Counter()
+    for agency_id, score, n in db.session.execute(satisfaction_query(year)):
+        by_agency[agency_id][score] += n
+        everyone[score] += n
+    return {
+        **_answers(everyone),
+        "by_agency": [
+            {"agency": a.code, **_names(a), **_answers(by_agency[a.id])}
+            for a in _agency_order(refs, by_agency)
+        ],
+    }

@@ -1,5 +1,6 @@
-"""The two sentences of the published report, written from the figures (DESIGN "The narrative"),
-and the way DESIGN writes a target (85, 87.5) and a rate (86.44) in them."""
+"""The sentences of the published report, written from the figures (DESIGN "The narrative"),
+and the way DESIGN writes a target (85, 87.5) and a rate (86.44) in them: the two published
+ones, and a third on the visitors' satisfaction when any visitor answered."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -22,8 +23,11 @@ def format_rate(value: Decimal | float | None) -> str:
     return f"{Decimal(str(value)).quantize(HUNDREDTHS, ROUND_HALF_UP):f}"
 
 
-def narrative(year: int, dispatch: dict, defects: dict) -> list[str]:
-    """The two sentences of the published report, written from the figures (always Chinese)."""
+def narrative(
+    year: int, dispatch: dict, defects: dict, satisfaction: dict | None = None
+) -> list[str]:
+    """The sentences of the published report, written from the figures (always Chinese): the
+    two published ones, and the satisfaction sentence when any visitor answered."""
     roc = clock.roc_year(year)
     minutes = dispatch.get("sla_minutes")
     limit = f"{format_target(minutes)}分鐘" if minutes is not None else "規定時限"
@@ -43,4 +47,18 @@ def narrative(year: int, dispatch: dict, defects: dict) -> list[str]:
         )
     parts = "、".join(f"{c['name_zh']}{c['fixed']}件" for c in defects["by_category"])
     second = f"{roc}年度缺失案件並完成改善總計{defects['fixed']}件({parts})。"
-    return [first, second]
+    third = satisfaction_sentence(year, satisfaction)
+    return [first, second] if third is None else [first, second, third]
+
+
+def satisfaction_sentence(year: int, satisfaction: dict | None) -> str | None:
+    """The third sentence, in the published style, e.g. `112年度派員到場服務之民眾滿意度調查
+    共計回收40件，其中表示滿意者34件，滿意度為85.00%。`; None when nobody answered."""
+    if not satisfaction or not satisfaction.get("responses"):
+        return None
+    roc = clock.roc_year(year)
+    return (
+        f"{roc}年度派員到場服務之民眾滿意度調查共計回收{satisfaction['responses']}件，"
+        f"其中表示滿意者{satisfaction['satisfied']}件，"
+        f"滿意度為{format_rate(satisfaction['share_satisfied'])}%。"
+    )

@@ -108,6 +108,10 @@ TABLE = [
     R("POST", "/desk/dispatches/{dispatch}/notes", CLERK),
     R("POST", "/desk/dispatches/{dispatch}/transfer", CLERK),
     R("POST", "/desk/dispatches/{dispatch}/correct", SUPERVISOR),
+    # the visitor (issue 13): one-tap care notes; the rating screen (nobody arrived yet: 409)
+    R("POST", "/desk/dispatches/{dispatch}/care", CLERK, {"code": "seated"}),
+    R("GET", "/desk/visits/{visit}/rating", CLERK),
+    R("POST", "/desk/visits/{visit}/rating", CLERK, {"score": "satisfied"}),
     # --- the agency side ----------------------------------------------------------------
     R("GET", "/agency/", AGENCIES),
     R("GET", "/agency/history", AGENCIES),
@@ -118,6 +122,7 @@ TABLE = [
     R("POST", "/api/v1/visits", CLERK, {"kind": "petition", "subject": "戶籍謄本"}),
     R("POST", "/api/v1/visits/{visit}/dispatches", CLERK, {"agency": "labor"}),
     R("POST", "/api/v1/visits/{visit}/settle", CLERK),
+    R("POST", "/api/v1/visits/{visit}/rating", CLERK, {"score": "satisfied"}),
     R("GET", "/api/v1/dispatches", only("clerk", "supervisor", "agency_a", "agency_b")),
     R("GET", "/api/v1/dispatches/open", only("clerk", "supervisor", "agency_a", "agency_b")),
     R("GET", "/api/v1/dispatches/{dispatch}", DISPATCH_API_VIEW),

@@ -4,7 +4,6 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import get_locale
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy.orm import selectinload
 
 from models.core import clock, db
 from models.core.errors import Forbidden
@@ -12,12 +11,14 @@ from models.dispatch import (
     MAX_ETA_MINUTES,
     MAX_TEXT,
     PHONE_RE,
+    SCORE_VALUES,
     Dispatch,
     DispatchFilter,
     DispatchState,
     Outcome,
     Visit,
     VisitKind,
+    VisitRating,
     VisitStatus,
     acknowledge,
     arrive,
@@ -28,6 +29,8 @@ from models.dispatch import (
     log_visit,
     notify,
     open_inboxes,
+    rate_visit,
+    rating_for,
     record_inbox_seen,
     search_dispatches,
     settle_visit,
@@ -36,6 +39,7 @@ from models.dispatch import (
     visit_for,
 )
 from models.dispatch.privacy import mask_name, mask_phone
+from models.dispatch.queries import DETAILS
 from models.users import Role, User
 from webapp.api.convention import (
     ApiBlueprint,
@@ -140,6 +144,17 @@ class DispatchSchema(Schema):
             "description": "Seconds to the deadline (negative when overdue); null once ended"
         },
     )
+    visit_created_at = TaipeiDateTime(
+        allow_none=True,
+        metadata={"description": "When the visit was logged: the visitor's wait starts there"},
+    )
+    visitor_wait_seconds = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The visitor's whole wait, logging to the arrival that served them "
+            "(across transfers); null until someone arrived"
+        },
+    )
 
 
 class LiveDispatchSchema(DispatchSchema):
@@ -213,6 +228,38 @@ class VisitSchema(Schema):
         required=True,
         metadata={"description": "The visit's latest dispatch, if any"},
     )
+    visitor_wait_seconds = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The visitor's whole wait; null until someone arrived"},
+    )
+    rating = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(SCORE_VALUES),
+        metadata={"description": "The visitor's answer, if they gave one"},
+    )
+
+
+class RatingInSchema(Schema):
+    """The visitor's answer, after the responder arrived (one per visit)."""
+
+    score = fields.String(
+        required=True,
+        validate=validate.OneOf(SCORE_VALUES),
+        metadata={"description": "satisfied 滿意, neutral 普通, dissatisfied 不滿意"},
+    )
+
+
+class RatingSchema(Schema):
+    """A visitor's recorded answer."""
+
+    visit_id = fields.Integer(required=True)
+    dispatch_id = fields.Integer(
+        required=True, metadata={"description": "The dispatch that served the visitor"}
+    )
+    agency = fields.String(required=True, metadata={"description": "Its agency's code"})
+    score = fields.String(required=True, validate=validate.OneOf(SCORE_VALUES))
+    at = TaipeiDateTime(required=True)
+    visitor_wait_seconds = fields.Integer(allow_none=True)
 
 
 class VisitInSchema(Schema):
@@ -345,6 +392,8 @@ def dispatch_data(dispatch: Dispatch, at: datetime | None = None) -> dict:
         "remaining_seconds": (
             int((dispatch.deadline_at - at).total_seconds()) if dispatch.is_open else None
         ),
+        "visit_created_at": visit.created_at if visit else None,
+        "visitor_wait_seconds": visit.wait_seconds if visit else None,
     }
 
 
@@ -366,6 +415,20 @@ def visit_data(visit: Visit) -> dict:
         "created_at": visit.created_at,
         "closed_at": visit.closed_at,
         "dispatch": dispatch_data(latest) if latest else None,
+        "visitor_wait_seconds": visit.wait_seconds,
+        "rating": visit.rating.score if visit.rating else None,
+    }
+
+
+def rating_data(rating: VisitRating) -> dict:
+    """The API view of a visitor's answer."""
+    return {
+        "visit_id": rating.visit_id,
+        "dispatch_id": rating.dispatch_id,
+        "agency": rating.dispatch.agency.code,
+        "score": rating.score,
+        "at": rating.at,
+        "visitor_wait_seconds": rating.visit.wait_seconds,
     }
 
 
@@ -379,7 +442,7 @@ def _dispatch_viewer() -> User:
 
 
 def _with_details(stmt):
-    return stmt.options(selectinload(Dispatch.visit), selectinload(Dispatch.acknowledged_by))
+    return stmt.options(*DETAILS)
 
 
 # --- Visits ------------------------------------------------------------------------------
@@ -420,6 +483,26 @@ def settle(visit_id: int):
     settle_visit(visit, by=acting_user())
     db.session.commit()
     return visit_data(visit)
+
+
+@visits_blp.route("/<int:visit_id>/rating", methods=["POST"])
+@visits_blp.arguments(RatingInSchema)
+@visits_blp.response(201, RatingSchema)
+@visits_blp.errors(
+    400,
+    403,
+    404,
+    409,
+    422,
+    notes={409: "Nobody has arrived yet, or the visitor has already answered (one per visit)"},
+)
+def rate(data, visit_id: int):
+    """The visitor's one answer after the responder arrived (clerks: the counter's screen);
+    不滿意 tells the service-centre chief at once."""
+    visit = visit_for(acting_user(), visit_id)
+    rate_visit(visit, data["score"], by=acting_user())
+    db.session.commit()
+    return rating_data(rating_for(visit))
 
 
 # --- Dispatches --------------------------------------------------------------------------

@@ -79,6 +79,52 @@ class YearToDateSchema(Schema):
     )
 
 
+class AgencyMinutesSchema(MinutesSchema):
+    """One serving agency's visitors' whole wait."""
+
+    agency = fields.String(metadata={"description": "agency code"})
+    name_zh = fields.String()
+    name_en = fields.String()
+
+
+class WaitMinutesSchema(MinutesSchema):
+    """The visitors' whole wait: from logging the visit to the arrival of the responder who
+    finally served it (across transfers), for the visits logged in the year; visits nobody
+    arrived for are left out. Minutes, one decimal, half up; PERCENTILE.INC."""
+
+    by_agency = fields.List(
+        fields.Nested(AgencyMinutesSchema),
+        metadata={"description": "per agency that served (its dispatch arrived)"},
+    )
+
+
+class AnswersSchema(Schema):
+    """The visitors' answers after the arrival (one per visit)."""
+
+    responses = fields.Integer()
+    satisfied = fields.Integer()
+    neutral = fields.Integer()
+    dissatisfied = fields.Integer()
+    share_satisfied = fields.Float(
+        allow_none=True,
+        metadata={"description": "satisfied ÷ responses × 100, half up, 2 decimals; null if none"},
+    )
+
+
+class AgencyAnswersSchema(AnswersSchema):
+    """One serving agency's answers."""
+
+    agency = fields.String(metadata={"description": "agency code"})
+    name_zh = fields.String()
+    name_en = fields.String()
+
+
+class SatisfactionSchema(AnswersSchema):
+    """The visitors' verdict (質化指標) for the visits logged in the year."""
+
+    by_agency = fields.List(fields.Nested(AgencyAnswersSchema))
+
+
 class DispatchFiguresSchema(Schema):
     """The dispatch figures of the year."""
 
@@ -97,6 +143,7 @@ class DispatchFiguresSchema(Schema):
     by_month = fields.List(fields.Nested(MonthRowSchema))
     minutes_to_arrival = fields.Nested(MinutesSchema)
     minutes_to_acknowledgement = fields.Nested(MinutesSchema)
+    wait_minutes = fields.Nested(WaitMinutesSchema)
 
 
 class DueSchema(Schema):
@@ -164,7 +211,11 @@ class FiguresSchema(Schema):
     complete = fields.Boolean(metadata={"description": "the year was over at as_of"})
     dispatch = fields.Nested(DispatchFiguresSchema)
     defects = fields.Nested(DefectsSchema)
-    narrative = fields.List(fields.String(), metadata={"description": "the two sentences"})
+    satisfaction = fields.Nested(SatisfactionSchema)
+    narrative = fields.List(
+        fields.String(),
+        metadata={"description": "the two sentences, and a third on satisfaction when any"},
+    )
 
 
 class ChangeSchema(Schema):

@@ -10,13 +10,19 @@ bp = Blueprint("desk", __name__)
 @bp.app_context_processor
 def dispatch_labels():
     """Labels and helpers for the desk and agency templates."""
+    from flask_babel import get_locale
+
+    from models.dispatch import care_notes, note_label
     from webapp.desk import labels
 
     return {
+        "care_notes": care_notes,
+        "note_text": lambda note: note_label(note, str(get_locale() or "")),
         "kind_label": lambda k: labels.KIND_LABELS.get(k, k),
         "visit_status_label": lambda s: labels.VISIT_STATUS_LABELS.get(s, s),
         "state_label": lambda s: labels.STATE_LABELS.get(s, s),
         "time_field_label": lambda f: labels.TIME_FIELD_LABELS.get(f, f),
+        "score_label": lambda s: labels.SCORE_LABELS.get(s, s),
         "urgency": labels.urgency,
         "between": labels.between,
         "clock_text": labels.clock_text,
@@ -50,4 +56,4 @@ def iso_local_filter(text):
         return str(text)
 
 
-from webapp.desk import views  # noqa: E402, F401
+from webapp.desk import views, visitor  # noqa: E402, F401

@@ -149,3 +149,15 @@ class HistoryFilterForm(Form):
             [("", _l("Any"))] + [(o.value, label) for o, label in OUTCOME_LABELS.items()]
         ),
     )
+
+
+class CareNoteForm(Form):
+    """A one-tap care note: the pressed button's `code` (models.dispatch.visitors)."""
+
+    code = StringField(_l("Care note"), validators=[DataRequired(), Length(max=40)])
+
+
+class RatingForm(Form):
+    """The visitor's answer: the pressed button's `score`."""
+
+    score = StringField(_l("Answer"), validators=[DataRequired(), Length(max=20)])

@@ -2,11 +2,12 @@
 
 from datetime import datetime
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models.core import audit, clock
-from models.dispatch import Dispatch, DispatchState, VisitKind, VisitStatus
+from models.dispatch import Dispatch, DispatchState, RatingScore, VisitKind, VisitStatus, note_label
 from models.dispatch import corrections as dispatch_corrections
 from models.dispatch import transferred_from as dispatch_transferred_from
 
@@ -30,6 +31,12 @@ STATE_LABELS = {
     DispatchState.ARRIVED: _l("Arrived"),
     DispatchState.CANCELLED: _l("Cancelled"),
     DispatchState.TRANSFERRED: _l("Transferred"),
+}
+
+SCORE_LABELS = {
+    RatingScore.SATISFIED: _l("Satisfied"),
+    RatingScore.NEUTRAL: _l("Neutral"),
+    RatingScore.DISSATISFIED: _l("Dissatisfied"),
 }
 
 TIME_FIELD_LABELS = {
@@ -129,9 +136,16 @@ def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
             detail,
         )
     if visit is not None and with_notes:
+        locale = str(get_locale() or "")
         for note in visit.note_entries:
             if note.dispatch_id in (None, dispatch.id):
-                add(note.at, _("Note"), note.by.name if note.by else None, note.text, "note")
+                title = _("Looking after the visitor") if note.kind else _("Note")
+                who = note.by.name if note.by else None
+                add(note.at, title, who, note_label(note, locale), "care" if note.kind else "note")
+        rating = visit.rating
+        if rating is not None and rating.dispatch_id == dispatch.id:
+            answer = SCORE_LABELS.get(rating.score, rating.score)
+            add(rating.at, _("The visitor answered: %(answer)s", answer=answer), kind="rating")
     ended_by = dispatch.ended_by.name if dispatch.ended_by else None
     if dispatch.state == DispatchState.ARRIVED:
         add(

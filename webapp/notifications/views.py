@@ -32,6 +32,9 @@ TITLES = {
     "dispatch.reminder": _l("Reminder: %(agency)s has not acknowledged; deadline %(deadline)s"),
     "dispatch.breach": _l("Overdue: nobody from %(agency)s arrived by %(deadline)s"),
     "dispatch.escalated": _l("Escalation: still nobody from %(agency)s since %(deadline)s"),
+    "visit.dissatisfied": _l(
+        "Dissatisfied visitor: visit #%(visit)s, served by %(agency)s after %(wait)s minutes"
+    ),
 }
 
 
@@ -51,7 +54,13 @@ def describe(notice, dispatch: Dispatch | None) -> str:
             "agency", ""
         )
         deadline = payload.get("deadline_at", "")
-    return str(template) % {"agency": agency, "deadline": deadline}
+    wait = payload.get("wait_minutes")
+    return str(template) % {
+        "agency": agency,
+        "deadline": deadline,
+        "visit": payload.get("visit_id", "—"),
+        "wait": "—" if wait is None else wait,
+    }
 
 
 @bp.route("/notifications")

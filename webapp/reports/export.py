@@ -60,8 +60,19 @@ LABELS = {
     "zone": _l("Zone"),
     "code": _l("Code"),
     "year": _l("Year"),
+    "wait_median": _l("Median minutes of the visitor's whole wait"),
+    "wait_p90": _l("90th percentile minutes of the visitor's whole wait"),
+    "wait_count": _l("Visitors served (with a wait)"),
+    "responses": _l("Visitors' answers"),
+    "satisfied": _l("Satisfied"),
+    "neutral": _l("Neutral"),
+    "dissatisfied": _l("Dissatisfied"),
+    "share_satisfied": _l("Share satisfied (%)"),
+    "wait_minutes": _l("The visitor's whole wait (minutes)"),
+    "satisfaction": _l("Visitors' satisfaction"),
+    "count": _l("Count"),
 }
-RATE_KEYS = ("rate", "share_within_due")
+RATE_KEYS = ("rate", "share_within_due", "share_satisfied")
 MIME = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
@@ -182,6 +193,7 @@ def to_text(report: dict) -> str:
     if d.get("year_to_date"):
         needed = d["year_to_date"]["needed_in_a_row"]
         lines.append(f"{label('needed_in_a_row')}: {'—' if needed is None else needed}")
+    lines += _visitor_lines(report)
     lines.append(
         f"{defects}: {label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
         f"{label('open')} {f['open']}"
@@ -291,6 +303,10 @@ def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
         ("past_due", ("defects", "past_due")),
         ("not_yet_due", ("defects", "not_yet_due")),
         ("share_within_due", ("defects", "share_within_due")),
+        ("wait_median", ("dispatch", "wait_minutes", "median")),
+        ("wait_p90", ("dispatch", "wait_minutes", "p90")),
+        ("responses", ("satisfaction", "responses")),
+        ("share_satisfied", ("satisfaction", "share_satisfied")),
     ]
     for key, path in rows:
         this, before = both(path)
@@ -375,6 +391,8 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     for row in f["inspection_rounds"]:
         rounds.row([row["zone"], row["name_zh"], row["done"], row["planned"]])
 
+    _visitor_sheet(sheet, report)
+
     if period.get("restatement"):
         restated = sheet(_("Restatement"), [_("Figure"), _("Frozen"), _("Current")])
         for change in period["restatement"]:
@@ -392,3 +410,88 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         raw_defects.row(list(row.values()))
     workbook.close()
     return out.getvalue()
+
+
+# --- The visitor: the whole wait and the verdict (issue 13) ----------------------------------
+
+
+def _show(value) -> str:
+    return "—" if value is None else str(value)
+
+
+def _visitor_lines(report: dict) -> list[str]:
+    """The text output's lines on the visitor's wait and satisfaction (when in the report)."""
+    wait = report["dispatch"].get("wait_minutes")
+    answers = report.get("satisfaction")
+    lines = []
+    if wait:
+        lines.append(
+            f"{label('wait_median')}: {_show(wait['median'])} · {label('wait_p90')}: "
+            f"{_show(wait['p90'])} · {label('wait_count')}: {wait['count']}"
+        )
+    if answers:
+        lines.append(
+            f"{label('responses')}: {answers['responses']} · {label('share_satisfied')}: "
+            f"{format_rate(answers['share_satisfied'])}"
+        )
+    return lines
+
+
+VISITOR_COLUMNS = (
+    "rate",
+    "wait_count",
+    "wait_median",
+    "wait_p90",
+    "responses",
+    "satisfied",
+    "neutral",
+    "dissatisfied",
+    "share_satisfied",
+)
+
+
+def visitor_rows(report: dict) -> list[dict[str, Any]]:
+    """Per agency: the on-time rate beside the visitor's wait and the visitors' answers (the
+    agencies in any of the three lists, in the report's order); keys of VISITOR_COLUMNS."""
+    d = report["dispatch"]
+    wait = {r["agency"]: r for r in (d.get("wait_minutes") or {}).get("by_agency", [])}
+    answers = {r["agency"]: r for r in (report.get("satisfaction") or {}).get("by_agency", [])}
+    rows, seen = [], set()
+    for source in (d["by_agency"], list(wait.values()), list(answers.values())):
+        for row in source:
+            if row["agency"] in seen:
+                continue
+            seen.add(row["agency"])
+            code = row["agency"]
+            rate = next((r["rate"] for r in d["by_agency"] if r["agency"] == code), None)
+            w, a = wait.get(code, {}), answers.get(code, {})
+            rows.append(
+                {
+                    "agency": code,
+                    "name_zh": row["name_zh"],
+                    "name_en": row["name_en"],
+                    "rate": rate,
+                    "wait_count": w.get("count", 0),
+                    "wait_median": w.get("median"),
+                    "wait_p90": w.get("p90"),
+                    "responses": a.get("responses", 0),
+                    "satisfied": a.get("satisfied", 0),
+                    "neutral": a.get("neutral", 0),
+                    "dissatisfied": a.get("dissatisfied", 0),
+                    "share_satisfied": a.get("share_satisfied"),
+                }
+            )
+    return rows
+
+
+def _visitor_sheet(sheet, report: dict) -> None:
+    """The XLSX sheet of the visitor's wait and satisfaction per agency, beside the rate."""
+    if "satisfaction" not in report and "wait_minutes" not in report["dispatch"]:
+        return  # figures frozen before issue 13
+    table = sheet(
+        _("Visitors by agency"),
+        [label("code"), label("agency")] + [label(k) for k in VISITOR_COLUMNS],
+    )
+    rates = tuple(2 + i for i, k in enumerate(VISITOR_COLUMNS) if k in RATE_KEYS)
+    for row in visitor_rows(report):
+        table.row([row["agency"], row["name_zh"]] + [row[k] for k in VISITOR_COLUMNS], rates)

@@ -39,6 +39,7 @@ from webapp.reports.export import (
     to_csv,
     to_json,
     to_xlsx,
+    visitor_rows,
     year_label,
     yes_no,
 )
@@ -335,4 +336,5 @@ def _helpers():
             OUTCOME_FILTER_LABELS.get(value) or outcome_label(value)
         ),
         "status_label": lambda value: STATUS_LABELS.get(value, value),
+        "visitor_rows": visitor_rows,
     }

@@ -8,6 +8,8 @@
  *   server time and the page keeps the offset to the browser's clock.
  * - Colours by urgency (more than 3 minutes left / 3 minutes or less / overdue), overdue
  *   judged from deadline_at like the server does.
+ * - Ticks the visitor's own wait beside the agency's clock (from the visit's logging, across
+ *   transfers) and marks seniors and visitors needing accessibility (listed first by the server).
  * - A visible alert for new dispatches always. On the board a sound (alerts.js's CityDeskSound)
  *   when switched on; the agency's sound, notifications and lock are alerts.js's, which gets
  *   every poll's answer as a "citydesk:feed" event.
@@ -113,6 +115,9 @@
     );
     setText(field(el, "status"), overdue ? T.overdue : T.left);
     if (!isNaN(notified)) setText(field(el, "elapsed"), clockText(Math.floor((now - notified) / 1000)));
+    // The visitor's own wait runs from the visit's logging, across transfers.
+    var visitCreated = Date.parse(el.getAttribute("data-visit-created"));
+    if (!isNaN(visitCreated)) setText(field(el, "wait"), clockText(Math.floor((now - visitCreated) / 1000)));
     ["ok", "warn", "overdue"].forEach(function (name) {
       el.classList.toggle("urgency-" + name, name === urgency);
     });
@@ -182,6 +187,12 @@
     el.setAttribute("data-notified", d.notified_at);
     el.setAttribute("data-state", d.state);
     el.classList.toggle("is-waiting", !d.acknowledged_at);
+    // Seniors and visitors needing accessibility: marked (the server lists them first).
+    el.classList.toggle("is-priority", !!(d.is_senior || d.needs_accessibility));
+    if (d.visit_created_at) el.setAttribute("data-visit-created", d.visit_created_at);
+    else el.removeAttribute("data-visit-created");
+    var waitLine = field(el, "wait-line");
+    if (waitLine) waitLine.hidden = !d.visit_created_at;
     setText(field(el, "agency"), d.agency_name);
     setText(field(el, "extension"), d.agency_extension || "—");
     setText(field(el, "id"), String(d.id));
