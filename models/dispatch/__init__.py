@@ -8,6 +8,7 @@
 - `notices` — who gets which notice about a dispatch, and what it carries
 - `display` — revocable display links that show the live board on a wall screen
 - `presence` — whether an agency's inbox is open right now (`open_inboxes`)
+- `late` — why a late dispatch was late: the reasons a supervisor keeps, the one current reason
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
 

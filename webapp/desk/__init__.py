@@ -50,4 +50,4 @@ def iso_local_filter(text):
         return str(text)
 
 
-from webapp.desk import views  # noqa: E402, F401
+from webapp.desk import late, views  # noqa: E402, F401
