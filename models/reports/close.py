@@ -74,8 +74,10 @@ def close_year(year: int, *, by) -> ReportSnapshot:
 
 # Keys that say when or in what words, not how many: never a restatement.
 _NOT_FIGURES = {"as_of", "complete", "year_to_date", "name_zh", "name_en", "narrative"}
+# Notes on the records, not figures: the late reasons may be given after a year was closed.
+_NOT_RESTATED = {"late_reasons"}
 # The key that names each row of a table (restatement paths read dispatch.by_month.3.late).
-_ROW_KEYS = ("agency", "month", "category", "zone")
+_ROW_KEYS = ("agency", "month", "category", "zone", "code")
 
 
 def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -96,10 +98,12 @@ def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 def restatement(frozen: dict, current: dict) -> list[dict[str, Any]]:
     """The figures of a closed year that differ now from the frozen ones."""
-    now = dict(flatten(current))
+    now = {p: v for p, v in flatten(current) if _NOT_RESTATED.isdisjoint(p.split("."))}
     changes = []
     for path, value in flatten(frozen):
         if path.endswith(("_zh", "_en")) or path in ("year", "roc_year"):
+            continue
+        if not _NOT_RESTATED.isdisjoint(path.split(".")):
             continue
         if now.get(path) != value:
             changes.append({"figure": path, "frozen": value, "current": now.get(path)})

@@ -30,6 +30,7 @@ from models.reference import (
     sla_seconds,
     target_for,
 )
+from models.reports.late import add_late_reasons
 from models.reports.narrative import narrative
 from models.reports.rules import (
     FIRST_YEAR,
@@ -332,6 +333,7 @@ def figures(year: int, at: datetime | None = None, refs: Refs | None = None) -> 
     year = check_year(year, at)
     refs = refs or load_refs()
     dispatch = _dispatch_figures(year, at, refs)
+    add_late_reasons(dispatch, year, at, {a.id: a.code for a in refs.agencies.values()})
     defects = _defect_figures(year, at, refs)
     return {
         "year": year,
