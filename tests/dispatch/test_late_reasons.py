@@ -404,3 +404,24 @@ def test_the_demo_explains_most_late_dispatches_and_leaves_some_owed(frozen_cloc
         select(AuditEntry).where(AuditEntry.action == "dispatch.late_reason")
     ).all()
     assert len(entries) == len(explained)
+
+
+@pytest.mark.postgres_only(reason="row locking under concurrent transactions needs PostgreSQL")
+def test_two_reasons_sent_at_once_are_recorded_one_after_the_other(late_dispatch, clerk):
+    """The second waits for the first's lock, then replaces it: one row, two audit entries,
+    the second's `before` being the first's `after` (no lost update, no duplicate row)."""
+    from tests.dispatch.test_concurrency import run_race
+
+    def first(dispatch, by):
+        set_late_reason(dispatch, "away", "第一位", by=by)
+
+    def second(dispatch, by):
+        set_late_reason(dispatch, "short_staffed", "第二位", by=by)
+
+    assert run_race(late_dispatch.id, clerk.id, first, second) == ["won", "won"]
+    assert current_reason(late_dispatch.id).reason.code == "short_staffed"
+    entries = late_reason_audit(late_dispatch.id)
+    assert [(e.before, e.after) for e in entries] == [
+        (None, {"reason": "away", "note": "第一位"}),
+        ({"reason": "away", "note": "第一位"}, {"reason": "short_staffed", "note": "第二位"}),
+    ]
