@@ -28,6 +28,7 @@ from models.dispatch import (
     settle_visit,
     transfer,
 )
+from models.dispatch.late import set_late_reason
 from models.reference import Agency
 from models.users import User
 
@@ -45,6 +46,14 @@ SUBJECTS = {
 }
 NAMES = ["王小明", "林美華", "陳志強", "張淑芬", "李建國", "黃雅婷", "吳俊傑", "劉怡君", "蔡宗翰"]
 RESPONDERS = ["王專員", "林科員", "陳股長", "張約僱人員", "李專員", "黃科員"]
+# Why a late dispatch was late, as an agency would say it (code, note).
+LATE_REASONS = [
+    ("away", "承辦人至區公所開會"),
+    ("short_staffed", "當日兩位承辦人請假"),
+    ("not_reached", "分機無人接聽，改以手機聯繫"),
+    ("needs_records", "須先調閱申請檔案"),
+    ("other", "電梯停駛，改走樓梯"),
+]
 SETTLED_SUBJECTS = ["洽詢市府開放時間", "索取申請表格", "停車場位置詢問", "洽詢公車路線"]
 
 
@@ -122,6 +131,17 @@ def _finish(rng, dispatch: Dispatch, clerk, agency_users: dict) -> None:
         clock.freeze(start + timedelta(seconds=seconds))
         with _as(clerk):
             arrive(dispatch, by=clerk)
+        if late:
+            _explain(dispatch, ack_user)
+
+
+def _explain(dispatch: Dispatch, by) -> None:
+    """Most late dispatches get their reason from the agency (some are still owed)."""
+    pick = random.Random(dispatch.id)  # its own stream: the demo's other draws stay the same
+    if pick.random() < 0.7:
+        code, note = pick.choice(LATE_REASONS)
+        with _as(by):
+            set_late_reason(dispatch, code, note, by=by)
 
 
 def _drop_old_notices() -> None:

@@ -10,6 +10,15 @@ from models.core.settings import flag, number, whole  # the one parser (models.c
 from models.dispatch.ladder import Rungs
 
 
+def time_of_day(config, key: str, default: str = "") -> tuple[int, int]:
+    """An HH:MM setting as (hour, minute); InvalidInput names it otherwise."""
+    at = str(config.get(key, default))
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at.strip())
+    if not match:
+        raise InvalidInput(f"CITYDESK_{key} must be HH:MM (got {at!r})")
+    return int(match.group(1)), int(match.group(2))
+
+
 @dataclass(frozen=True)
 class SchedulerSettings:
     """How often each job runs and how the scheduler lock is held."""
@@ -19,6 +28,7 @@ class SchedulerSettings:
     retention_at: tuple[int, int]  # (hour, minute), Asia/Taipei
     lease_seconds: float
     renew_seconds: float
+    digest_at: tuple[int, int] = (8, 30)  # the monthly digest's time of day, Asia/Taipei
 
     @classmethod
     def from_config(cls, config) -> "SchedulerSettings":
@@ -29,16 +39,13 @@ class SchedulerSettings:
             raise InvalidInput(
                 "CITYDESK_JOBS_RENEW_SECONDS must be at most half of CITYDESK_JOBS_LEASE_SECONDS"
             )
-        at = str(config.get("JOBS_RETENTION_AT", ""))
-        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at.strip())
-        if not match:
-            raise InvalidInput(f"CITYDESK_JOBS_RETENTION_AT must be HH:MM (got {at!r})")
         return cls(
             sweep_seconds=number(config, "JOBS_SWEEP_SECONDS", minimum=0.1, maximum=10),
             relay_seconds=number(config, "JOBS_RELAY_SECONDS", minimum=0.1, maximum=60),
-            retention_at=(int(match.group(1)), int(match.group(2))),
+            retention_at=time_of_day(config, "JOBS_RETENTION_AT"),
             lease_seconds=lease,
             renew_seconds=renew,
+            digest_at=time_of_day(config, "JOBS_DIGEST_AT", default="08:30"),
         )
 
 

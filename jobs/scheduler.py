@@ -52,7 +52,7 @@ class JobSpec:
 
 def job_specs(app: Flask) -> list[JobSpec]:
     """Every scheduled job, in the order `--once` runs them."""
-    from jobs import escalation, facility, relay, retention
+    from jobs import digest, escalation, facility, relay, retention
 
     settings = SchedulerSettings.from_config(app.config)
     return [
@@ -63,6 +63,8 @@ def job_specs(app: Flask) -> list[JobSpec]:
         # catches tickets that became overdue since; rounds are announced each morning.
         JobSpec(facility.OVERDUE_NAME, facility.overdue_tickets, every=3600),
         JobSpec(facility.ROUNDS_NAME, facility.round_reminders, daily_at=(8, 30)),
+        # Due on the first working day of a month only; on other days a run does nothing.
+        JobSpec(digest.NAME, digest.monthly_digest, daily_at=settings.digest_at),
     ]
 
 

@@ -20,7 +20,8 @@ def load_all() -> None:
     """Import every module that defines tables, so that the metadata is complete."""
     from models import dispatch, facility, reference, reports, users  # noqa: F401
     from models.core import audit, outbox  # noqa: F401
-    from models.dispatch import display, escalation  # noqa: F401
+    from models.dispatch import display, escalation, late  # noqa: F401
+    from models.reports import digest  # noqa: F401
 
 
 load_all()

@@ -56,6 +56,7 @@ class DefaultConfig:
     JOBS_SWEEP_SECONDS = 5  # overdue sweep (at most 10)
     JOBS_RELAY_SECONDS = 2  # outbox relay
     JOBS_RETENTION_AT = "03:30"  # daily retention run, Asia/Taipei
+    JOBS_DIGEST_AT = "08:30"  # the monthly digest, first working day of the month, Asia/Taipei
     JOBS_LEASE_SECONDS = 15  # scheduler lease (SQLite): a standby takes over after this
     JOBS_RENEW_SECONDS = 5  # the holder renews, a standby retries, this often
     ESCALATION_REMINDER_SECONDS = 180  # remind the agency this long before the deadline

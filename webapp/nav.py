@@ -77,6 +77,18 @@ NAV: list[NavItem] = [
         (Role.ADMIN,),
     ),
     NavItem(
+        "agency.scorecard_page",
+        _l("Scorecard"),
+        _l("An agency's on-time rate against the year's target, month by month, and why late"),
+        (Role.AGENCY, Role.SUPERVISOR),
+    ),
+    NavItem(
+        "admin.late_reasons_page",
+        _l("Late reasons"),
+        _l("The reasons agencies give when a dispatch is late"),
+        (Role.SUPERVISOR,),
+    ),
+    NavItem(
         "admin.settings",
         _l("Targets & settings"),
         _l("Yearly on-time targets and the dispatch time limit"),

@@ -16,6 +16,8 @@ DESK_DISPATCH_PATH = "/desk/dispatches/{id}"
 AGENCY_DISPATCH_PATH = "/agency/dispatches/{id}"
 TICKET_PATH = "/facility/tickets/{id}"
 ROUNDS_PATH = "/facility/rounds"
+SCORECARD_PATH = "/agency/scorecard"
+REPORT_PATH = "/reports/{year}"
 
 
 def dispatch_path(dispatch_id: int, *, agency_side: bool = False) -> str:
@@ -26,6 +28,17 @@ def dispatch_path(dispatch_id: int, *, agency_side: bool = False) -> str:
 def ticket_path(defect_id: int) -> str:
     """The path of a repair ticket's page."""
     return TICKET_PATH.format(id=defect_id)
+
+
+def scorecard_path(year: int, agency_code: str | None = None) -> str:
+    """The path of an agency's scorecard for a year (the agency's own, or one by code)."""
+    query = f"?year={int(year)}" + (f"&agency={agency_code}" if agency_code else "")
+    return SCORECARD_PATH + query
+
+
+def report_path(year: int) -> str:
+    """The path of the yearly report page of a year."""
+    return REPORT_PATH.format(year=int(year))
 
 
 def absolute_url(path: str) -> str:

@@ -11,6 +11,7 @@
 - `presence` — whether an agency's inbox is open right now (`open_inboxes`)
 - `ladder` — the escalation ladder a supervisor keeps: versions, the one in effect per agency
 - `visitors` — the visitor at the counter: one-tap care notes, the rating after arrival
+- `late` — why a late dispatch was late: the reasons a supervisor keeps, the one current reason
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
 

@@ -78,6 +78,15 @@ CATEGORIES = [
 
 TARGETS = {2023: Decimal("85"), 2024: Decimal("87")}
 
+# Why a dispatch was late (models.dispatch.late): (code, 中文, English); `other` stays last.
+LATE_REASONS = [
+    ("away", "承辦人外出", "Away from the office"),
+    ("not_reached", "未接到通知", "Notice not received"),
+    ("short_staffed", "人力不足", "Short-staffed"),
+    ("needs_records", "需調閱資料", "Needed to pull records"),
+    ("other", "其他", "Other"),
+]
+
 
 def seed_reference_data(connection: Connection) -> None:
     """Insert whatever reference rows are missing; never changes existing ones.
@@ -173,6 +182,24 @@ def seed_reference_data(connection: Connection) -> None:
         "year",
         [{"year": year, "dispatch_target": value} for year, value in TARGETS.items()],
     )
+    seed_late_reasons(connection)
     from models.workdays import seed_calendar
 
     seed_calendar(connection)  # the Taiwan working-day calendar (once its tables exist)
+
+
+def seed_late_reasons(connection: Connection) -> None:
+    """Insert the late reasons that are missing (by code); never changes existing ones. Does
+    nothing before their table exists (migration 0015 makes it)."""
+    if not sa.inspect(connection).has_table("late_reason"):
+        return
+    columns = ("code", "label_zh", "label_en", "active", "sort_order")
+    table = sa.table("late_reason", *(sa.column(c) for c in columns))
+    have = set(connection.scalars(sa.select(table.c.code)))
+    fresh = [
+        {"code": code, "label_zh": zh, "label_en": en, "active": True, "sort_order": 10 * n}
+        for n, (code, zh, en) in enumerate(LATE_REASONS, start=1)
+        if code not in have
+    ]
+    if fresh:
+        connection.execute(table.insert(), fresh)

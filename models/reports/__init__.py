@@ -6,6 +6,9 @@
 - `narrative.py` — the two published sentences (and how they write a target and a rate)
 - `evidence.py` — the records behind each figure, and the raw rows of the XLSX sheets
 - `close.py` — closing a year (`ReportSnapshot`) and the restatement of frozen figures
+- `late.py` — the year's late dispatches by reason (`dispatch.late_reasons`)
+- `scorecard.py` — one agency's standing (the agency scorecard and the monthly digest's figures)
+- `digest.py` — the monthly digest: when it is due, what it says, sent once per month
 - `access.py` — who may read the report and who may close a year
 - `importer.py` / `import_rows.py` — importing past records from CSV, all or nothing
 """

@@ -74,8 +74,10 @@ def close_year(year: int, *, by) -> ReportSnapshot:
 
 # Keys that say when or in what words, not how many: never a restatement.
 _NOT_FIGURES = {"as_of", "complete", "year_to_date", "name_zh", "name_en", "narrative"}
+# Notes on the records, not figures: the late reasons may be given after a year was closed.
+_NOT_RESTATED = {"late_reasons"}
 # The key that names each row of a table (restatement paths read dispatch.by_month.3.late).
-_ROW_KEYS = ("agency", "month", "category", "zone")
+_ROW_KEYS = ("agency", "month", "category", "zone", "code")
 
 
 def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -109,11 +111,17 @@ def _in_frozen_shape(frozen: dict, path: str) -> bool:
 
 def restatement(frozen: dict, current: dict) -> list[dict[str, Any]]:
     """The figures of a closed year that differ now from the frozen ones (sections added to the
-    report after the year was closed are not restatements)."""
-    now = {path: value for path, value in flatten(current) if _in_frozen_shape(frozen, path)}
+    report after the year was closed, and notes such as late reasons, are not restatements)."""
+    now = {
+        path: value
+        for path, value in flatten(current)
+        if _in_frozen_shape(frozen, path) and _NOT_RESTATED.isdisjoint(path.split("."))
+    }
     changes = []
     for path, value in flatten(frozen):
         if path.endswith(("_zh", "_en")) or path in ("year", "roc_year"):
+            continue
+        if not _NOT_RESTATED.isdisjoint(path.split(".")):
             continue
         if now.get(path) != value:
             changes.append({"figure": path, "frozen": value, "current": now.get(path)})

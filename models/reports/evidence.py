@@ -11,6 +11,7 @@ from models.core import clock, db
 from models.core.errors import InvalidInput
 from models.core.sqlfuncs import seconds_between, taipei_date
 from models.dispatch import Dispatch
+from models.dispatch.late import NO_REASON, DispatchLateReason, LateReason
 from models.facility import Defect, InspectionRound
 from models.reference import Agency, DefectCategory, Floor, Zone
 from models.reports.rules import (
@@ -35,12 +36,14 @@ def dispatch_evidence(
     agency: str | None = None,
     month: int | None = None,
     timed: str | None = None,
+    reason: str | None = None,
 ):
     """A select() of (Dispatch, seconds to arrival) behind a figure (the counts' own rules).
 
     `outcome` is an Outcome value, `counted` or `excluded`; `agency` an agency code; `month` a
     Taipei month; `timed` = `arrival` or `acknowledgement` keeps those with that time, slowest
-    first (the rows behind the median and 90th-percentile minutes).
+    first (the rows behind the median and 90th-percentile minutes); `reason` a late reason's
+    code, or `none` for those with no reason recorded (the rows behind `late_reasons`).
     """
     at = at or clock.now()
     year = check_year(year, at)
@@ -55,6 +58,14 @@ def dispatch_evidence(
     if month:
         start, end = month_bounds(year, int(month))
         stmt = stmt.where(Dispatch.notified_at >= start, Dispatch.notified_at < end)
+    if reason:
+        stmt = stmt.outerjoin(
+            DispatchLateReason, DispatchLateReason.dispatch_id == Dispatch.id
+        ).outerjoin(LateReason, LateReason.id == DispatchLateReason.reason_id)
+        if reason == NO_REASON:
+            stmt = stmt.where(DispatchLateReason.dispatch_id.is_(None))
+        else:
+            stmt = stmt.where(LateReason.code == reason)
     if timed:
         column = {"arrival": Dispatch.arrived_at, "acknowledgement": Dispatch.acknowledged_at}
         if timed not in column:
@@ -146,6 +157,8 @@ DISPATCH_ROW_KEYS = (
     "ended_at",
     "month",
     "outcome",
+    "late_reason",
+    "late_reason_note",
     "seconds_to_arrival",
 )
 DEFECT_ROW_KEYS = (
@@ -187,9 +200,13 @@ def dispatch_rows(year: int, at: datetime | None = None) -> Iterator[dict[str, A
             Dispatch.ended_at,
             month_expr(Dispatch.notified_at, year),
             Dispatch.outcome_expr(at),
+            LateReason.code,
+            DispatchLateReason.note,
             seconds_between(Dispatch.notified_at, Dispatch.arrived_at),
         )
         .join(Agency, Dispatch.agency_id == Agency.id)
+        .outerjoin(DispatchLateReason, DispatchLateReason.dispatch_id == Dispatch.id)
+        .outerjoin(LateReason, LateReason.id == DispatchLateReason.reason_id)
         .where(clock.in_year(Dispatch.notified_at, year))
         .order_by(Dispatch.notified_at, Dispatch.id)
         .execution_options(yield_per=2000)

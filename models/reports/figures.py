@@ -30,6 +30,7 @@ from models.reference import (
     sla_seconds,
     target_for,
 )
+from models.reports.late import add_late_reasons
 from models.reports.narrative import narrative
 from models.reports.rules import (
     FIRST_YEAR,
@@ -333,6 +334,7 @@ def figures(year: int, at: datetime | None = None, refs: Refs | None = None) -> 
     refs = refs or load_refs()
     dispatch = _dispatch_figures(year, at, refs)
     dispatch["wait_minutes"] = wait_figures(year, refs)
+    add_late_reasons(dispatch, year, at, {a.id: a.code for a in refs.agencies.values()})
     defects = _defect_figures(year, at, refs)
     satisfaction = satisfaction_figures(year, refs)
     return {

@@ -11,6 +11,7 @@ from typing import Any
 from models.core import clock
 from models.reports.close import restatement, snapshot
 from models.reports.figures import Refs, figures, load_refs
+from models.reports.late import with_current_late_reasons
 from models.reports.rules import FIRST_YEAR, check_year
 
 
@@ -28,7 +29,7 @@ def yearly_report(year: int, at: datetime | None = None) -> dict[str, Any]:
     row = snapshot(year)
     refs = load_refs()
     live = figures(year, at, refs)
-    report = dict(row.figures) if row is not None else live
+    report = with_current_late_reasons(row.figures, live) if row is not None else live
     period: dict[str, Any] = {
         "closed": row is not None,
         "closed_at": row.closed_at.isoformat() if row is not None else None,

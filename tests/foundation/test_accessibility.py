@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from models.core import clock, db
-from models.dispatch import Dispatch
+from models.dispatch import Dispatch, Outcome
 from models.facility import Defect, InspectionRound
 from models.reference import Agency
 from tests.conftest import DESKTOP, PHONE, screenshot
@@ -26,6 +26,15 @@ def main_pages(year: int) -> list[tuple[str | None, str]]:
     )
     ticket = db.session.scalar(select(Defect).order_by(Defect.id))
     walk = db.session.scalar(select(InspectionRound).order_by(InspectionRound.id))
+    late_social = db.session.scalar(  # a late dispatch: its page has the "why late" form
+        select(Dispatch)
+        .join(Dispatch.agency)
+        .where(
+            Agency.code == "social-welfare",
+            Dispatch.outcome_expr(clock.now()) == Outcome.LATE.value,
+        )
+        .order_by(Dispatch.id)
+    )
     return [
         (None, "/login"),
         ("clerk", "/"),
@@ -43,6 +52,9 @@ def main_pages(year: int) -> list[tuple[str | None, str]]:
         ("agency", "/agency/"),
         ("agency", "/agency/history"),
         ("agency", f"/agency/dispatches/{social.id}"),
+        ("agency", f"/agency/dispatches/{late_social.id}"),
+        ("agency", "/agency/scorecard"),
+        ("clerk", f"/desk/dispatches/{late_social.id}"),
         ("facility", "/"),
         ("facility", "/facility/tickets"),
         ("facility", f"/facility/tickets/{ticket.id}"),
@@ -62,6 +74,9 @@ def main_pages(year: int) -> list[tuple[str | None, str]]:
         ("supervisor", "/admin/escalation"),
         ("supervisor", "/admin/audit"),
         ("supervisor", "/admin/import"),
+        ("supervisor", "/admin/late-reasons"),
+        ("supervisor", "/admin/late-reasons/other"),
+        ("supervisor", "/agency/scorecard?agency=social-welfare"),
         ("admin", "/"),
         ("admin", "/admin/users"),
         ("admin", "/admin/users/new"),

@@ -26,6 +26,7 @@ def test_jobs_once_runs_every_job_and_exits(run_cli, dispatch_row, mail_to, crea
     assert lines[2].startswith("retention: ok erased=0")
     assert lines[3].startswith("overdue_tickets: ok notices=0")
     assert lines[4].startswith("round_reminders: ok ")
+    assert lines[5].startswith("monthly_digest: ok ")  # sends only when due (test_digest)
     assert dispatch_id in breaches_for([dispatch_id])
     assert {n.state for n in notices(dispatch_id=dispatch_id)} == {"sent"}
     assert notices(user_id=staff_id)[0].state == "sent"
@@ -37,6 +38,7 @@ def test_jobs_once_runs_every_job_and_exits(run_cli, dispatch_row, mail_to, crea
         "retention",
         "overdue_tickets",
         "round_reminders",
+        "monthly_digest",
     }
     assert all(s.last_ok and s.holder.startswith("once:") for s in statuses.values())
 

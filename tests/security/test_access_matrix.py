@@ -43,6 +43,8 @@ TICKET_VIEW = only(
 )
 # A dispatch to agency A: agency B gets a 404 (no insecure direct object reference).
 DISPATCH_API_VIEW = only("clerk", "supervisor", "agency_a", agency_b=HIDDEN)
+# Agency A's scorecard: its own staff and the report readers; agency B gets a 404.
+SCORECARD_A = only("agency_a", "clerk", "supervisor", "admin", agency_b=HIDDEN)
 
 
 @dataclass(frozen=True)
@@ -112,12 +114,23 @@ TABLE = [
     R("POST", "/desk/dispatches/{dispatch}/care", CLERK, {"code": "seated"}),
     R("GET", "/desk/visits/{visit}/rating", CLERK),
     R("POST", "/desk/visits/{visit}/rating", CLERK, {"score": "satisfied"}),
+    # why late (issue 13): the world's dispatch is not late, so the allowed get a 409/flash
+    R("POST", "/desk/dispatches/{dispatch}/late-reason", CLERK, {"reason": "away"}),
     # --- the agency side ----------------------------------------------------------------
     R("GET", "/agency/", AGENCIES),
     R("GET", "/agency/history", AGENCIES),
     R("POST", "/agency/sound", AGENCIES, {"on": "0"}),
     R("GET", "/agency/dispatches/{dispatch}", only("agency_a", agency_b=HIDDEN)),
     R("POST", "/agency/dispatches/{dispatch}/acknowledge", only("agency_a", agency_b=HIDDEN)),
+    R(
+        "POST",
+        "/agency/dispatches/{dispatch}/late-reason",
+        only("agency_a", agency_b=HIDDEN),
+        {"reason": "away"},
+    ),
+    # scorecards: agency staff their own (another agency's is hidden), report readers any
+    R("GET", "/agency/scorecard", only("agency_a", "agency_b", "clerk", "supervisor", "admin")),
+    R("GET", "/agency/scorecard?agency=social-welfare", SCORECARD_A),
     # --- the dispatch API ---------------------------------------------------------------
     R("POST", "/api/v1/visits", CLERK, {"kind": "petition", "subject": "戶籍謄本"}),
     R("POST", "/api/v1/visits/{visit}/dispatches", CLERK, {"agency": "labor"}),
@@ -126,6 +139,14 @@ TABLE = [
     R("GET", "/api/v1/dispatches", only("clerk", "supervisor", "agency_a", "agency_b")),
     R("GET", "/api/v1/dispatches/open", only("clerk", "supervisor", "agency_a", "agency_b")),
     R("GET", "/api/v1/dispatches/{dispatch}", DISPATCH_API_VIEW),
+    R(
+        "POST",
+        "/api/v1/dispatches/{dispatch}/late-reason",
+        only("clerk", "agency_a", agency_b=HIDDEN),
+        {"reason": "away"},
+    ),
+    R("GET", "/api/v1/late-reasons", ALL),
+    R("GET", "/api/v1/agencies/social-welfare/scorecard?year={year}", SCORECARD_A),
     R(
         "POST",
         "/api/v1/dispatches/{dispatch}/acknowledge",
@@ -257,6 +278,10 @@ TABLE = [
     R("GET", "/admin/escalation", OVERSIGHT_ROLES),
     R("POST", "/admin/escalation", OVERSIGHT_ROLES),
     R("POST", "/admin/escalation/agencies/labor/remove", OVERSIGHT_ROLES),
+    R("GET", "/admin/late-reasons", SUPERVISOR),
+    R("POST", "/admin/late-reasons", SUPERVISOR),
+    R("GET", "/admin/late-reasons/away", SUPERVISOR),
+    R("POST", "/admin/late-reasons/away", SUPERVISOR),
     R("GET", "/admin/tokens", ADMIN),
     R("POST", "/admin/tokens", ADMIN),
     R("POST", "/admin/tokens/{token}/revoke", ADMIN),

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from webapp.admin import escalation, views  # noqa: E402, F401
+from webapp.admin import escalation, late_reasons, views  # noqa: E402, F401

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("agency", __name__)
 
-from webapp.agency import views  # noqa: E402, F401
+from webapp.agency import scorecard, views  # noqa: E402, F401

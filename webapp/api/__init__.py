@@ -7,7 +7,15 @@ every module follows (error body and error docs, pagination, the acting user) is
 
 from flask import Flask
 
-from webapp.api import dispatches, display, facility, me, reports  # noqa: E402
+from webapp.api import (  # noqa: E402
+    dispatches,
+    display,
+    facility,
+    late_reasons,
+    me,
+    reports,
+    scorecards,
+)
 from webapp.extensions import api
 
 BLUEPRINTS = [
@@ -18,6 +26,8 @@ BLUEPRINTS = [
     facility.blp,
     facility.rounds_blp,
     reports.blp,
+    late_reasons.blp,
+    scorecards.blp,
 ]
 
 

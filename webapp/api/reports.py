@@ -41,12 +41,22 @@ class CountsSchema(Schema):
     )
 
 
+class LateReasonRowSchema(Schema):
+    """How many late dispatches gave one reason (`none`: no reason recorded)."""
+
+    code = fields.String(metadata={"description": "away, not_reached, …, other; none"})
+    label = fields.String(metadata={"description": "Chinese label"})
+    label_en = fields.String()
+    count = fields.Integer()
+
+
 class AgencyRowSchema(CountsSchema):
     """One agency's dispatches."""
 
     agency = fields.String(metadata={"description": "agency code"})
     name_zh = fields.String()
     name_en = fields.String()
+    late_reasons = fields.List(fields.Nested(LateReasonRowSchema))
 
 
 class MonthRowSchema(CountsSchema):
@@ -144,6 +154,14 @@ class DispatchFiguresSchema(Schema):
     minutes_to_arrival = fields.Nested(MinutesSchema)
     minutes_to_acknowledgement = fields.Nested(MinutesSchema)
     wait_minutes = fields.Nested(WaitMinutesSchema)
+    late_reasons = fields.List(
+        fields.Nested(LateReasonRowSchema),
+        metadata={
+            "description": "The late dispatches by reason: each reason in use (and any out of "
+            "use with late dispatches), then `none` for those with no reason recorded; the "
+            "counts add up to `late`"
+        },
+    )
 
 
 class DueSchema(Schema):

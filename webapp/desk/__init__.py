@@ -56,4 +56,4 @@ def iso_local_filter(text):
         return str(text)
 
 
-from webapp.desk import views, visitor  # noqa: E402, F401
+from webapp.desk import late, views, visitor  # noqa: E402, F401

@@ -127,7 +127,14 @@ def _csv_value(figure: str, value: Any) -> str | int | float:
 
 def _csv_rows(figures: dict) -> Iterator[tuple]:
     year = figures["year"]
-    tables = ("by_agency", "by_month", "by_category", "by_zone", "inspection_rounds")
+    tables = (
+        "by_agency",
+        "by_month",
+        "by_category",
+        "by_zone",
+        "inspection_rounds",
+        "late_reasons",
+    )
     for path, value in flatten(figures):
         parts = path.split(".")
         if path in ("year", "roc_year"):
@@ -315,6 +322,29 @@ def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
         yield label(key), this, before, key in RATE_KEYS
 
 
+def _late_reason_sheets(sheet, d: dict) -> None:
+    """The late dispatches by reason: one row per reason, then one row per agency with a late
+    dispatch (a column per reason)."""
+    reasons = d.get("late_reasons") or []
+    if not reasons:
+        return
+    total = sheet(_("Late reasons"), [label("code"), _("Reason"), label("late")])
+    for row in reasons:
+        total.row([row["code"], row["label"], row["count"]])
+    codes = [row["code"] for row in reasons]
+    per_agency = sheet(
+        _("Late reasons by agency"),
+        [label("code"), label("agency"), label("late")] + [row["label"] for row in reasons],
+    )
+    for row in d["by_agency"]:
+        if not row.get("late"):
+            continue
+        counts = {r["code"]: r["count"] for r in row.get("late_reasons") or []}
+        per_agency.row(
+            [row["agency"], row["name_zh"], row["late"]] + [counts.get(c, 0) for c in codes]
+        )
+
+
 def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     """The report as an XLSX workbook: a summary, one sheet per table, and every raw row."""
     out = io.BytesIO()
@@ -358,6 +388,8 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     months = sheet(_("By month"), [label("month")] + [label(k) for k in counts])
     for row in d["by_month"]:
         months.row([row["month"]] + [row[k] for k in counts], rates=(7,))
+
+    _late_reason_sheets(sheet, d)
 
     f = report["defects"]
     category_keys = [

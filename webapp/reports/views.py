@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from models.core import clock, db
 from models.core.errors import DomainError
+from models.dispatch.late import NO_REASON, LateReason, late_reasons_of
 from models.facility import Defect
 from models.reference import Agency, DefectCategory, Zone
 from models.reports import (
@@ -147,7 +148,7 @@ def _filters(*names: str) -> dict[str, str]:
 def dispatches(year: int):
     """The dispatches behind a figure: by outcome, agency, month or timing."""
     year = _year(year)
-    filters = _filters("outcome", "agency", "month", "timed")
+    filters = _filters("outcome", "agency", "month", "timed", "reason")
     if filters.get("outcome") and filters["outcome"] not in OUTCOME_FILTERS:
         abort(404)
     month = request.args.get("month", type=int)
@@ -158,6 +159,11 @@ def dispatches(year: int):
         agency = db.session.scalar(select(Agency).where(Agency.code == filters["agency"]))
         if agency is None:
             abort(404)
+    reason = None
+    if filters.get("reason", NO_REASON) != NO_REASON:
+        reason = db.session.scalar(select(LateReason).where(LateReason.code == filters["reason"]))
+        if reason is None:
+            abort(404)
     try:
         stmt = dispatch_evidence(
             year,
@@ -165,6 +171,7 @@ def dispatches(year: int):
             agency=filters.get("agency"),
             month=month,
             timed=filters.get("timed"),
+            reason=filters.get("reason"),
         )
     except DomainError:
         abort(404)
@@ -176,10 +183,12 @@ def dispatches(year: int):
         "reports/dispatches.html",
         year=year,
         rows=[(d, minutes(seconds), d.outcome(at)) for d, seconds in rows],
+        reasons=late_reasons_of([d.id for d, _seconds in rows]),
         page=page,
         filters=filters,
         agency=agency,
         month=month,
+        reason=reason,
     )
 
 
