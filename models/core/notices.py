@@ -16,6 +16,7 @@ DESK_DISPATCH_PATH = "/desk/dispatches/{id}"
 AGENCY_DISPATCH_PATH = "/agency/dispatches/{id}"
 TICKET_PATH = "/facility/tickets/{id}"
 ROUNDS_PATH = "/facility/rounds"
+ACK_PATH = "/ack/{token}"  # a personal acknowledgement link (models/dispatch/ack_links.py)
 
 
 def dispatch_path(dispatch_id: int, *, agency_side: bool = False) -> str:
@@ -26,6 +27,11 @@ def dispatch_path(dispatch_id: int, *, agency_side: bool = False) -> str:
 def ticket_path(defect_id: int) -> str:
     """The path of a repair ticket's page."""
     return TICKET_PATH.format(id=defect_id)
+
+
+def ack_path(token: str) -> str:
+    """The path of a personal acknowledgement link (the clear token is part of it)."""
+    return ACK_PATH.format(token=token)
 
 
 def absolute_url(path: str) -> str:

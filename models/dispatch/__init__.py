@@ -7,6 +7,7 @@
 - `queries` — the open dispatches, today's, the history filters, outcome counts
 - `notices` — who gets which notice about a dispatch, and what it carries
 - `display` — revocable display links that show the live board on a wall screen
+- `ack_links` — the personal links in the agency's notice e-mail that acknowledge a dispatch
 - `presence` — whether an agency's inbox is open right now (`open_inboxes`)
 - `escalation`, `retention`, `privacy` — what the jobs ask of the area, and masking
 """
@@ -18,6 +19,14 @@ from models.dispatch.access import (
     visible_condition,
     visible_dispatches,
     visit_for,
+)
+from models.dispatch.ack_links import (
+    AckLink,
+    LinkRefused,
+    Refusal,
+    ack_link_for,
+    link_actor,
+    used_link,
 )
 from models.dispatch.display import (
     DisplayLink,
@@ -34,6 +43,7 @@ from models.dispatch.operations import (
     PHONE_RE,
     TIME_FIELDS,
     acknowledge,
+    acknowledge_by_link,
     add_note,
     agency_to_notify,
     arrive,
@@ -74,6 +84,13 @@ from models.dispatch.tables import (
 )
 
 __all__ = [
+    "AckLink",
+    "LinkRefused",
+    "Refusal",
+    "ack_link_for",
+    "acknowledge_by_link",
+    "link_actor",
+    "used_link",
     "DisplayLink",
     "create_display_link",
     "dispatches_on_display",

@@ -14,7 +14,7 @@ from models.reference import agency_by_code, update_agency
 
 ROOT = Path(__file__).resolve().parents[2]
 # Per-kind additions to the one payload.
-STEP_FIELDS = {"path", "step", "minutes_late"}
+STEP_FIELDS = {"path", "step", "minutes_late", "ack_path"}  # ack_path: e-mails to the agency
 
 
 def _by_event(dispatch_id: int, event: str) -> list[Notification]:

@@ -8,6 +8,7 @@
  *   server time and the page keeps the offset to the browser's clock.
  * - Colours by urgency (more than 3 minutes left / 3 minutes or less / overdue), overdue
  *   judged from deadline_at like the server does.
+ * - A page with no data-source (the acknowledgement link's page, signed out) only ticks.
  * - A visible alert for new dispatches always. On the board a sound (alerts.js's CityDeskSound)
  *   when switched on; the agency's sound, notifications and lock are alerts.js's, which gets
  *   every poll's answer as a "citydesk:feed" event.
@@ -434,5 +435,5 @@
 
   tick();
   window.setInterval(tick, TICK_MS);
-  poll();
+  if (source) poll(); // without a feed (the acknowledgement link's page) the clock only ticks
 })();
