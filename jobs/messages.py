@@ -17,6 +17,8 @@ from models.core import clock, db
 from models.core.notices import absolute_url, notice_link
 from models.core.outbox import Channel, Notification
 from models.dispatch import Dispatch
+from models.dispatch.ack_links import PAYLOAD_KEY as ACK_KEY
+from models.dispatch.ack_links import without_token
 from models.reference import Agency
 
 
@@ -35,6 +37,8 @@ class Prepared:
     body: bytes | None = None  # the webhook's JSON
     secret: str = ""
     problem: str | None = None  # why it can never be delivered as it is
+    # The payload to keep once sent: without the clear token of an acknowledgement link.
+    payload_after: dict | None = None
 
 
 def _local(value: datetime | None, roc: bool) -> str:
@@ -59,6 +63,8 @@ def _context(notice: Notification, dispatch: Dispatch | None) -> dict:
     notified = dispatch.notified_at if dispatch else _instant(payload.get("notified_at"))
     deadline = dispatch.deadline_at if dispatch else _instant(payload.get("deadline_at"))
     link = notice_link(notice)
+    ack = payload.get(ACK_KEY)
+    open_now = dispatch is None or dispatch.is_open
     return {
         "notice": notice,
         "payload": payload,
@@ -74,6 +80,8 @@ def _context(notice: Notification, dispatch: Dispatch | None) -> dict:
         "minutes_late": payload.get("minutes_late"),
         "ended": _ended(dispatch),
         "url": absolute_url(link) if link else absolute_url("/"),
+        # The recipient's own acknowledgement link, while the dispatch can still be acknowledged.
+        "ack_url": absolute_url(ack) if isinstance(ack, str) and open_now else None,
     }
 
 
@@ -179,6 +187,8 @@ def prepare(notice: Notification, attempts: int, mail: MailSettings) -> Prepared
             ready.problem = f"not an e-mail address: {notice.recipient!r}"
         else:
             ready.email = render_email(notice, dispatch, mail)
+            if ACK_KEY in (notice.payload or {}):
+                ready.payload_after = without_token(notice.payload)
     elif notice.channel == Channel.WEBHOOK:
         agency = _webhook_agency(notice, dispatch)
         if urlsplit(notice.recipient).scheme not in {"http", "https"}:

@@ -149,6 +149,8 @@ def _deliver_one(ready: Prepared, channels: _Channels, settings: RelaySettings) 
     if error is None:
         outcome = "sent"
         values = {"state": DeliveryState.SENT.value, "sent_at": now, "last_error": None}
+        if ready.payload_after is not None:
+            values["payload"] = ready.payload_after  # the link's clear token goes with the mail
     elif permanent or ready.attempts >= settings.max_attempts:
         outcome = "dead"
         values = {"state": DeliveryState.DEAD.value, "last_error": error[:2000]}

@@ -180,6 +180,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from webapp import (
+        ack,
         admin,
         agency,
         api,
@@ -197,6 +198,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(desk.bp, url_prefix="/desk")
     app.register_blueprint(agency.bp, url_prefix="/agency")
+    app.register_blueprint(ack.bp, url_prefix="/ack")
     app.register_blueprint(facility.bp, url_prefix="/facility")
     app.register_blueprint(notifications.bp)
     app.register_blueprint(ops.bp, url_prefix="/admin/jobs")

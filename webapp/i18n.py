@@ -33,8 +33,29 @@ def compile_catalogues(target: Path) -> None:
         tmp.replace(mo_path)
 
 
+def follows_browser_language(view):
+    """Mark a page opened from outside (a link in an e-mail): with no language chosen, it
+    speaks the browser's (Accept-Language) when that is one of ours."""
+    view.follows_browser_language = True
+    return view
+
+
+def _browser_language(languages) -> str | None:
+    """The browser's most preferred language among ours, on a page marked for it."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if not getattr(view, "follows_browser_language", False):
+        return None
+    for tag, _quality in request.accept_languages:
+        base = tag.lower().replace("_", "-").split("-")[0]
+        found = next((code for code in languages if code.lower().split("_")[0] == base), None)
+        if found:
+            return found
+    return None
+
+
 def select_locale() -> str:
-    """The signed-in user's language, else the session's choice, else Traditional Chinese."""
+    """The signed-in user's language, else the session's choice, else (on pages opened from
+    an e-mail) the browser's, else Traditional Chinese."""
     languages = current_app.config["LANGUAGES"]
     if request:
         user = current_user if current_user and current_user.is_authenticated else None
@@ -42,6 +63,9 @@ def select_locale() -> str:
             return user.locale
         if session.get("lang") in languages:
             return session["lang"]
+        browser = _browser_language(languages)
+        if browser:
+            return browser
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

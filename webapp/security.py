@@ -22,6 +22,8 @@ PUBLIC_ENDPOINTS = {
     "main.manifest",
     "desk.wall_display",  # a display link stands in for a session (models.dispatch.display)
     "display.display_feed",
+    "ack.page",  # an acknowledgement link stands in for a session (models.dispatch.ack_links)
+    "ack.acknowledge",
 }
 
 # Sent by a page's own background polling (live lists, alerts): such a request is not the
@@ -155,7 +157,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        # A page whose URL is a secret (display and acknowledgement links) sets "no-referrer".
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if current_user.is_authenticated and request.endpoint != "static":

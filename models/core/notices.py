@@ -18,6 +18,7 @@ TICKET_PATH = "/facility/tickets/{id}"
 ROUNDS_PATH = "/facility/rounds"
 SCORECARD_PATH = "/agency/scorecard"
 REPORT_PATH = "/reports/{year}"
+ACK_PATH = "/ack/{token}"  # a personal acknowledgement link (models/dispatch/ack_links.py)
 
 
 def dispatch_path(dispatch_id: int, *, agency_side: bool = False) -> str:
@@ -39,6 +40,11 @@ def scorecard_path(year: int, agency_code: str | None = None) -> str:
 def report_path(year: int) -> str:
     """The path of the yearly report page of a year."""
     return REPORT_PATH.format(year=int(year))
+
+
+def ack_path(token: str) -> str:
+    """The path of a personal acknowledgement link (the clear token is part of it)."""
+    return ACK_PATH.format(token=token)
 
 
 def absolute_url(path: str) -> str:

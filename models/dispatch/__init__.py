@@ -8,6 +8,7 @@
 - `queries` — the open dispatches, today's, the history filters, outcome counts
 - `notices` — who gets which notice about a dispatch, and what it carries
 - `display` — revocable display links that show the live board on a wall screen
+- `ack_links` — the personal links in the agency's notice e-mail that acknowledge a dispatch
 - `presence` — whether an agency's inbox is open right now (`open_inboxes`)
 - `ladder` — the escalation ladder a supervisor keeps: versions, the one in effect per agency
 - `visitors` — the visitor at the counter: one-tap care notes, the rating after arrival
@@ -22,6 +23,14 @@ from models.dispatch.access import (
     visible_condition,
     visible_dispatches,
     visit_for,
+)
+from models.dispatch.ack_links import (
+    AckLink,
+    LinkRefused,
+    Refusal,
+    ack_link_for,
+    link_actor,
+    used_link,
 )
 from models.dispatch.display import (
     DisplayLink,
@@ -39,6 +48,7 @@ from models.dispatch.operations import (
     PHONE_RE,
     TIME_FIELDS,
     acknowledge,
+    acknowledge_by_link,
     add_note,
     agency_to_notify,
     arrive,
@@ -106,6 +116,13 @@ __all__ = [
     "rating_for",
     "satisfaction_share",
     "wait_minutes",
+    "AckLink",
+    "LinkRefused",
+    "Refusal",
+    "ack_link_for",
+    "acknowledge_by_link",
+    "link_actor",
+    "used_link",
     "DisplayLink",
     "EscalationLadder",
     "Rungs",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from models.core import db
 from models.core.notices import dispatch_path
 from models.core.outbox import Channel, Notification, enqueue
+from models.dispatch import ack_links as ack
 from models.dispatch.tables import Dispatch
 from models.reference import Agency
 from models.users import Role, User
@@ -90,28 +91,46 @@ def staff_recipients(users: list[User]) -> list[Recipient]:
 
 
 def _enqueue(
-    dispatch: Dispatch, event: str, kind: str, recipients: list[Recipient], **extra
+    dispatch: Dispatch,
+    event: str,
+    kind: str,
+    recipients: list[Recipient],
+    *,
+    ack_links: bool = False,
+    **extra,
 ) -> list[Notification]:
-    """Write one notice per recipient (event key `dispatch:<id>:<event>`); the new rows."""
+    """Write one notice per recipient (event key `dispatch:<id>:<event>`); the new rows.
+    With `ack_links`, each e-mail to the agency carries its recipient's own acknowledgement
+    link, stored (hashed) in this same transaction."""
     key = f"dispatch:{dispatch.id}:{event}"
-    written = [
-        enqueue(
+    written = []
+    for to in recipients:
+        with_link = ack_links and to.agency_side and to.channel == Channel.EMAIL
+        token = ack.new_token() if with_link else None
+        link = ack.payload_for(token) if token else {}
+        notice = enqueue(
             key,
             kind,
             to.channel,
             to.address,
-            payload(dispatch, agency_side=to.agency_side, **extra),
+            payload(dispatch, agency_side=to.agency_side, **extra, **link),
             user_id=to.user_id,
             dispatch_id=dispatch.id,
         )
-        for to in recipients
-    ]
-    return [notice for notice in written if notice is not None]
+        if notice is None:
+            continue  # told already: no second link either
+        if token:
+            ack.record_ack_link(
+                dispatch, token, to.address, user_id=to.user_id, notification_id=notice.id
+            )
+        written.append(notice)
+    return written
 
 
 def enqueue_notified(dispatch: Dispatch) -> list[Notification]:
-    """A new dispatch: tell the agency."""
-    return _enqueue(dispatch, "notified", NOTIFIED, agency_recipients(dispatch.agency))
+    """A new dispatch: tell the agency (each e-mail with its acknowledgement link)."""
+    recipients = agency_recipients(dispatch.agency)
+    return _enqueue(dispatch, "notified", NOTIFIED, recipients, ack_links=True)
 
 
 def enqueue_reminder(dispatch: Dispatch, *, number: int = 1) -> list[Notification]:

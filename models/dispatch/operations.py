@@ -1,5 +1,5 @@
-"""The dispatch operations: log a visit, settle it, notify an agency, acknowledge, arrive,
-cancel, transfer, add a note, correct a recorded time.
+"""The dispatch operations: log a visit, settle it, notify an agency, acknowledge (in the inbox
+or by an e-mail link), arrive, cancel, transfer, add a note, correct a recorded time.
 
 Each takes the acting user as `by` (None: the system), checks the role, changes state with one
 conditional UPDATE (so that of two concurrent clicks exactly one wins), records the audit entry
@@ -18,6 +18,9 @@ from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.text import clean_text, storable
 from models.dispatch.access import require_role
 from models.dispatch.ladder import in_effect
+from models.dispatch.ack_links import AckLink, LinkRefused, Refusal
+from models.dispatch.ack_links import acting_user as ack_acting_user
+from models.dispatch.ack_links import refusal as ack_refusal
 from models.dispatch.notices import enqueue_notified
 from models.dispatch.rules import deadline_after
 from models.dispatch.tables import (
@@ -318,6 +321,33 @@ def acknowledge(
         eta_minutes=eta_minutes,
     )
     audit.record("dispatch.acknowledge", "dispatch", dispatch.id, before, _snapshot(dispatch))
+    return dispatch
+
+
+def acknowledge_by_link(link: AckLink, responder: str) -> Dispatch:
+    """Acknowledge by a recipient's e-mail link: the same acknowledgement as the inbox's, once
+    per link, while the dispatch is open and the recipient still its agency's (LinkRefused
+    says why not; Conflict when someone acknowledged first). Run it as `link_actor(link)`."""
+    reason = ack_refusal(link)
+    if reason is not None:
+        raise LinkRefused(reason, link)
+    claimed = db.session.execute(
+        update(AckLink)
+        .where(AckLink.id == link.id, AckLink.used_at.is_(None))
+        .values(used_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(link)
+    if claimed.rowcount != 1:
+        raise LinkRefused(Refusal.USED, link)
+    dispatch = acknowledge(link.dispatch, responder, by=ack_acting_user(link))
+    audit.record(
+        "ack_link.use",
+        "dispatch",
+        dispatch.id,
+        None,
+        {"link_id": link.id, "recipient": link.recipient, "responder": dispatch.responder},
+    )
     return dispatch
 
 

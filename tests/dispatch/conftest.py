@@ -8,6 +8,9 @@ from models.core import audit, db
 from models.dispatch import Dispatch, log_visit, notify
 from models.users import create_token
 
+# The real SMTP server (aiosmtpd on loopback) and the job runner, for the e-mail link tests.
+from tests.jobs.conftest import mail_to, run, smtp_server  # noqa: F401
+
 # What a clerk types into the visit form (the desk pages).
 VISIT_FORM = {
     "kind": "petition",

@@ -14,7 +14,13 @@ from models.reference import agency_by_code, update_agency
 
 ROOT = Path(__file__).resolve().parents[2]
 # Per-kind additions to the one payload.
-STEP_FIELDS = {"path", "step", "minutes_late", "number"}  # number: which reminder (issue 13)
+STEP_FIELDS = {
+    "path",
+    "step",
+    "minutes_late",
+    "number",
+    "ack_path",
+}  # issue 13: which reminder; the agency's link
 
 
 def _by_event(dispatch_id: int, event: str) -> list[Notification]:

@@ -28,6 +28,8 @@ EXPECTED_PUBLIC = {
     "main.manifest",
     "desk.wall_display",  # checks its display link itself (tests/dispatch/test_display.py)
     "display.display_feed",
+    "ack.page",  # checks its acknowledgement link itself (tests/dispatch/test_ack_link.py)
+    "ack.acknowledge",
 }
 
 

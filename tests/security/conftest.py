@@ -10,6 +10,7 @@ from models import facility as fac
 from models.core import db
 from models.core.outbox import Channel, DeliveryState, Notification
 from models.dispatch import create_display_link, log_visit, notify
+from models.reference import agency_by_code, update_agency
 from models.users import create_token
 from tests.conftest import login
 from tests.facility.support import as_user, upload
@@ -54,6 +55,7 @@ def build_world(
     world.users["supervisor"] = create_user(role="supervisor", username="sec-sup")
     world.users["admin"] = create_user(role="admin", username="sec-admin")
     clerk = world.users["clerk"]
+    update_agency(agency_by_code(AGENCY_A), emails="desk@a.example")  # its e-mail: an ack link
     with as_user(clerk):
         visit = log_visit(
             kind="petition",
@@ -100,6 +102,12 @@ def build_world(
         world.tokens[role] = token
         if role == "admin":
             world.ids["token"] = row.id
+    ack_mail = db.session.scalar(
+        select(Notification).where(
+            Notification.dispatch_id == dispatch.id, Notification.channel == Channel.EMAIL.value
+        )
+    )
+    world.ids["ack_token"] = ack_mail.payload["ack_path"].rsplit("/", 1)[1]
     link, secret = create_display_link("一樓大廳", by=world.users["admin"])
     world.ids.update(display_link=link.id, display_secret=secret)
     db.session.commit()

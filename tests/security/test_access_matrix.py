@@ -51,7 +51,7 @@ SCORECARD_A = only("agency_a", "clerk", "supervisor", "admin", agency_b=HIDDEN)
 class Row:
     method: str
     url: str  # with {visit}, {dispatch}, {defect}, {photo}, {round}, {notice_a}, {user},
-    # {token}, {display_link}, {display_secret}, {year} filled from the world
+    # {token}, {display_link}, {display_secret}, {ack_token}, {year} filled from the world
     expect: dict
     body: dict | None = None  # a valid body, so the check is reached past validation
 
@@ -92,6 +92,10 @@ TABLE = [
     # a display link stands in for a session: the board without personal data, to anyone
     R("GET", "/desk/board/wall/{display_secret}", ALL),
     R("GET", "/api/v1/display/{display_secret}/open", ALL),
+    # an acknowledgement link (the agency's notice e-mail) stands in for a session: to anyone
+    # holding it (the first press acknowledges; later ones are a 410, not a refusal of access)
+    R("GET", "/ack/{ack_token}", ALL),
+    R("POST", "/ack/{ack_token}", ALL, {"responder": "王專員"}),
     # --- the counter (visits and dispatches) ---------------------------------------------
     R("GET", "/desk/board", COUNTER),
     R("GET", "/desk/board/wall", COUNTER),
@@ -455,6 +459,7 @@ def test_every_route_is_in_the_table(app):
             token=1,
             display_link=1,
             display_secret="x",
+            ack_token="x",
             year=2024,
         ).split("?")[0]
         endpoint, _args = adapter.match(url, method=row.method)

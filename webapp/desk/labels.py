@@ -7,7 +7,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models.core import audit, clock
-from models.dispatch import Dispatch, DispatchState, RatingScore, VisitKind, VisitStatus, note_label
+from models.dispatch import (
+    Dispatch,
+    DispatchState,
+    RatingScore,
+    VisitKind,
+    VisitStatus,
+    note_label,
+    used_link,
+)
 from models.dispatch import corrections as dispatch_corrections
 from models.dispatch import transferred_from as dispatch_transferred_from
 
@@ -129,12 +137,11 @@ def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
         detail = _("Responder: %(name)s", name=dispatch.responder or "—")
         if dispatch.eta_minutes is not None:
             detail += " · " + _("ETA %(n)d min", n=dispatch.eta_minutes)
-        add(
-            dispatch.acknowledged_at,
-            _("Acknowledged"),
-            dispatch.acknowledged_by.name if dispatch.acknowledged_by else None,
-            detail,
-        )
+        who = dispatch.acknowledged_by.name if dispatch.acknowledged_by else None
+        link = used_link(dispatch)
+        if link is not None:
+            who = _("e-mail link of %(address)s", address=link.recipient)
+        add(dispatch.acknowledged_at, _("Acknowledged"), who, detail)
     if visit is not None and with_notes:
         locale = str(get_locale() or "")
         for note in visit.note_entries:

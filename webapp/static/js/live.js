@@ -10,6 +10,7 @@
  *   judged from deadline_at like the server does.
  * - Ticks the visitor's own wait beside the agency's clock (from the visit's logging, across
  *   transfers) and marks seniors and visitors needing accessibility (listed first by the server).
+ * - A page with no data-source (the acknowledgement link's page, signed out) only ticks.
  * - A visible alert for new dispatches always. On the board a sound (alerts.js's CityDeskSound)
  *   when switched on; the agency's sound, notifications and lock are alerts.js's, which gets
  *   every poll's answer as a "citydesk:feed" event.
@@ -445,5 +446,5 @@
 
   tick();
   window.setInterval(tick, TICK_MS);
-  poll();
+  if (source) poll(); // without a feed (the acknowledgement link's page) the clock only ticks
 })();
