@@ -17,10 +17,10 @@ from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.text import clean_text, storable
 from models.dispatch.access import require_role
-from models.dispatch.ladder import in_effect
 from models.dispatch.ack_links import AckLink, LinkRefused, Refusal
 from models.dispatch.ack_links import acting_user as ack_acting_user
 from models.dispatch.ack_links import refusal as ack_refusal
+from models.dispatch.ladder import in_effect
 from models.dispatch.notices import enqueue_notified
 from models.dispatch.rules import deadline_after
 from models.dispatch.tables import (
