@@ -386,6 +386,19 @@ def test_the_board_words_an_acknowledgement_with_full_width_brackets(
     assert "(由" not in page
 
 
+def test_the_finished_dispatch_page_uses_full_width_punctuation(
+    frozen_clock, clerk_client, notify_from_the_form
+):
+    dispatch = notify_from_the_form()
+    clock.advance(seconds=300)
+    clerk_client.post(f"/desk/dispatches/{dispatch.id}/arrive")
+    page = text(clerk_client.get(f"/desk/dispatches/{dispatch.id}"))
+    assert re.search(r"<h2>結果：<span [^>]*data-outcome=\"on_time\">準時</span></h2>", page)
+    assert "113/03/04 10:10:00（時限 10 分 00 秒）" in page and "(時限" not in page
+    assert f"來訪 #{dispatch.visit_id}：急難救助申請" in page
+    assert f"來訪 #{dispatch.visit_id}:" not in page
+
+
 def test_today_shows_the_rate_so_far(frozen_clock, clerk_client, notify_from_the_form):
     on_time, late, pending = (notify_from_the_form() for _ in range(3))
     clock.advance(seconds=300)

@@ -48,6 +48,25 @@ def test_a_delivered_notice_shows_in_the_list_with_an_unread_count(
     assert notices(id=notice.id)[0].read_at is not None
 
 
+def test_the_button_that_opens_a_notice_says_view_not_the_open_state(run, dispatch_row, login_as):
+    client, user = login_as("supervisor")
+    dispatch = dispatch_row()
+    enqueue(
+        "t:1",
+        "t",
+        Channel.IN_APP,
+        f"user:{user.id}",
+        {"title": "T"},
+        user_id=user.id,
+        dispatch_id=dispatch.id,
+    )
+    db.session.commit()
+    run(relay)
+    page = client.get("/notifications").get_data(as_text=True)
+    assert re.search(r'<button type="submit" name="open" value="1" [^>]*>檢視</button>', page)
+    assert "進行中" not in page  # the word for an open ticket or visit, not for opening
+
+
 def test_mark_all_read(run, login_as):
     client, user = login_as("supervisor")
     for n in range(3):

@@ -42,3 +42,27 @@ def test_dissatisfied_reaches_the_chief_by_real_smtp_with_the_visit_agency_and_w
     [row] = notices(channel="email", kind="visit.dissatisfied")
     assert row.state == "sent"
     assert run(relay) == {}  # sent once
+
+
+def test_the_chiefs_mail_says_when_the_responder_arrived(frozen_clock, run, mail_to, create_user):
+    from jobs.relay import relay
+
+    clerk = create_user(role="clerk", username="counter")
+    create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
+    with audit.acting_as(audit.Actor(clerk.id, clerk.username)):
+        visit = log_visit(
+            kind="petition", subject="長照補助申請", agency="social-welfare", by=clerk
+        )
+        dispatch = notify(visit, by=clerk)
+        clock.advance(seconds=7 * 60)
+        arrive(dispatch, by=clerk)
+        clock.advance(seconds=60)  # the visitor answers a minute after the arrival
+        rate_visit(visit, "dissatisfied", by=clerk)
+    db.session.commit()
+
+    run(relay)
+    [mail] = mail_to.inbox.to("chief@city.example")
+    body = mail.get_content()
+    assert "派員通知：113/03/04 10:00（臺北時間）" in body
+    assert "人員到場：113/03/04 10:07（臺北時間）" in body
+    assert "Arrived: 2024-03-04 10:07 (Taipei time)" in body
