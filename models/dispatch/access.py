@@ -18,6 +18,18 @@ def require_role(user, *roles: str) -> None:
         raise Forbidden(_("Your role does not allow this."))
 
 
+def require_own_agency_or_clerk(user, dispatch: Dispatch) -> None:
+    """Acting for the agency on a dispatch: its own agency's staff (another agency's is
+    NotFound: they cannot tell it exists) or a clerk taking the agency's call (else Forbidden)."""
+    if user is None:
+        return  # a process or a link acting on the dispatch's own behalf
+    if user.role == Role.AGENCY:
+        if user.agency_id != dispatch.agency_id:
+            raise NotFound(_("No such dispatch."))
+    else:
+        require_role(user, Role.CLERK)
+
+
 def can_see_dispatches(user) -> bool:
     """True for the roles that see dispatches at all (clerk, supervisor, agency staff)."""
     role = None if user is None else user.role

@@ -17,9 +17,9 @@ from sqlalchemy import ForeignKey, String, Text, case, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.core import audit, clock, db
-from models.core.errors import Conflict, InvalidInput, NotFound
+from models.core.errors import Conflict, InvalidInput
 from models.core.text import clean_text
-from models.dispatch.access import require_role
+from models.dispatch.access import require_own_agency_or_clerk, require_role
 from models.dispatch.tables import Dispatch, Outcome
 from models.users import Role, User
 
@@ -179,12 +179,7 @@ def set_late_reason(
     """Record why a late dispatch was late: the dispatch's own agency or a clerk; Conflict when
     it is not late (on time, still within its deadline, cancelled in time, transferred). A
     later call replaces the earlier reason; both are in the audit trail."""
-    if by is not None:
-        if by.role == Role.AGENCY:
-            if by.agency_id != dispatch.agency_id:
-                raise NotFound(_("No such dispatch."))
-        else:
-            require_role(by, Role.CLERK)
+    require_own_agency_or_clerk(by, dispatch)
     # Lock the dispatch until commit: two reasons sent at once are recorded one after the other.
     db.session.execute(select(Dispatch.id).where(Dispatch.id == dispatch.id).with_for_update())
     db.session.refresh(dispatch)

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.text import clean_text, storable
-from models.dispatch.access import require_role
+from models.dispatch.access import require_own_agency_or_clerk, require_role
 from models.dispatch.ack_links import AckLink, LinkRefused, Refusal
 from models.dispatch.ack_links import acting_user as ack_acting_user
 from models.dispatch.ack_links import refusal as ack_refusal
@@ -299,12 +299,7 @@ def acknowledge(
     dispatch: Dispatch, responder: str, eta_minutes: int | None = None, *, by=None
 ) -> Dispatch:
     """The agency names who is coming (by its own staff, or a clerk taking its call)."""
-    if by is not None:
-        if by.role == Role.AGENCY:
-            if by.agency_id != dispatch.agency_id:
-                raise NotFound(_("No such dispatch."))
-        else:
-            require_role(by, Role.CLERK)
+    require_own_agency_or_clerk(by, dispatch)
     responder = clean_text(responder, _("Responder"), limit=100, required=True)
     if eta_minutes is not None and not 0 <= eta_minutes <= MAX_ETA_MINUTES:
         raise InvalidInput(
