@@ -20,11 +20,13 @@ from models.dispatch import (
     Visit,
     VisitKind,
     acknowledge,
+    add_care_note,
     add_note,
     arrive,
     cancel,
     log_visit,
     notify,
+    rate_visit,
     settle_visit,
     transfer,
 )
@@ -128,11 +130,24 @@ def _finish(rng, dispatch: Dispatch, clerk, agency_users: dict) -> None:
     else:
         late = roll > 0.87
         seconds = rng.randint(610, 960) if late else rng.randint(180, 590)
+        # Repeatable demo data, not a secret; its own stream keeps the other draws the same.
+        visitor = random.Random(-dispatch.id)  # nosec B311
+        clock.freeze(start + timedelta(seconds=min(60, seconds - 30)))
+        with _as(clerk):
+            for code in visitor.sample(CARE_CODES, visitor.choice([0, 1, 1, 2])):
+                add_care_note(dispatch.visit, code, by=clerk, dispatch=dispatch)
         clock.freeze(start + timedelta(seconds=seconds))
         with _as(clerk):
             arrive(dispatch, by=clerk)
+            if visitor.random() < 0.6:  # most visitors answer the rating screen
+                score = "neutral" if late else visitor.choice(VERDICTS)
+                rate_visit(dispatch.visit, score, by=clerk)
         if late:
             _explain(dispatch, ack_user)
+
+
+CARE_CODES = ["seated", "tea", "listened"]  # codes of the default care notes
+VERDICTS = ["satisfied"] * 8 + ["neutral", "dissatisfied"]  # what the demo's visitors answer
 
 
 def _explain(dispatch: Dispatch, by) -> None:

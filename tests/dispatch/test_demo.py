@@ -43,3 +43,22 @@ def test_demo_loads_history_today_and_open_dispatches(frozen_clock):
     )
     assert noticed and noticed <= open_ids
     assert load_demo() == {}  # a second run adds nothing
+
+
+def test_demo_visitors_have_care_notes_and_answers_and_no_old_notice(frozen_clock):
+    """Issue 13 in the demo: care notes while waiting, the visitors' verdicts, and none of the
+    demo's 不滿意 answers waits in the outbox for the chief."""
+    from models.dispatch import VisitNote, VisitRating
+
+    load_demo()
+    db.session.commit()
+    care = db.session.scalar(select(func.count()).where(VisitNote.kind.is_not(None)))
+    answers = dict(
+        db.session.execute(
+            select(VisitRating.score, func.count()).group_by(VisitRating.score)
+        ).all()
+    )
+    assert care > 10
+    assert answers["satisfied"] > answers.get("dissatisfied", 0) > 0
+    waiting = select(func.count()).where(Notification.kind == "visit.dissatisfied")
+    assert db.session.scalar(waiting) == 0
