@@ -50,3 +50,41 @@ def test_every_string_in_the_code_has_a_chinese_translation(tmp_path):
 def test_catalogues_are_compiled_at_start(app):
     compiled = Path(app.instance_path) / "translations/zh_Hant_TW/LC_MESSAGES/messages.mo"
     assert compiled.exists()
+
+
+def _form_classes():
+    """Every form class the web layer defines (imported with its package)."""
+    import importlib
+    import pkgutil
+
+    from flask_wtf import FlaskForm
+
+    import webapp
+
+    for info in pkgutil.walk_packages(webapp.__path__, "webapp."):
+        importlib.import_module(info.name)
+    seen, todo = set(), [FlaskForm]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    return {c for c in seen if c.__module__.startswith("webapp.")}
+
+
+def test_every_form_speaks_traditional_chinese():
+    """WTForms' `zh` catalogue is Simplified: every form goes through webapp.forms.Form, which
+    picks `zh_TW` (issue 15: the sign-in form said 「该字段是必填字段。」)."""
+    from webapp.forms import Form
+
+    forms = _form_classes()
+    assert {"LoginForm", "UserForm", "ReportForm", "LanguageForm"} <= {c.__name__ for c in forms}
+    assert sorted(c.__name__ for c in forms if not issubclass(c, Form)) == []
+
+
+def test_an_empty_sign_in_form_answers_in_traditional_chinese(app):
+    client = app.test_client()
+    page = client.post("/login", data={"username": "", "password": ""})
+    text = page.get_data(as_text=True)
+    assert "此欄位是必需的。" in text
+    assert "该字段" not in text and "必填字段" not in text

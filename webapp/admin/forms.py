@@ -3,7 +3,6 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -33,7 +32,7 @@ from webapp.forms import Form, choices
 from webapp.nav import ROLE_LABELS
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     """Add or edit a user."""
 
     username = StringField(
@@ -77,7 +76,7 @@ WEBHOOK_REFUSALS = {  # why an agency's webhook URL is refused, in the reader's 
 }
 
 
-class AgencyForm(FlaskForm):
+class AgencyForm(Form):
     """Add or edit an agency."""
 
     code = StringField(
@@ -114,7 +113,7 @@ class AgencyForm(FlaskForm):
             raise ValidationError(WEBHOOK_REFUSALS[exc.reason]) from None
 
 
-class ZoneForm(FlaskForm):
+class ZoneForm(Form):
     """Add or edit a zone."""
 
     code = StringField(
@@ -133,7 +132,7 @@ class ZoneForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class FloorForm(FlaskForm):
+class FloorForm(Form):
     """Add a floor."""
 
     code = StringField(
@@ -149,7 +148,7 @@ class FloorForm(FlaskForm):
     submit = SubmitField(_l("Add floor"))
 
 
-class TargetForm(FlaskForm):
+class TargetForm(Form):
     """Set a year's on-time target."""
 
     year = IntegerField(
@@ -161,7 +160,7 @@ class TargetForm(FlaskForm):
     submit = SubmitField(_l("Save target"))
 
 
-class SlaForm(FlaskForm):
+class SlaForm(Form):
     """Set the dispatch time limit for future dispatches."""
 
     minutes = DecimalField(
@@ -172,7 +171,7 @@ class SlaForm(FlaskForm):
     submit = SubmitField(_l("Save time limit"))
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     """Issue an API token."""
 
     username = StringField(_l("For user"), validators=[DataRequired(), Length(max=64)])
@@ -180,14 +179,14 @@ class TokenForm(FlaskForm):
     submit = SubmitField(_l("Issue token"))
 
 
-class DisplayLinkForm(FlaskForm):
+class DisplayLinkForm(Form):
     """Make a display link for a wall screen."""
 
     name = StringField(_l("Screen"), validators=[DataRequired(), Length(max=100)])
     submit = SubmitField(_l("Make display link"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A bare form: a button and its CSRF token."""
 
     submit = SubmitField(_l("Confirm"))

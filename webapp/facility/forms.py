@@ -1,7 +1,6 @@
 """Facility forms: repair reports, ticket moves, rounds, settings and the calendar."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
@@ -19,6 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from models.facility import DUE_WORKING_DAYS, ROUND_FREQUENCY_DAYS, SettingRange
+from webapp.forms import Form
 from webapp.paging import DayInRange
 
 PHOTO_ATTRS = {"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif,image/*"}
@@ -47,7 +47,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     """File a repair report (any signed-in user)."""
 
     category = RadioField(_l("What kind of problem?"), validators=[InputRequired()])
@@ -64,14 +64,14 @@ class ReportForm(FlaskForm):
     submit = SubmitField(_l("Send report"))
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     """Give a ticket to someone (or to yourself)."""
 
     assignee = SelectField(_l("Assign to"), validators=[DataRequired()])
     submit = SubmitField(_l("Assign"))
 
 
-class FixForm(FlaskForm):
+class FixForm(Form):
     """Close the repair as fixed: a note and an after photo."""
 
     note = TextAreaField(_l("What was done"), validators=[DataRequired(), Length(max=4000)])
@@ -79,14 +79,14 @@ class FixForm(FlaskForm):
     submit = SubmitField(_l("Close as fixed"))
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(Form):
     """Send a fixed ticket back to work."""
 
     reason = TextAreaField(_l("Why reopen?"), validators=[DataRequired(), Length(max=2000)])
     submit = SubmitField(_l("Reopen"))
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(Form):
     """Add photos to a ticket."""
 
     kind = SelectField(_l("Photo of"), validators=[DataRequired()])
@@ -94,13 +94,13 @@ class PhotoForm(FlaskForm):
     submit = SubmitField(_l("Add photos"))
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     """A single button with its CSRF token (start, verify, finish...)."""
 
     submit = SubmitField(_l("Confirm"))
 
 
-class TicketFilterForm(FlaskForm):
+class TicketFilterForm(Form):
     """Filters of the ticket list (GET, no CSRF)."""
 
     class Meta:
@@ -117,7 +117,7 @@ class TicketFilterForm(FlaskForm):
     overdue = BooleanField(_l("Overdue only"))
 
 
-class StartRoundForm(FlaskForm):
+class StartRoundForm(Form):
     """Start a round: the zone and the floors to walk."""
 
     zone = SelectField(_l("Zone"), validators=[DataRequired()])
@@ -125,14 +125,14 @@ class StartRoundForm(FlaskForm):
     submit = SubmitField(_l("Start round"))
 
 
-class CheckForm(FlaskForm):
+class CheckForm(Form):
     """Record "no defect" for one category on one floor."""
 
     floor = HiddenField(validators=[DataRequired()])
     category = HiddenField(validators=[DataRequired()])
 
 
-class FindingForm(FlaskForm):
+class FindingForm(Form):
     """A finding of a round: a defect, optionally fixed on the spot."""
 
     location = StringField(_l("Exact location"), validators=[Optional(), Length(max=200)])
@@ -144,7 +144,7 @@ class FindingForm(FlaskForm):
     submit = SubmitField(_l("Save finding"))
 
 
-class PlanForm(FlaskForm):
+class PlanForm(Form):
     """A zone's round frequency."""
 
     zone = HiddenField(validators=[DataRequired()])
@@ -155,7 +155,7 @@ class PlanForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class DueDaysForm(FlaskForm):
+class DueDaysForm(Form):
     """A category's due time in working days."""
 
     category = HiddenField(validators=[DataRequired()])
@@ -165,7 +165,7 @@ class DueDaysForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class CalendarDayForm(FlaskForm):
+class CalendarDayForm(Form):
     """Add a day off or a make-up working day."""
 
     day = DateField(_l("Date"), validators=[DataRequired()])

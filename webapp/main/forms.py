@@ -1,12 +1,11 @@
 """Language switch form."""
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 
-from webapp.forms import choices
+from webapp.forms import Form, choices
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     """Choose the interface language."""
 
     lang = SelectField(choices=choices([("zh_Hant_TW", "中文"), ("en", "English")]))

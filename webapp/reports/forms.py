@@ -1,15 +1,14 @@
 """Report and import forms."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import HiddenField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Regexp
 
-from webapp.forms import choices
+from webapp.forms import Form, choices
 
 
-class CloseYearForm(FlaskForm):
+class CloseYearForm(Form):
     """Close a year: freeze its figures."""
 
     submit = SubmitField(_l("Close the year and freeze its figures"))
@@ -18,7 +17,7 @@ class CloseYearForm(FlaskForm):
 KIND_CHOICES = [("dispatches", _l("Dispatches")), ("defects", _l("Defects"))]
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     """Upload a CSV of past records to check."""
 
     kind = SelectField(_l("Records"), choices=choices(KIND_CHOICES))
@@ -32,7 +31,7 @@ class UploadForm(FlaskForm):
     submit = SubmitField(_l("Check the file"))
 
 
-class ConfirmImportForm(FlaskForm):
+class ConfirmImportForm(Form):
     """Import a checked file."""
 
     token = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
