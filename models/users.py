@@ -252,6 +252,24 @@ def update_user(user: User, *, password: str | None = None, **fields) -> User:
     return user
 
 
+class WrongCurrentPassword(InvalidInput):
+    """The current password, asked before a new one is set, does not match."""
+
+    field = "current_password"
+
+
+def change_own_password(user: User, current: str, new: str) -> User:
+    """A signed-in user sets a new password: the current one first; every session ends
+    (the caller signs this one in again); audited without either password."""
+    if not user.check_password(current):
+        raise WrongCurrentPassword(_("That is not your current password."))
+    user.set_password(new)
+    user.session_version += 1
+    audit.record("user.password_change", "user", user.id, None, {"password_changed": True})
+    db.session.flush()
+    return user
+
+
 def user_by_username(username: str) -> User:
     """The user with this username (case-insensitive) or NotFound."""
     user = db.session.scalar(

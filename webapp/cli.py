@@ -76,6 +76,25 @@ def create_user_command(username, role, agency_code, name, email):
     click.echo(f"Created {user.role} {user.username}")
 
 
+@cli.command("set-password")
+@click.argument("username")
+@with_appcontext
+def set_password_command(username):
+    """Set a user's password (a forgotten one, a demo one); read from stdin or prompted for.
+    Every session of that account ends."""
+    from models.users import update_user, user_by_username
+
+    with audit.acting_as(audit.CLI):
+        try:
+            user = user_by_username(username)
+            update_user(user, password=read_password("New password"))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            fail(exc.message)
+    click.echo(f"Password of {user.username} changed; every session of that account has ended.")
+
+
 @cli.command("create-token")
 @click.argument("username")
 @click.option("--name", default="", help="What the token is for")

@@ -76,6 +76,7 @@ def main_pages(year: int) -> list[tuple[str | None, str]]:
         ("supervisor", "/admin/import"),
         ("supervisor", "/admin/late-reasons"),
         ("supervisor", "/admin/late-reasons/other"),
+        ("clerk", "/account/password"),
         ("supervisor", "/agency/scorecard?agency=social-welfare"),
         ("admin", "/"),
         ("admin", "/admin/users"),

@@ -424,3 +424,43 @@ def test_login_page_has_no_stack_trace_on_garbage(client):
     response = client.post("/login", data={"username": "x" * 500, "password": ""})
     assert response.status_code == 200
     assert re.search(r"class=\"error\"", response.get_data(as_text=True))
+
+
+NEW_PASSWORD = "Mango-Harbour-Lantern-42"
+
+
+def test_a_user_changes_their_password_and_their_other_sessions_end(app, create_user):
+    """Issue 15: a change-password page for every signed-in user; the current password first;
+    this session goes on, every other one ends."""
+    user = create_user(role="agency", username="lin.shegong")
+    here, phone = app.test_client(), app.test_client()
+    assert login(here, user.username).status_code == 302
+    assert login(phone, user.username).status_code == 302
+    page = here.get("/account/password")
+    assert page.status_code == 200 and "目前的密碼" in page.get_data(as_text=True)
+
+    wrong = here.post(
+        "/account/password",
+        data={"current_password": "guess-guess", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert wrong.status_code == 422 and "這不是您目前的密碼。" in wrong.get_data(as_text=True)
+    weak = here.post(
+        "/account/password",
+        data={"current_password": TEST_PASSWORD, "password": "12345678", "confirm": "12345678"},
+    )
+    assert weak.status_code == 422
+    db.session.expire_all()
+    assert user.check_password(TEST_PASSWORD)
+
+    done = here.post(
+        "/account/password",
+        data={"current_password": TEST_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert done.status_code == 302
+    assert here.get("/agency/").status_code == 200  # still signed in here
+    assert phone.get("/agency/").status_code == 302  # the other session has ended
+    assert login(app.test_client(), user.username, NEW_PASSWORD).status_code == 302
+    actions = db.session.scalars(
+        sa.select(AuditEntry.action).where(AuditEntry.object_id == str(user.id))
+    )
+    assert "user.password_change" in set(actions)

@@ -139,3 +139,22 @@ def test_create_user_refuses_a_weak_password_and_says_why(run_cli, english, pass
     assert why in result.output
     assert "Traceback" not in result.output
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_set_password_resets_a_forgotten_password_and_ends_sessions(app, run_cli, create_user):
+    """Issue 15: `citydesk set-password USERNAME` (stdin), with the same password rules."""
+    from tests.conftest import TEST_PASSWORD, login
+
+    user = create_user(role="clerk", username="chen.clerk")
+    client = app.test_client()
+    assert login(client, user.username).status_code == 302
+    assert client.get("/desk/board").status_code == 200
+    weak = run_cli("set-password", "chen.clerk", input="chen.clerk\n")
+    assert weak.exit_code == 1 and "Traceback" not in weak.output
+    assert run_cli("set-password", "nobody", input="Mango-Harbour-Lantern-42\n").exit_code == 1
+    done = run_cli("set-password", "chen.clerk", input="Mango-Harbour-Lantern-42\n")
+    assert done.exit_code == 0, done.output
+    assert "chen.clerk" in done.output
+    assert client.get("/desk/board").status_code == 302  # signed out everywhere
+    assert login(app.test_client(), user.username, TEST_PASSWORD).status_code == 200
+    assert login(app.test_client(), user.username, "Mango-Harbour-Lantern-42").status_code == 302

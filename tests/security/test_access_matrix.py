@@ -74,6 +74,8 @@ TABLE = [
     R("POST", "/logout", dict.fromkeys(ROLES, SIGNED_OUT)),
     R("GET", "/unlock", ALL),  # not locked: straight on to the page asked for
     R("POST", "/unlock", ALL, {"password": "x"}),
+    R("GET", "/account/password", ALL),
+    R("POST", "/account/password", ALL, {"current_password": "x"}),  # a form error
     R("POST", "/language", ALL),
     R("GET", "/sw.js", ALL),
     R("GET", "/manifest.webmanifest", ALL),

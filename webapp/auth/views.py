@@ -7,9 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from models.core import clock, db
-from models.users import authenticate, end_sessions
+from models.core.errors import DomainError
+from models.users import authenticate, change_own_password, end_sessions
 from webapp.auth import bp
-from webapp.auth.forms import LoginForm, UnlockForm
+from webapp.auth.forms import LoginForm, PasswordChangeForm, UnlockForm
 from webapp.security import acting_user, session_locked
 
 
@@ -90,3 +91,24 @@ def unlock():
             return redirect(url_for("auth.login"))
         flash(_("Wrong password."), "error")
     return render_template("auth/unlock.html", form=form, now=clock.now())
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password; every other session of the account ends."""
+    form = PasswordChangeForm()
+    status = 422 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        user = acting_user()
+        try:
+            change_own_password(user, form.current_password.data, form.password.data)
+        except DomainError as exc:
+            db.session.rollback()
+            getattr(form, getattr(exc, "field", "password")).errors.append(exc.message)
+        else:
+            db.session.commit()
+            login_user(user)  # this session goes on under the new session version
+            flash(_("Your password was changed. Your other sessions have ended."), "success")
+            return redirect(url_for("main.home"))
+    return render_template("auth/password.html", form=form), status
