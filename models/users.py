@@ -265,7 +265,7 @@ def change_own_password(user: User, current: str, new: str) -> User:
         raise WrongCurrentPassword(_("That is not your current password."))
     user.set_password(new)
     user.session_version += 1
-    audit.record("user.password_change", "user", user.id, None, {"password_changed": True})
+    audit.record("user.password_change", "user", user.id)
     db.session.flush()
     return user
 
