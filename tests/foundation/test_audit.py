@@ -266,7 +266,8 @@ def test_a_malformed_checkpoint_file_gets_a_clear_message(app, run_cli, tmp_path
         path.write_bytes(content)
     result = run_cli("audit", "verify", "--against", str(path))
     assert result.exit_code == 2, result.output
-    assert "not a usable checkpoint" in result.output or "Cannot read" in result.output
+    expected = "Cannot read the checkpoint" if content is None else "is not a usable checkpoint"
+    assert expected in result.output
     assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
 
 
