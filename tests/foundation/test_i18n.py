@@ -74,7 +74,7 @@ def _form_classes():
 
 def test_every_form_speaks_traditional_chinese():
     """WTForms' `zh` catalogue is Simplified: every form goes through webapp.forms.Form, which
-    picks `zh_TW` (issue 15: the sign-in form said 「该字段是必填字段。」)."""
+    picks `zh_TW` (issue 15: the sign-in form showed the Simplified zh message)."""
     from webapp.forms import Form
 
     forms = _form_classes()
@@ -87,4 +87,5 @@ def test_an_empty_sign_in_form_answers_in_traditional_chinese(app):
     page = client.post("/login", data={"username": "", "password": ""})
     text = page.get_data(as_text=True)
     assert "此欄位是必需的。" in text
-    assert "该字段" not in text and "必填字段" not in text
+    simplified = "\u8be5\u5b57\u6bb5"  # WTForms zh: "this field", in Simplified characters
+    assert simplified not in text and "必填字段" not in text
