@@ -99,6 +99,7 @@ from models.dispatch.visitors import (
     note_label,
     rate_visit,
     rating_for,
+    visit_of,
     wait_minutes,
 )
 
@@ -109,6 +110,7 @@ __all__ = [
     "RatingScore",
     "VisitRating",
     "add_care_note",
+    "visit_of",
     "care_note",
     "care_notes",
     "note_label",

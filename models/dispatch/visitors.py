@@ -86,6 +86,13 @@ def note_label(note: VisitNote, locale: str | None) -> str:
     return note.text
 
 
+def visit_of(dispatch: Dispatch) -> Visit:
+    """The visit a dispatch serves; a note about the visitor needs one."""
+    if dispatch.visit is None:
+        raise InvalidInput(_("This dispatch has no visit to add a note to."))
+    return dispatch.visit
+
+
 def add_care_note(visit: Visit, code: str, *, by=None, dispatch: Dispatch | None = None):
     """Record a one-tap care note (e.g. 已請入座) on a visit, timed by the server (clerks)."""
     require_role(by, Role.CLERK)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from models.core import audit, clock, db
-from models.core.errors import Conflict
+from models.core.errors import Conflict, InvalidInput
 from models.core.outbox import Notification
 from models.dispatch import (
     Dispatch,
@@ -22,6 +22,7 @@ from models.dispatch import (
     notify,
     rate_visit,
     transfer,
+    visit_of,
 )
 from tests.conftest import login
 
@@ -390,3 +391,12 @@ def test_two_taps_at_once_record_exactly_one_answer(arrived, clerk):
     assert sorted(outcome) == ["conflict", "won"]
     [score] = db.session.scalars(select(VisitRating.score)).all()
     assert score == ("satisfied" if outcome[0] == "won" else "dissatisfied")
+
+
+def test_a_note_about_the_visitor_needs_a_dispatch_with_a_visit(make_dispatch):
+    """An imported dispatch has no visit: the desk's note and care-note buttons refuse it in one
+    place (visit_of), and a dispatch with a visit gives that visit."""
+    with pytest.raises(InvalidInput):
+        visit_of(Dispatch())
+    dispatch = make_dispatch()
+    assert visit_of(dispatch) is dispatch.visit

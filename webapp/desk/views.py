@@ -28,6 +28,7 @@ from models.dispatch import (
     visible_condition,
     visible_open_dispatches,
     visit_for,
+    visit_of,
     visits_on,
 )
 from models.dispatch.display import dispatches_on_display, display_link_for
@@ -311,9 +312,7 @@ def dispatch_note(dispatch_id: int):
     """A note while looking after the visitor."""
 
     def run(dispatch, form):
-        if dispatch.visit is None:
-            raise InvalidInput(_("This dispatch has no visit to add a note to."))
-        add_note(dispatch.visit, form.text.data, by=acting_user(), dispatch=dispatch)
+        add_note(visit_of(dispatch), form.text.data, by=acting_user(), dispatch=dispatch)
         return dispatch
 
     return _dispatch_action(dispatch_id, NoteForm(), run, lambda _d: _("Note added."))

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from models.core import db
-from models.core.errors import DomainError, InvalidInput
+from models.core.errors import DomainError
 from models.dispatch import (
     SCORE_VALUES,
     add_care_note,
@@ -14,6 +14,7 @@ from models.dispatch import (
     rate_visit,
     rating_for,
     visit_for,
+    visit_of,
 )
 from models.users import Role
 from webapp.desk import bp
@@ -28,9 +29,7 @@ def dispatch_care(dispatch_id: int):
     """A one-tap care note while the visitor waits (已請入座, 已提供茶水...)."""
 
     def run(dispatch, form):
-        if dispatch.visit is None:
-            raise InvalidInput(_("This dispatch has no visit to add a note to."))
-        add_care_note(dispatch.visit, form.code.data, by=acting_user(), dispatch=dispatch)
+        add_care_note(visit_of(dispatch), form.code.data, by=acting_user(), dispatch=dispatch)
         return dispatch
 
     def done(_dispatch):
