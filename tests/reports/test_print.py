@@ -4,11 +4,11 @@ across pages and the table header repeated; the PDF is a few pages holding the p
 narrative whole."""
 
 import io
-import unicodedata
 
 from pypdf import PdfReader
 
 from tests.conftest import browser_login, screenshot
+from tests.reports.printing import pdf_text, plain
 
 A4_CONTENT_PX = 703  # 210 mm less the 12 mm margins each side, at 96 px per inch
 
@@ -32,22 +32,6 @@ PRINT_STATE = """() => {
     rowBreak: getComputedStyle(table.querySelector('tbody tr')).breakInside,
   };
 }"""
-
-
-# Fonts map a few ideographs to radical code points that NFKC leaves alone.
-RADICALS = str.maketrans({"\u2ea0": "\u6c11"})
-
-
-def plain(text: str) -> str:
-    """Text compared as a PDF gives it back: NFKC (full-width punctuation as ASCII), the
-    radicals as ideographs, without line breaks and spaces."""
-    text = unicodedata.normalize("NFKC", text).translate(RADICALS)
-    return text.replace("\n", "").replace(" ", "")
-
-
-def pdf_text(pdf: PdfReader) -> str:
-    """The text of every page of `pdf`, made plain()."""
-    return plain("".join(page.extract_text() for page in pdf.pages))
 
 
 def test_the_report_prints_on_a4_without_navigation_or_overflow(new_page, published):
