@@ -164,3 +164,13 @@ def test_every_action_written_anywhere_has_a_label():
     codes = _recorded_actions()
     assert len(codes) > 50  # the walk found the calls
     assert sorted(codes - set(ACTION_LABELS)) == []
+
+
+def test_the_english_page_reads_in_english(verified, login_as):
+    people, defect = verified
+    client, _sup = login_as("supervisor")
+    client.post("/language", data={"lang": "en"})
+    row = _rows(_page(client, "?action=defect.verify"))[0]
+    assert "Verified a repair ticket" in row and f"Ticket #{defect.id}" in row
+    assert re.search(r"State</span>: <del>[A-Za-z ]+</del> → <ins>[A-Za-z ]+</ins>", row), row
+    assert not re.search(r"[\u3000-\u303f\uff00-\uffef]", row)  # no full-width punctuation

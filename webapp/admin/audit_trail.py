@@ -24,7 +24,8 @@ from models.users import Role, User
 from webapp.desk.labels import KIND_LABELS, SCORE_LABELS, VISIT_STATUS_LABELS
 from webapp.desk.labels import STATE_LABELS as DISPATCH_STATES
 from webapp.facility.labels import STATE_LABELS as TICKET_STATES
-from webapp.filters import roc_date, roc_datetime
+from webapp.filters import roc_date, roc_datetime, roc_year
+from webapp.i18n import LANGUAGE_NAMES
 from webapp.nav import ROLE_LABELS
 from webapp.xlsx import Book
 
@@ -301,7 +302,9 @@ class _Names:
 
     def user(self, user_id) -> str:
         user = self.users.get(user_id)
-        return f"{user.name}（{user.username}）" if user else f"#{user_id}"
+        if user is None:
+            return f"#{user_id}"
+        return f"{user.name}（{user.username}）" if self.zh else f"{user.name} ({user.username})"
 
     def reason(self, code: str) -> str:
         row = self.reasons.get(code)
@@ -325,10 +328,11 @@ def _value(key: str, value, object_type: str, names: _Names) -> str:
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, list):
-        return "、".join(_value(key, v, object_type, names) for v in value)
+        comma = "、" if names.zh else ", "
+        return comma.join(_value(key, v, object_type, names) for v in value)
     if isinstance(value, dict):
-        return "；".join(
-            f"{_field(k)}：{_value(k, v, object_type, names)}" for k, v in value.items()
+        return ("；" if names.zh else "; ").join(
+            f"{_field(k)}{colon()}{_value(k, v, object_type, names)}" for k, v in value.items()
         )
     if key in SECONDS_FIELDS and str(value).lstrip("-").isdigit():
         return _seconds(value)
@@ -362,7 +366,7 @@ def _value(key: str, value, object_type: str, names: _Names) -> str:
     if key == "field":
         return _field(text)
     if key == "locale":
-        return {"zh_Hant_TW": "中文", "en": "English"}.get(text, text)
+        return LANGUAGE_NAMES.get(text, text)  # each language by its own name
     if key in ("rate", "target"):
         return f"{value}%"
     if ISO_INSTANT.match(text):
@@ -370,6 +374,11 @@ def _value(key: str, value, object_type: str, names: _Names) -> str:
     if ISO_DAY.match(text):
         return roc_date(date.fromisoformat(text))
     return text
+
+
+def colon() -> str:
+    """The colon between a field and its value: full-width in Chinese."""
+    return "：" if not str(get_locale() or "zh").startswith("en") else ": "
 
 
 def _field(key: str) -> str:
@@ -412,7 +421,7 @@ def _reference(entry: audit.AuditEntry, names: _Names) -> str:
     if kind == "user" and oid.isdigit():
         return names.user(int(oid))
     if kind in ("report_snapshot", "year_target", "work_calendar_year") and oid.isdigit():
-        return f"{clock.roc_year(int(oid))}年度" if kind != "work_calendar_year" else oid
+        return roc_year(int(oid)) if kind != "work_calendar_year" else oid
     if kind == "agency":
         return names.named(names.agencies.get(oid), oid)
     if kind in ("zone", "inspection_plan"):
@@ -630,10 +639,10 @@ EXPORT_LIMIT = 50_000  # rows in one export (a year of a busy centre); narrow th
 def change_text(change: Change) -> str:
     """One change on one line: 狀態：已修復 → 已驗收."""
     if change.before is None:
-        return f"{change.label}：{change.after}"
+        return f"{change.label}{colon()}{change.after}"
     if change.after is None:
-        return f"{change.label}：{change.before} → —"
-    return f"{change.label}：{change.before} → {change.after}"
+        return f"{change.label}{colon()}{change.before} → —"
+    return f"{change.label}{colon()}{change.before} → {change.after}"
 
 
 def to_xlsx(stmt, filters: Filters) -> bytes:

@@ -357,6 +357,7 @@ def audit_trail():
         filters=filters,
         actions=trail.action_choices(),
         objects=trail.object_choices(),
+        colon=trail.colon(),
     )
 
 
