@@ -111,7 +111,11 @@ def test_the_export_is_the_filtered_view_in_chinese(verified, login_as):
     response = client.get("/admin/audit.xlsx?object_type=defect&reference=" + str(defect.id))
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["稽核軌跡"]
+    assert book.sheetnames == ["稽核軌跡", "篩選條件"]
+    about = dict(book["篩選條件"].iter_rows(values_only=True))
+    assert about["對象類型"] == "報修單" and about["對象編號"] == str(defect.id)
+    assert about["動作"] == "全部" and about["匯出者"] == _sup.name
+    assert re.fullmatch(r"1\d\d/\d\d/\d\d \d\d:\d\d", about["匯出時間"])
     header, *lines = list(book.active.iter_rows(values_only=True))
     assert header[:7] == ("時間", "操作者", "帳號", "動作", "對象", "編號", "變更內容")
     actions = [line[3] for line in lines]
@@ -121,7 +125,7 @@ def test_the_export_is_the_filtered_view_in_chinese(verified, login_as):
     fixed, verified_name = _state_names("fixed", "verified")
     assert f"狀態：{fixed} → {verified_name}" in verify[6]
     assert re.fullmatch(r"1\d\d/\d\d/\d\d \d\d:\d\d", verify[0])  # an ROC date
-    sheet = book.active
+    sheet = book["稽核軌跡"]
     assert sheet.print_title_rows == "$1:$1" and sheet.page_setup.paperSize == 9
 
 

@@ -60,9 +60,10 @@ def test_the_audit_export_prints_whole(login_as, create_user, tmp_path):
     client, _sup = login_as("supervisor")
     data = client.get("/admin/audit.xlsx").data
     book = load_workbook(io.BytesIO(data))
-    texts = list(next(book.active.iter_rows(values_only=True)))
+    texts = list(next(book["稽核軌跡"].iter_rows(values_only=True)))
+    texts += [t for row in book["篩選條件"].iter_rows(values_only=True) for t in row]
     pdf = xlsx_to_pdf(data, tmp_path, "audit")
     printed = pdf_text(pdf)
-    assert len(pdf.pages) == 1
+    assert len(pdf.pages) == len(book.worksheets)  # one page each: the entries, the filters
     assert [t for t in texts if plain(t) not in printed] == []
     assert plain("新增使用者") in printed and plain("歐陽專員") in printed

@@ -682,7 +682,29 @@ def to_xlsx(stmt, filters: Filters) -> bytes:
                 ]
             )
         offset += batch
+    total = min(offset, EXPORT_LIMIT) if offset else 0
+    about = book.sheet(_("Filters"), [_("Item"), _("Value")])
+    for label, value in _filter_lines(filters):
+        about.row([label, value])
+    about.row([_("Exported at"), roc_datetime(clock.now())])
+    about.row([_("Exported by"), current_user.name if current_user.is_authenticated else ""])
+    if total >= EXPORT_LIMIT:
+        note = _("Only the newest %(n)d entries: narrow the filters.", n=total)
+        about.row([_("Attention"), note])
     return book.close()
+
+
+def _filter_lines(filters: Filters) -> list[tuple[str, str]]:
+    """The filters of an export in words (「全部」 for one not set)."""
+    every = _("All")
+    return [
+        (_("Person"), filters.person or every),
+        (_("Action"), action_label(filters.action) if filters.action else every),
+        (_("Object type"), object_label(filters.object_type) if filters.object_type else every),
+        (_("Object reference"), filters.reference or every),
+        (_("From"), filters.since or every),
+        (_("To"), filters.until or every),
+    ]
 
 
 def export_name(at: datetime | None = None) -> str:
