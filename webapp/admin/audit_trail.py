@@ -616,8 +616,6 @@ def search(filters: Filters):
         since=since,
         until=until,
     )
-    if filters.reference and not filters.object_type:
-        stmt = stmt.where(audit.AuditEntry.object_id == object_id)
     return stmt
 
 
