@@ -15,7 +15,7 @@ from models.core import audit, clock, db
 from models.dispatch.escalation import AUDIT_ACTIONS
 from models.reports.importer import KINDS
 from tests.facility.support import move, new_ticket, to_fixed
-from webapp.admin.audit_trail import ACTION_LABELS, parse_day
+from webapp.admin.audit_trail import ACTION_LABELS, parse_day, readable
 from webapp.facility.labels import STATE_LABELS as TICKET_STATES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,3 +178,18 @@ def test_the_english_page_reads_in_english(verified, login_as):
     assert "Verified a repair ticket" in row and f"Ticket #{defect.id}" in row
     assert re.search(r"State</span>: <del>[A-Za-z ]+</del> → <ins>[A-Za-z ]+</ins>", row), row
     assert not re.search(r"[\u3000-\u303f\uff00-\uffef]", row)  # no full-width punctuation
+
+
+def test_every_field_of_the_demo_trail_reads_in_words(demo_data, app):
+    entries = db.session.scalars(audit.search()).all()
+    assert len({e.action for e in entries}) > 10  # the demo wrote a varied trail
+    with app.test_request_context(headers={"Accept-Language": "zh-TW"}):
+        rows = readable(entries)
+    raw = {
+        (row.entry.action, c.label)
+        for row in rows
+        for c in row.changes
+        if re.fullmatch(r"[a-z_0-9]+", c.label)
+    }
+    assert raw == set(), f"fields without a label: {sorted(raw)}"
+    assert not [r.action for r in rows if "." in r.action]  # every action in words

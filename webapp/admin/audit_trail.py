@@ -216,6 +216,9 @@ FIELD_LABELS = {
     "chief_after": _l("Tell the chief after the deadline"),
     "fields": _l("Fields erased"),
     "last_error": _l("Last error"),
+    "dispatches": _l("Dispatches"),
+    "visits": _l("Visits"),
+    "open": _l("Open"),
     "created_at": _l("Logged at"),
     "personal_data_erased_at": _l("Personal data erased at"),
 }
