@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, event, insert, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, event, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -361,19 +361,28 @@ def search(
     object_type: str | None = None,
     object_id: str | None = None,
     actor: str | None = None,
+    user_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ):
-    """A select() of audit rows matching the filters, newest first."""
+    """A select() of audit rows matching the filters, newest first: `action` is one code, or a
+    family when it ends with a dot ("auth."); `actor` and `user_id` together match either."""
     stmt = select(AuditEntry).order_by(AuditEntry.seq.desc())
     if action:
-        stmt = stmt.where(AuditEntry.action.startswith(action))
+        if action.endswith("."):
+            stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+        else:
+            stmt = stmt.where(AuditEntry.action == action)
     if object_type:
         stmt = stmt.where(AuditEntry.object_type == object_type)
     if object_id:
         stmt = stmt.where(AuditEntry.object_id == object_id)
-    if actor:
+    if actor and user_id is not None:
+        stmt = stmt.where(or_(AuditEntry.actor == actor, AuditEntry.user_id == user_id))
+    elif actor:
         stmt = stmt.where(AuditEntry.actor == actor)
+    elif user_id is not None:
+        stmt = stmt.where(AuditEntry.user_id == user_id)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     if until:

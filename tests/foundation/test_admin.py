@@ -266,9 +266,9 @@ def test_audit_page_lists_and_filters(login_as, create_user):
     client, _sup = login_as("supervisor")
     create_user(role="clerk", username="someone")
     page = client.get("/admin/audit").get_data(as_text=True)
-    assert "user.create" in page and "auth.login" in page
+    assert 'title="user.create">新增使用者<' in page and 'title="auth.login">登入<' in page
     page = client.get("/admin/audit?action=user.").get_data(as_text=True)
-    assert "user.create" in page and "auth.login" not in page
+    assert 'title="user.create">' in page and 'title="auth.login">' not in page
 
 
 def test_the_admin_page_refuses_a_weak_password_on_its_field(login_as, create_user):

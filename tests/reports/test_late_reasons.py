@@ -141,9 +141,10 @@ def test_the_xlsx_and_csv_carry_the_late_reasons(explained, login_as):
     assert [sum(r[3 + i] for r in per_agency[1:]) for i in range(6)] == [3, 0, 0, 0, 1, 4]
     raw = list(book["派員案件（原始紀錄）"].iter_rows(values_only=True))
     header = raw[0]
-    reason_of = {row[0]: row[header.index("late_reason")] for row in raw[1:]}
-    note_of = {row[0]: row[header.index("late_reason_note")] for row in raw[1:]}
-    assert [reason_of[d.id] for d in explained] == ["away"] * 3 + ["other"] + [None] * 4
+    reason_of = {row[0]: row[header.index("逾時原因")] for row in raw[1:]}
+    note_of = {row[0]: row[header.index("逾時原因說明")] for row in raw[1:]}
+    # People read the reason's words (the CSV and the JSON keep its code).
+    assert [reason_of[d.id] for d in explained] == ["承辦人外出"] * 3 + ["其他"] + [None] * 4
     assert note_of[explained[3].id] == "電梯停駛"
 
     text = client.get("/reports/2023/report.csv").data.decode("utf-8-sig")

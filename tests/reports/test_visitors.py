@@ -203,7 +203,9 @@ def test_the_page_json_csv_xlsx_and_api_carry_the_new_figures(visitors_2023, log
     assert summary["民眾等候總時間之分鐘數（第 90 百分位數）"][0] == 21.1
     assert summary["滿意度填答件數"][0] == 6
     assert summary["滿意度 (%)"][0] == 66.67
-    assert [row[1] for row in cells if row[0] == "報告文字"][2] == THIRD
+    # The narrative: a heading, then one sentence a row across the table's width.
+    first = next(i for i, row in enumerate(cells) if row[0] == "報告文字") + 1
+    assert [row[0] for row in cells[first : first + 3]][2] == THIRD
     sheet = book["各機關民眾等候與滿意度"]
     header, *lines = list(sheet.iter_rows(values_only=True))
     by_code = {line[0]: dict(zip(header, line, strict=True)) for line in lines}

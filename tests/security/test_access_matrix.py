@@ -265,6 +265,7 @@ TABLE = [
     R("GET", "/api/v1/reports/yearly?year={year}", REPORTS),
     # --- administration, audit, jobs ----------------------------------------------------
     R("GET", "/admin/audit", OVERSIGHT_ROLES),
+    R("GET", "/admin/audit.xlsx", OVERSIGHT_ROLES),
     R("GET", "/admin/users", ADMIN),
     R("GET", "/admin/users/new", ADMIN),
     R("POST", "/admin/users/new", ADMIN),

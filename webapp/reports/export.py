@@ -7,10 +7,9 @@ Nothing here counts: every number comes from the report dict (and, for the raw-r
 import io
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-import xlsxwriter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -26,6 +25,11 @@ from models.reports import (
     minutes,
 )
 from webapp.csv_safe import csv_writer
+from webapp.desk.labels import STATE_LABELS as DISPATCH_STATES
+from webapp.facility.labels import SOURCE_LABELS
+from webapp.facility.labels import STATE_LABELS as TICKET_STATES
+from webapp.labels import outcome_label
+from webapp.xlsx import Book
 
 # Labels of the figures, shared by the page, the XLSX sheets and the text output.
 LABELS = {
@@ -236,42 +240,64 @@ def _change_text(change: dict) -> dict[str, str]:
 
 # --- XLSX -------------------------------------------------------------------------------------
 
+# The raw-row sheets' headers: the CSV and the JSON keep the codes, people read these.
+RECORD_LABELS = {
+    "id": _l("No."),
+    "reference": _l("Original reference"),
+    "agency": _l("Agency code"),
+    "agency_name": _l("Agency"),
+    "subject": _l("Subject"),
+    "state": _l("State"),
+    "notified_at": _l("Notified at"),
+    "sla_seconds": _l("Time limit (seconds)"),
+    "deadline_at": _l("Deadline"),
+    "acknowledged_at": _l("Acknowledged at"),
+    "arrived_at": _l("Arrived at"),
+    "ended_at": _l("Ended at"),
+    "month": _l("Month"),
+    "outcome": _l("Outcome"),
+    "late_reason": _l("Late reason"),
+    "late_reason_note": _l("Late reason explanation"),
+    "minutes_to_arrival": _l("Minutes to arrive"),
+    "category": _l("Category code"),
+    "category_name": _l("Category"),
+    "zone": _l("Zone code"),
+    "zone_name": _l("Zone"),
+    "floor": _l("Floor"),
+    "source": _l("Source"),
+    "found_at": _l("Found at"),
+    "fixed": _l("Fixed"),
+    "fixed_at": _l("Fixed at"),
+    "due_on": _l("Due date"),
+    "working_days_to_fix": _l("Working days to fix"),
+    "due_status": _l("Due status"),
+    "description": _l("Description"),
+}
 
-def _local(value):
-    """An aware instant as Taipei wall time without tzinfo (Excel keeps no time zones)."""
-    if isinstance(value, datetime):
-        return clock.local(value).replace(tzinfo=None)
-    return value
+
+def _record_header(keys) -> list[str]:
+    return [str(RECORD_LABELS.get(key, key)) for key in keys]
 
 
-class _Sheet:
-    """A worksheet written row by row (XlsxWriter, constant memory): a bold header row, then
-    values with number formats for rates, instants and dates."""
+def _dispatch_record(row: dict, reasons: dict) -> list:
+    """A raw dispatch row in words: its state, outcome and late reason as labels."""
+    values = dict(row)
+    values["state"] = str(DISPATCH_STATES.get(row["state"], row["state"]))
+    values["outcome"] = str(outcome_label(row["outcome"]))
+    if row["late_reason"]:
+        values["late_reason"] = reasons.get(row["late_reason"], row["late_reason"])
+    values["seconds_to_arrival"] = minutes(row["seconds_to_arrival"])
+    return list(values.values())
 
-    def __init__(self, book, formats: dict, title: str, header: list[str]):
-        self.sheet = book.add_worksheet(title[:31])
-        self.formats = formats
-        self.sheet.write_row(0, 0, header, formats["bold"])
-        self.sheet.freeze_panes(1, 0)
-        self.next = 1
 
-    def row(self, values: list, rates: tuple[int, ...] = ()) -> None:
-        """Write one row; the columns in `rates` get two decimals."""
-        write, formats, row = self.sheet, self.formats, self.next
-        for column, value in enumerate(values):
-            if value is None or value == "":
-                continue
-            if isinstance(value, datetime):
-                write.write_datetime(row, column, _local(value), formats["instant"])
-            elif isinstance(value, date):
-                write.write_datetime(row, column, value, formats["date"])
-            elif isinstance(value, bool):
-                write.write_boolean(row, column, value)
-            elif isinstance(value, int | float):
-                write.write_number(row, column, value, formats["rate"] if column in rates else None)
-            else:
-                write.write_string(row, column, str(value))
-        self.next += 1
+def _defect_record(row: dict) -> list:
+    """A raw defect row in words: its source, state, fixed and due status as labels."""
+    values = dict(row)
+    values["source"] = str(SOURCE_LABELS.get(row["source"], row["source"]))
+    values["state"] = str(TICKET_STATES.get(row["state"], row["state"]))
+    values["fixed"] = _("Yes") if row["fixed"] else _("No")
+    values["due_status"] = label(row["due_status"])
+    return list(values.values())
 
 
 def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
@@ -322,17 +348,17 @@ def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
         yield label(key), this, before, key in RATE_KEYS
 
 
-def _late_reason_sheets(sheet, d: dict) -> None:
+def _late_reason_sheets(book: Book, d: dict) -> None:
     """The late dispatches by reason: one row per reason, then one row per agency with a late
     dispatch (a column per reason)."""
     reasons = d.get("late_reasons") or []
     if not reasons:
         return
-    total = sheet(_("Late reasons"), [label("code"), _("Reason"), label("late")])
+    total = book.sheet(_("Late reasons"), [label("code"), _("Reason"), label("late")])
     for row in reasons:
         total.row([row["code"], row["label"], row["count"]])
     codes = [row["code"] for row in reasons]
-    per_agency = sheet(
+    per_agency = book.sheet(
         _("Late reasons by agency"),
         [label("code"), label("agency"), label("late")] + [row["label"] for row in reasons],
     )
@@ -346,25 +372,12 @@ def _late_reason_sheets(sheet, d: dict) -> None:
 
 
 def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
-    """The report as an XLSX workbook: a summary, one sheet per table, and every raw row."""
-    out = io.BytesIO()
-    workbook = xlsxwriter.Workbook(
-        out,
-        {"constant_memory": True, "strings_to_formulas": False},  # text stays text
-    )
-    formats = {
-        "bold": workbook.add_format({"bold": True}),
-        "rate": workbook.add_format({"num_format": "0.00"}),
-        "instant": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
-        "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
-    }
-
-    def sheet(title: str, header: list[str]) -> _Sheet:
-        return _Sheet(workbook, formats, title, header)
-
+    """The report as an XLSX workbook for people (Chinese sheets, headers and labels, sized
+    and set up to print on A4): a summary, one sheet per table, and every raw row."""
+    book = Book()
     year = report["year"]
     prev = report.get("previous_year")
-    summary = sheet(
+    summary = book.sheet(
         _("Summary"),
         [_("Figure"), year_label(year)] + ([year_label(prev["year"])] if prev else []),
     )
@@ -373,23 +386,26 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     d = report["dispatch"]
     if d.get("year_to_date"):
         summary.row([label("needed_in_a_row"), d["year_to_date"]["needed_in_a_row"]])
-    summary.row([])
-    for sentence in report["narrative"]:
-        summary.row([_("Narrative"), sentence])
     period = report.get("period") or {}
     if period.get("closed"):
         summary.row([_("Closed by"), period["closed_by"]])
         summary.row([_("Closed at"), period["closed_at"]])
+    summary.blank()
+    summary.heading(_("Narrative"))
+    for sentence in report["narrative"]:
+        summary.note(sentence)
 
     counts = ["counted", "on_time", "late", "pending", "cancelled", "transferred", "rate"]
-    agencies = sheet(_("By agency"), [label("code"), label("agency")] + [label(k) for k in counts])
+    agencies = book.sheet(
+        _("By agency"), [label("code"), label("agency")] + [label(k) for k in counts]
+    )
     for row in d["by_agency"]:
         agencies.row([row["agency"], row["name_zh"]] + [row[k] for k in counts], rates=(8,))
-    months = sheet(_("By month"), [label("month")] + [label(k) for k in counts])
+    months = book.sheet(_("By month"), [label("month")] + [label(k) for k in counts])
     for row in d["by_month"]:
         months.row([row["month"]] + [row[k] for k in counts], rates=(7,))
 
-    _late_reason_sheets(sheet, d)
+    _late_reason_sheets(book, d)
 
     f = report["defects"]
     category_keys = [
@@ -402,7 +418,7 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         "not_yet_due",
         "share_within_due",
     ]
-    categories = sheet(
+    categories = book.sheet(
         _("Defects by category"),
         [label("code"), label("category")] + [label(k) for k in category_keys],
     )
@@ -410,38 +426,37 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
         categories.row(
             [row["category"], row["name_zh"]] + [row[k] for k in category_keys], rates=(9,)
         )
-    zones = sheet(
+    zones = book.sheet(
         _("Defects by zone"),
         [label("code"), label("zone"), label("found"), label("fixed"), label("open")],
     )
     for row in f["by_zone"]:
         zones.row([row["zone"], row["name_zh"], row["found"], row["fixed"], row["open"]])
-    rounds = sheet(
+    rounds = book.sheet(
         _("Inspection rounds"),
         [label("code"), label("zone"), label("done"), label("planned")],
     )
     for row in f["inspection_rounds"]:
         rounds.row([row["zone"], row["name_zh"], row["done"], row["planned"]])
 
-    _visitor_sheet(sheet, report)
+    _visitor_sheet(book, report)
 
     if period.get("restatement"):
-        restated = sheet(_("Restatement"), [_("Figure"), _("Frozen"), _("Current")])
+        restated = book.sheet(_("Restatement"), [_("Figure"), _("Frozen"), _("Current")])
         for change in period["restatement"]:
             restated.row([change["figure"], change["frozen"], change["current"]])
 
-    raw_dispatches = sheet(
-        _("Dispatches (records)"), [*DISPATCH_ROW_KEYS[:-1], "minutes_to_arrival"]
+    reasons = {r["code"]: r["label"] for r in d.get("late_reasons") or []}
+    raw_dispatches = book.sheet(
+        _("Dispatches (records)"),
+        _record_header([*DISPATCH_ROW_KEYS[:-1], "minutes_to_arrival"]),
     )
     for row in dispatch_rows(year, at):
-        values = list(row.values())
-        values[-1] = minutes(row["seconds_to_arrival"])
-        raw_dispatches.row(values)
-    raw_defects = sheet(_("Defects (records)"), list(DEFECT_ROW_KEYS))
+        raw_dispatches.row(_dispatch_record(row, reasons))
+    raw_defects = book.sheet(_("Defects (records)"), _record_header(DEFECT_ROW_KEYS))
     for row in defect_rows(year, at):
-        raw_defects.row(list(row.values()))
-    workbook.close()
-    return out.getvalue()
+        raw_defects.row(_defect_record(row))
+    return book.close()
 
 
 # --- The visitor: the whole wait and the verdict (issue 13) ----------------------------------
@@ -516,11 +531,11 @@ def visitor_rows(report: dict) -> list[dict[str, Any]]:
     return rows
 
 
-def _visitor_sheet(sheet, report: dict) -> None:
+def _visitor_sheet(book: Book, report: dict) -> None:
     """The XLSX sheet of the visitor's wait and satisfaction per agency, beside the rate."""
     if "satisfaction" not in report and "wait_minutes" not in report["dispatch"]:
         return  # figures frozen before issue 13
-    table = sheet(
+    table = book.sheet(
         _("Visitors by agency"),
         [label("code"), label("agency")] + [label(k) for k in VISITOR_COLUMNS],
     )
