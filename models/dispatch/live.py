@@ -12,13 +12,13 @@ earlier count) as plain rows: no ORM objects are built for a poll.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import aliased
 
 from models.core import db
 from models.dispatch.access import visible_condition
 from models.dispatch.presence import INBOX_OPEN_SECONDS
-from models.dispatch.queries import earlier_count, on_board
+from models.dispatch.queries import day_start, earlier_count, on_board
 from models.dispatch.tables import Dispatch, InboxPresence, Visit
 from models.reference import Agency
 from models.users import User
@@ -40,8 +40,39 @@ def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRo
     `visit_kind`, `is_senior`, `needs_accessibility`, `visit_created_at`, `served_arrived_at`
     (the latest arrival among the visit's dispatches), `acknowledged_by_name`, `inbox_open`
     and `overdue`. `own_agency_id`: also read when that agency's inbox was last noted."""
-    since = at - timedelta(seconds=INBOX_OPEN_SECONDS)
-    earlier = earlier_count(user, at).subquery("earlier")
+    stmt = _statement(user, own_agency_id)
+    params = {
+        "at": at,
+        "day": day_start(at),
+        "since": at - timedelta(seconds=INBOX_OPEN_SECONDS),
+    }
+    result = db.session.execute(stmt, params).all()
+    first = result[0]
+    return LiveRows(
+        rows=[row for row in result if row.id is not None],
+        earlier=first.earlier,
+        own_seen_at=first.own_seen_at if own_agency_id is not None else None,
+    )
+
+
+# The statement is built once per viewer scope (its instants are bound parameters): building
+# a select of this size costs more than running it.
+_STATEMENTS: dict = {}
+
+
+def _statement(user, own_agency_id: int | None):
+    key = (user.role, user.agency_id, own_agency_id)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = _build(user, own_agency_id)
+    return stmt
+
+
+def _build(user, own_agency_id: int | None):
+    instant = Dispatch.__table__.c.deadline_at.type
+    at, day = bindparam("at", type_=instant), bindparam("day", type_=instant)
+    since = bindparam("since", type_=instant)
+    earlier = earlier_count(user, at, day).subquery("earlier")
     acked_by = aliased(User)
     other = aliased(Dispatch)
     served = (
@@ -89,10 +120,10 @@ def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRo
         )
     priority_first = case((Visit.priority_expr(), 0), else_=1)
     overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
-    stmt = (
+    return (
         select(*columns)
         .select_from(earlier)
-        .outerjoin(Dispatch, and_(on_board(at), visible_condition(user)))
+        .outerjoin(Dispatch, and_(on_board(at, day), visible_condition(user)))
         .outerjoin(Agency, Agency.id == Dispatch.agency_id)
         .outerjoin(Visit, Visit.id == Dispatch.visit_id)
         .outerjoin(acked_by, acked_by.id == Dispatch.acknowledged_by_id)
@@ -100,11 +131,4 @@ def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRo
             presence, and_(presence.agency_id == Dispatch.agency_id, presence.seen_at >= since)
         )
         .order_by(priority_first, overdue_first, Dispatch.deadline_at, Dispatch.id)
-    )
-    result = db.session.execute(stmt).all()
-    first = result[0]
-    return LiveRows(
-        rows=[row for row in result if row.id is not None],
-        earlier=first.earlier,
-        own_seen_at=first.own_seen_at if own_agency_id is not None else None,
     )

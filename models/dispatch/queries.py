@@ -42,31 +42,33 @@ def day_start(at: datetime) -> datetime:
     return clock.day_bounds(clock.local(at).date())[0]
 
 
-def on_board(at: datetime):
+def on_board(at, start=None):
     """SQL condition: open and shown live at `at` (notified today, Taipei, or its deadline
-    not passed yet)."""
+    not passed yet). `at` and `start` (the day's start) may be bound parameters."""
+    start = day_start(at) if start is None else start
     return and_(
         Dispatch.state.in_(OPEN_VALUES),
-        or_(Dispatch.notified_at >= day_start(at), Dispatch.deadline_at >= at),
+        or_(Dispatch.notified_at >= start, Dispatch.deadline_at >= at),
     )
 
 
-def from_earlier_day(at: datetime):
+def from_earlier_day(at, start=None):
     """SQL condition: open, notified before today (Taipei) and past its deadline at `at`: for
     the end of day (日結), not the live pages. The complement of `on_board` among open ones."""
+    start = day_start(at) if start is None else start
     return and_(
         Dispatch.state.in_(OPEN_VALUES),
-        Dispatch.notified_at < day_start(at),
+        Dispatch.notified_at < start,
         Dispatch.deadline_at < at,
     )
 
 
-def earlier_count(user, at: datetime):
+def earlier_count(user, at, start=None):
     """A scalar select: how many earlier open dispatches `user` may see, up to the cap."""
     capped = (
         select(literal(1).label("one"))
         .select_from(Dispatch)
-        .where(from_earlier_day(at), visible_condition(user))
+        .where(from_earlier_day(at, start), visible_condition(user))
         .limit(EARLIER_COUNT_CAP)
         .subquery()
     )
