@@ -259,7 +259,7 @@ def test_a_dispatch_whose_clock_still_runs_at_midnight_stays_on_the_board(clerk,
         clock.unfreeze()
 
 
-def test_settling_refuses_a_dispatch_of_today_and_changes_nothing(clerk, login_as, english):
+def test_settling_refuses_a_dispatch_of_today_and_changes_nothing(clerk, login_as):
     old = _yesterday_open(clerk)
     try:
         today = _dispatch(clerk, "labor")
@@ -274,7 +274,8 @@ def test_settling_refuses_a_dispatch_of_today_and_changes_nothing(clerk, login_a
             follow_redirects=True,
         )
         text = response.get_data(as_text=True)
-        assert re.search(rf"#{today.id}\b.*live board", text)
+        flashes = re.findall(r'class="flash[^"]*"[^>]*>([^<]*)', text)
+        assert any(f"#{today.id} " in m for m in flashes), flashes
         db.session.expire_all()
         assert db.session.get(Dispatch, old.id).state == "notified"
         assert db.session.get(Dispatch, today.id).state == "notified"
