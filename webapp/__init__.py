@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -122,6 +122,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from webapp import errors, filters, i18n, labels, nav, security
 
+    _autocommit_polls(app)  # before the sign-in guard: its user look-up is the first statement
     i18n.init_app(app)
     nav.init_app(app)
     filters.init_app(app)
@@ -133,6 +134,25 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("citydesk").setLevel(logging.INFO)
     return app
+
+
+# Endpoints polled every 2 s by every open tab that only read (and at most upsert one row):
+# on PostgreSQL they run without a transaction, which saves the BEGIN and ROLLBACK round trips.
+AUTOCOMMIT_ENDPOINTS = {"dispatches.live"}
+
+
+def _autocommit_polls(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+
+    @app.before_request
+    def autocommit_poll():
+        if (
+            request.endpoint in AUTOCOMMIT_ENDPOINTS
+            and request.method == "GET"
+            and not db.session().in_transaction()
+        ):
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _configure_engine(app: Flask) -> None:

@@ -41,6 +41,7 @@ from models.dispatch.display import (
     revoke_display_link,
 )
 from models.dispatch.ladder import EscalationLadder, Rungs
+from models.dispatch.live import LiveRows, live_rows
 from models.dispatch.notices import enqueue_notified
 from models.dispatch.operations import (
     MAX_ETA_MINUTES,
@@ -57,15 +58,27 @@ from models.dispatch.operations import (
     find_agency,
     log_visit,
     notify,
+    settle_earlier,
     settle_visit,
     transfer,
 )
-from models.dispatch.presence import INBOX_OPEN_SECONDS, open_inboxes, record_inbox_seen
+from models.dispatch.presence import (
+    INBOX_OPEN_SECONDS,
+    inbox_seen_due,
+    open_inboxes,
+    record_inbox_seen,
+)
 from models.dispatch.queries import (
+    EARLIER_COUNT_CAP,
     DispatchFilter,
     OutcomeCounts,
     Today,
     corrections,
+    day_start,
+    earlier_count,
+    earlier_open,
+    from_earlier_day,
+    on_board,
     open_dispatches,
     outcome_counts,
     search_dispatches,
@@ -104,6 +117,16 @@ from models.dispatch.visitors import (
 )
 
 __all__ = [
+    "EARLIER_COUNT_CAP",
+    "LiveRows",
+    "day_start",
+    "earlier_count",
+    "earlier_open",
+    "from_earlier_day",
+    "inbox_seen_due",
+    "live_rows",
+    "on_board",
+    "settle_earlier",
     "DEFAULT_CARE_NOTES",
     "SCORE_VALUES",
     "CareNote",

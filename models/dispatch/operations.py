@@ -16,12 +16,13 @@ from sqlalchemy import select, update
 from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.core.text import clean_text, storable
-from models.dispatch.access import require_own_agency_or_clerk, require_role
+from models.dispatch.access import require_own_agency_or_clerk, require_role, visible_condition
 from models.dispatch.ack_links import AckLink, LinkRefused, Refusal
 from models.dispatch.ack_links import acting_user as ack_acting_user
 from models.dispatch.ack_links import refusal as ack_refusal
 from models.dispatch.ladder import in_effect
 from models.dispatch.notices import enqueue_notified
+from models.dispatch.queries import from_earlier_day
 from models.dispatch.rules import deadline_after
 from models.dispatch.tables import (
     OPEN_STATES,
@@ -491,3 +492,41 @@ def correct_time(dispatch: Dispatch, field: str, value: datetime, reason: str, *
     after["field"] = field
     audit.record("dispatch.correct_time", "dispatch", dispatch.id, before, after)
     return dispatch
+
+
+def settle_earlier(dispatch_ids, reason: str, *, by=None, at: datetime | None = None) -> list:
+    """End of day (日結): end each chosen dispatch still open from an earlier day with nobody
+    arrived recorded (`cancel`, with the reason; past its deadline it counts as late). Nothing
+    changes when one of them is not (or no longer) such a dispatch: InvalidInput or Conflict
+    names it."""
+    require_role(by, Role.CLERK)
+    reason = clean_text(reason, _("Reason"), limit=MAX_TEXT, required=True)
+    ids = sorted({int(i) for i in dispatch_ids})
+    if not ids:
+        raise InvalidInput(_("Choose the dispatches to settle."))
+    at = at or clock.now()
+    found = {
+        d.id: d
+        for d in db.session.scalars(
+            select(Dispatch)
+            .where(Dispatch.id.in_(ids), visible_condition(by))
+            .with_for_update(of=Dispatch)
+        )
+    }
+    earlier = set(
+        db.session.scalars(select(Dispatch.id).where(Dispatch.id.in_(ids), from_earlier_day(at)))
+    )
+    for dispatch_id in ids:
+        dispatch = found.get(dispatch_id)
+        if dispatch is None:
+            raise NotFound(_("No such dispatch."))
+        if dispatch_id not in earlier:
+            if not dispatch.is_open:
+                raise Conflict(_state_message(dispatch))
+            raise InvalidInput(
+                _(
+                    "Dispatch #%(id)d is on today's live board: end it on its own page.",
+                    id=dispatch_id,
+                )
+            )
+    return [cancel(found[i], reason, by=by) for i in ids]

@@ -38,3 +38,10 @@ def open_inboxes(at: datetime | None = None) -> set[int]:
     return set(
         db.session.scalars(select(InboxPresence.agency_id).where(InboxPresence.seen_at >= since))
     )
+
+
+def inbox_seen_due(seen_at: datetime | None, at: datetime | None = None) -> bool:
+    """True when an inbox last noted at `seen_at` should be noted again at `at` (the same
+    throttle as `record_inbox_seen`, checked before writing so a poll mostly writes nothing)."""
+    at = at or clock.now()
+    return seen_at is None or seen_at <= at - timedelta(seconds=WRITE_EVERY_SECONDS)

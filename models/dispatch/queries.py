@@ -1,4 +1,5 @@
-"""Reading dispatches: the open ones (the live board), today's (the desk and the agency inbox),
+"""Reading dispatches: the open ones (the live board, bounded to today's and those whose clock
+still runs; the earlier ones for the end of day, 日結), today's (the desk and the agency inbox),
 the history with its filters, outcome counts and the on-time rate, corrections and transfers.
 Every list a user sees goes through `visible_condition` (models.dispatch.access)."""
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from models.core import audit, clock, db
@@ -23,27 +24,92 @@ DETAILS = (
 )
 
 
+# --- The live pages' bound and the end of day (日結) ------------------------------------
+#
+# The live pages show the open dispatches of today (the Asia/Taipei day) and any whose clock is
+# still running (notified before midnight, deadline not yet passed): `on_board`. Every other
+# open dispatch is from an earlier day and past its deadline (`from_earlier_day`): the live
+# pages only count it, up to EARLIER_COUNT_CAP (so a poll's cost does not grow with forgotten
+# dispatches), and the desk settles it at the end of day (`earlier_open`). The two conditions
+# split the open dispatches between them with nothing left over.
+
+# The earlier open dispatches are counted up to this many ("100 or more"): a bounded poll.
+EARLIER_COUNT_CAP = 100
+
+
+def day_start(at: datetime) -> datetime:
+    """The UTC instant the Asia/Taipei day of `at` began."""
+    return clock.day_bounds(clock.local(at).date())[0]
+
+
+def on_board(at, start=None):
+    """SQL condition: open and shown live at `at` (notified today, Taipei, or its deadline
+    not passed yet). `at` and `start` (the day's start) may be bound parameters."""
+    start = day_start(at) if start is None else start
+    return and_(
+        Dispatch.state.in_(OPEN_VALUES),
+        or_(Dispatch.notified_at >= start, Dispatch.deadline_at >= at),
+    )
+
+
+def from_earlier_day(at, start=None):
+    """SQL condition: open, notified before today (Taipei) and past its deadline at `at`: for
+    the end of day (日結), not the live pages. The complement of `on_board` among open ones."""
+    start = day_start(at) if start is None else start
+    return and_(
+        Dispatch.state.in_(OPEN_VALUES),
+        Dispatch.notified_at < start,
+        Dispatch.deadline_at < at,
+    )
+
+
+def earlier_count(user, at, start=None):
+    """A scalar select: how many earlier open dispatches `user` may see, up to the cap."""
+    capped = (
+        select(literal(1).label("one"))
+        .select_from(Dispatch)
+        .where(from_earlier_day(at, start), visible_condition(user))
+        .limit(EARLIER_COUNT_CAP)
+        .subquery()
+    )
+    return select(func.count()).select_from(capped)
+
+
+def earlier_open(user, at: datetime | None = None) -> list[Dispatch]:
+    """The open dispatches from an earlier day `user` may see (日結), oldest first."""
+    at = at or clock.now()
+    stmt = (
+        select(Dispatch)
+        .where(from_earlier_day(at), visible_condition(user))
+        .order_by(Dispatch.notified_at, Dispatch.id)
+        .options(*DETAILS)
+    )
+    return list(db.session.scalars(stmt))
+
+
 def open_dispatches(at: datetime | None = None):
-    """A select() of open dispatches, overdue first, then by deadline."""
+    """A select() of the open dispatches on the live pages (`on_board`), overdue first, then
+    by deadline."""
     at = at or clock.now()
     overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
     return (
         select(Dispatch)
-        .where(Dispatch.state.in_(OPEN_VALUES))
+        .where(on_board(at))
         .order_by(overdue_first, Dispatch.deadline_at, Dispatch.id)
     )
 
 
 def visible_open_dispatches(user, at: datetime | None = None) -> list[Dispatch]:
-    """The open dispatches `user` may see (the live board, the agency inbox): seniors and
-    visitors needing accessibility first (`Visit.priority_expr`), then overdue first."""
+    """The open dispatches on the live pages (`on_board`) `user` may see (the board, the agency
+    inbox): seniors and visitors needing accessibility first (`Visit.priority_expr`), then
+    overdue first."""
     at = at or clock.now()
     priority_first = case((Visit.priority_expr(), 0), else_=1)
     overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
     stmt = (
         select(Dispatch)
         .outerjoin(Visit, Dispatch.visit_id == Visit.id)
-        .where(Dispatch.state.in_(OPEN_VALUES), visible_condition(user))
+        .where(on_board(at), visible_condition(user))
         .order_by(priority_first, overdue_first, Dispatch.deadline_at, Dispatch.id)
         .options(*DETAILS)
     )

@@ -42,6 +42,7 @@ def main_pages(year: int) -> list[tuple[str | None, str]]:
         ("clerk", "/desk/board"),
         ("clerk", "/desk/board/wall"),
         ("clerk", "/desk/today"),
+        ("clerk", "/desk/end-of-day"),
         ("clerk", "/desk/dispatches"),
         ("clerk", f"/desk/dispatches/{dispatch.id}"),
         ("clerk", f"/desk/visits/{dispatch.visit_id}"),

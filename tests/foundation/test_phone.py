@@ -166,6 +166,7 @@ def extra_pages(role: str) -> list[str]:
             f"/desk/dispatches/{open_one.id}",
             f"/desk/dispatches/{closed.id}",
             f"/desk/visits/{closed.visit_id}",
+            "/desk/end-of-day",
         ]
     if role == "agency":
         mine = select(Dispatch).join(Dispatch.agency).where(Agency.code == "social-welfare")

@@ -102,6 +102,8 @@ TABLE = [
     R("GET", "/desk/board", COUNTER),
     R("GET", "/desk/board/wall", COUNTER),
     R("GET", "/desk/today", COUNTER),
+    R("GET", "/desk/end-of-day", COUNTER),
+    R("POST", "/desk/end-of-day", CLERK, {"reason": "x"}),  # nothing checked: a flash
     R("GET", "/desk/dispatches", COUNTER),
     R("GET", "/desk/dispatches/{dispatch}", COUNTER),
     R("GET", "/desk/visits/{visit}", COUNTER),

@@ -6,7 +6,14 @@ from flask_babel import gettext as _
 
 from models.core import clock, db
 from models.core.errors import DomainError
-from models.dispatch import acknowledge, dispatch_for, today_for, visible_open_dispatches
+from models.dispatch import (
+    EARLIER_COUNT_CAP,
+    acknowledge,
+    dispatch_for,
+    earlier_count,
+    today_for,
+    visible_open_dispatches,
+)
 from models.users import Role, set_sound_alerts
 from webapp.agency import bp
 from webapp.agency.forms import SoundForm
@@ -34,6 +41,8 @@ def inbox():
         counts=day.counts,
         form=form,
         now=at,
+        earlier=db.session.scalar(earlier_count(user, at)),
+        earlier_cap=EARLIER_COUNT_CAP,
     )
 
 

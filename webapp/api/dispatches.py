@@ -1,13 +1,17 @@
 """Counter visits and agency dispatches over JSON: the same operations as the pages."""
 
+import hashlib
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
+from flask import current_app, request
 from flask_babel import get_locale
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models.core import clock, db
 from models.core.errors import Forbidden
 from models.dispatch import (
+    EARLIER_COUNT_CAP,
     MAX_ETA_MINUTES,
     MAX_TEXT,
     PHONE_RE,
@@ -15,6 +19,7 @@ from models.dispatch import (
     Dispatch,
     DispatchFilter,
     DispatchState,
+    LiveRows,
     Outcome,
     Visit,
     VisitKind,
@@ -26,16 +31,16 @@ from models.dispatch import (
     cancel,
     dispatch_for,
     find_agency,
+    inbox_seen_due,
+    live_rows,
     log_visit,
     notify,
-    open_inboxes,
     rate_visit,
     rating_for,
     record_inbox_seen,
     search_dispatches,
     settle_visit,
     transfer,
-    visible_open_dispatches,
     visit_for,
 )
 from models.dispatch.privacy import mask_name, mask_phone
@@ -175,12 +180,20 @@ class LiveQuerySchema(Schema):
 
 
 class LiveSchema(Schema):
-    """The open dispatches the caller may see, with the server's time to correct clocks.
+    """Today's open dispatches the caller may see (and any whose clock still runs), with the
+    server's time to correct clocks and the count of earlier ones (日結).
 
     While an idle agency inbox is locked, `locked` is true and each dispatch carries only
     what its alerts need (no subject and no personal data)."""
 
     server_time = TaipeiDateTime(required=True)
+    earlier_open = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Open dispatches from earlier days (past their deadline) waiting "
+            f"for the end of day (日結), not listed; counted up to {EARLIER_COUNT_CAP}"
+        },
+    )
     locked = fields.Boolean()
     dispatches = fields.List(fields.Nested(LiveDispatchSchema), required=True)
 
@@ -397,6 +410,89 @@ def dispatch_data(dispatch: Dispatch, at: datetime | None = None) -> dict:
     }
 
 
+# The live feed is built from `live_rows`' plain rows (no ORM objects, no schema dump: a
+# poll's cost is mostly this). `live_item` gives exactly what `dispatch_data` gives for an open
+# dispatch plus `inbox_open`; a test pins that the two agree and that the body is LiveSchema's.
+LIVE_ETAG_VERSION = "live-1"  # change it when the body's shape changes
+
+
+def _taipei_iso(value: datetime | None) -> str | None:
+    return None if value is None else clock.local(value).isoformat()
+
+
+def _wait_seconds(created_at: datetime | None, served_at: datetime | None) -> int | None:
+    """`Visit.wait_seconds` from the visit's logging and its latest arrival."""
+    if created_at is None or served_at is None:
+        return None
+    exact = Decimal(str((served_at - created_at).total_seconds()))
+    return int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def live_item(row, at: datetime, locale: str, inbox_open: bool) -> dict:
+    """The API view of one open dispatch of the live feed (a `live_rows` row) at `at`."""
+    overdue = at > row.deadline_at
+    return {
+        "id": row.id,
+        "visit_id": row.visit_id,
+        "agency": row.agency_code,
+        "agency_name": row.agency_name_en if locale.startswith("en") else row.agency_name_zh,
+        "agency_extension": row.agency_extension,
+        "subject": row.subject,
+        "state": row.state,
+        "kind": row.visit_kind,
+        "is_senior": bool(row.is_senior),
+        "needs_accessibility": bool(row.needs_accessibility),
+        "notified_at": _taipei_iso(row.notified_at),
+        "sla_seconds": row.sla_seconds,
+        "deadline_at": _taipei_iso(row.deadline_at),
+        "acknowledged_at": _taipei_iso(row.acknowledged_at),
+        "acknowledged_by": row.acknowledged_by_name,
+        "responder": row.responder,
+        "eta_minutes": row.eta_minutes,
+        "arrived_at": _taipei_iso(row.arrived_at),
+        "ended_at": _taipei_iso(row.ended_at),
+        "end_reason": row.end_reason,
+        "transferred_to_id": row.transferred_to_id,
+        "overdue": overdue,
+        "on_time": False if overdue else None,
+        "outcome": Outcome.LATE.value if overdue else Outcome.PENDING.value,
+        "remaining_seconds": int((row.deadline_at - at).total_seconds()),
+        "visit_created_at": _taipei_iso(row.visit_created_at),
+        "visitor_wait_seconds": _wait_seconds(row.visit_created_at, row.served_arrived_at),
+        "inbox_open": inbox_open,
+    }
+
+
+def live_body(
+    feed: LiveRows, at: datetime, *, locale: str, locked: bool, own_agency_id: int | None
+) -> dict:
+    """The live feed's body (LiveSchema, dumped): a locked inbox gets LOCKED_FIELDS only."""
+    items = [
+        live_item(r, at, locale, bool(r.inbox_open) or r.agency_id == own_agency_id)
+        for r in feed.rows
+    ]
+    body = {"server_time": _taipei_iso(at), "earlier_open": feed.earlier}
+    if locked:
+        body["locked"] = True
+        body["dispatches"] = [{key: d[key] for key in LOCKED_FIELDS} for d in items]
+    else:
+        body["dispatches"] = items
+    return body
+
+
+def live_etag(user, feed: LiveRows, *, locked: bool, locale: str, inbox: bool) -> str:
+    """The live feed's validator for this caller: who sees what (all, or one agency), locked
+    or not, the language, and every row as read (with whether it is overdue now and whether
+    its agency's inbox is open); only `server_time` and `remaining_seconds` may differ between
+    two bodies with the same tag (they follow the clock)."""
+    scope = user.agency_id if user.role == Role.AGENCY else "all"
+    own = user.agency_id if inbox else None
+    end = -1 if own is not None else None  # not when the inbox was last noted: it moves
+    rows = [tuple(r)[1:end] + (r.agency_id == own,) for r in feed.rows]
+    key = repr((LIVE_ETAG_VERSION, scope, locked, locale[:2], feed.earlier, rows))
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
 def visit_data(visit: Visit) -> dict:
     """The API view of a visit (personal data masked)."""
     latest = visit.dispatches[-1] if visit.dispatches else None
@@ -528,28 +624,50 @@ def list_dispatches(args):
 
 @dispatches_blp.route("/open")
 @dispatches_blp.arguments(LiveQuerySchema, location="query")
-@dispatches_blp.response(200, LiveSchema)
+@dispatches_blp.response(
+    200,
+    LiveSchema,
+    headers={
+        "ETag": {
+            "description": "A weak validator of the list as this caller sees it: send it back "
+            "in If-None-Match and an unchanged list is a 304 with no body",
+            "schema": {"type": "string"},
+        }
+    },
+)
+@dispatches_blp.alt_response(
+    304,
+    description="Not Modified: the list is the one of the ETag sent in If-None-Match (its "
+    "order, states, acknowledgements, overdue flags and inbox flags are the same). Only the "
+    "clock moved: count `remaining_seconds` down from `deadline_at` and the server time.",
+)
 @dispatches_blp.errors(403, 422)
 def live(args):
-    """The open dispatches the caller may see, overdue first, with the server time and
-    whether each agency's inbox is open (polled by the live board and the agency inbox)."""
+    """Today's open dispatches the caller may see (and any whose clock still runs), seniors
+    and overdue first, with the server time, whether each agency's inbox is open and how many
+    open ones from earlier days wait for the end of day (日結). Polled by the live board and
+    the agency inbox every 2 s: send the last ETag in If-None-Match and an unchanged list is
+    answered 304 without being built."""
     user = _dispatch_viewer()
     at = clock.now()
-    if args["inbox"] and user.role == Role.AGENCY:
+    inbox = args["inbox"] and user.role == Role.AGENCY
+    feed = live_rows(user, at, own_agency_id=user.agency_id if inbox else None)
+    if inbox and inbox_seen_due(feed.own_seen_at, at):
         record_inbox_seen(user.agency_id, at)
         db.session.commit()
-    rows = visible_open_dispatches(user, at)
-    if session_locked():
-        data = [dispatch_data(d, at) for d in rows]
-        rows_data = [{key: d[key] for key in LOCKED_FIELDS} for d in data]
-        return {"server_time": at, "locked": True, "dispatches": rows_data}
-    reachable = open_inboxes(at)
-    return {
-        "server_time": at,
-        "dispatches": [
-            {**dispatch_data(d, at), "inbox_open": d.agency_id in reachable} for d in rows
-        ],
-    }
+    locked = session_locked()
+    locale = str(get_locale() or "zh")
+    tag = live_etag(user, feed, locked=locked, locale=locale, inbox=inbox)
+    if request.if_none_match.contains_weak(tag):
+        response = current_app.response_class(status=304)
+        response.set_etag(tag, weak=True)
+        return response
+    own = user.agency_id if inbox else None
+    response = current_app.json.response(
+        live_body(feed, at, locale=locale, locked=locked, own_agency_id=own)
+    )
+    response.set_etag(tag, weak=True)
+    return response
 
 
 @dispatches_blp.route("/<int:dispatch_id>")

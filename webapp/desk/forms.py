@@ -7,6 +7,7 @@ from wtforms import (
     DateTimeLocalField,
     IntegerField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -84,6 +85,17 @@ class CancelForm(Form):
         _l("Reason for cancelling"), validators=[DataRequired(), Length(max=MAX_TEXT)]
     )
     submit = SubmitField(_l("Cancel the dispatch"))
+
+
+class EndOfDayForm(Form):
+    """End of day (日結): end the checked dispatches from earlier days, with one reason."""
+
+    dispatch = SelectMultipleField(_l("Dispatches"), coerce=int, validate_choice=False)
+    reason = TextAreaField(
+        _l("Why they end with nobody arrived recorded"),
+        validators=[DataRequired(), Length(max=MAX_TEXT)],
+    )
+    submit = SubmitField(_l("Settle the checked dispatches"))
 
 
 class TransferForm(Form):

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from models.core import clock, db
 from models.core.errors import DomainError, InvalidInput
 from models.dispatch import (
+    EARLIER_COUNT_CAP,
     DispatchFilter,
     acknowledge,
     add_note,
@@ -15,6 +16,8 @@ from models.dispatch import (
     cancel,
     correct_time,
     dispatch_for,
+    earlier_count,
+    earlier_open,
     find_agency,
     log_visit,
     notify,
@@ -22,6 +25,7 @@ from models.dispatch import (
     outcome_counts,
     record_personal_data_view,
     search_dispatches,
+    settle_earlier,
     settle_visit,
     today_for,
     transfer,
@@ -41,6 +45,7 @@ from webapp.desk.forms import (
     CancelForm,
     ConfirmForm,
     CorrectTimeForm,
+    EndOfDayForm,
     HistoryFilterForm,
     NoteForm,
     NotifyForm,
@@ -349,6 +354,8 @@ def _board(wall: bool):
         now=at,
         wall=wall,
         open_inboxes=open_inboxes(at),
+        earlier=db.session.scalar(earlier_count(acting_user(), at)),
+        earlier_cap=EARLIER_COUNT_CAP,
     )
 
 
@@ -389,6 +396,35 @@ def wall_display(secret: str):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the link is the secret
     return response
+
+
+@bp.route("/end-of-day")
+@role_required(*STAFF)
+def end_of_day():
+    """End of day (日結): every dispatch still open from an earlier day, to settle."""
+    at = clock.now()
+    return render_template(
+        "desk/end_of_day.html", rows=earlier_open(acting_user(), at), now=at, form=EndOfDayForm()
+    )
+
+
+@bp.route("/end-of-day", methods=["POST"])
+@role_required(Role.CLERK)
+def end_of_day_settle():
+    """End the checked dispatches from earlier days with nobody arrived recorded, one reason."""
+    form = EndOfDayForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("desk.end_of_day"))
+    try:
+        settled = settle_earlier(form.dispatch.data or [], form.reason.data, by=acting_user())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("desk.end_of_day"))
+    flash(_("%(n)d dispatches from earlier days settled.", n=len(settled)), "success")
+    return redirect(url_for("desk.end_of_day"))
 
 
 @bp.route("/today")

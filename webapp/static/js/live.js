@@ -3,7 +3,12 @@
  * dispatch page. Plain JavaScript, no framework.
  *
  * - Polls the JSON API (/api/v1/dispatches/open) every 2 seconds, so a new dispatch appears
- *   within 3 seconds without reloading.
+ *   within 3 seconds without reloading. Each poll sends the last answer's ETag in
+ *   If-None-Match: an unchanged list comes back as 304 with no body, and the page keeps what
+ *   it shows (the countdowns tick from deadline_at by the server's clock either way). The
+ *   page sends the validator itself (the answers are not kept in the HTTP cache: no-store),
+ *   so a 304 reaches this script and never stands for a stale server_time.
+ * - Shows how many open dispatches from earlier days wait for the end of day (日結).
  * - Ticks every countdown each second by the SERVER's clock: each response carries the
  *   server time and the page keeps the offset to the browser's clock.
  * - Colours by urgency (more than 3 minutes left / 3 minutes or less / overdue), overdue
@@ -315,7 +320,8 @@
     seen[el.getAttribute("data-id")] = true;
   });
 
-  function renderList(list) {
+  function renderList(data) {
+    var list = data.dispatches;
     var container = root.querySelector("[data-live-list]");
     var existing = {};
     Array.prototype.slice.call(container.children).forEach(function (el) {
@@ -348,7 +354,18 @@
       return !d.acknowledged_at;
     }).length;
     setText(root.querySelector('[data-count="waiting"]'), fmt(T.waitingCount, { n: waiting }));
+    showEarlier(data.earlier_open);
     announce(fresh);
+  }
+
+  // How many open dispatches from earlier days wait for the end of day (not listed here).
+  function showEarlier(count) {
+    var line = root.querySelector("[data-earlier]");
+    if (!line || typeof count !== "number") return;
+    var cap = parseInt(line.getAttribute("data-earlier-cap"), 10);
+    var n = String(count) + (!isNaN(cap) && count >= cap ? "+" : "");
+    setText(field(line, "earlier-count"), fmt(T.earlierCount, { n: n }));
+    line.hidden = count === 0;
   }
 
   // The dispatch page -------------------------------------------------------------------------
@@ -370,7 +387,8 @@
       }
       return;
     }
-    // No longer open: someone ended it (arrived, cancelled, transferred).
+    // Not on the live list: ended (arrived, cancelled, transferred), or still open from an
+    // earlier day (the live list shows today's): ask for it.
     ended = true;
     var one = root.getAttribute("data-one");
     fetch(one, { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -378,6 +396,13 @@
         return response.ok ? response.json() : null;
       })
       .then(function (data) {
+        if (data && (data.state === "notified" || data.state === "acknowledged")) {
+          ended = false; // still open: keep ticking and polling
+          etag = null; // its changes do not change the live list's validator: ask afresh
+          update(root, data);
+          window.setTimeout(poll, POLL_MS);
+          return;
+        }
         var state = data && T.states ? T.states[data.state] || data.state : "";
         if (data && T.states) setText(badge, state);
         var actions = document.querySelector("[data-open-actions]");
@@ -402,20 +427,30 @@
 
   // Polling -------------------------------------------------------------------------------
 
+  var etag = null; // the validator of the list this page shows
+
   function poll() {
     var sent = Date.now();
-    fetch(source, {
-      headers: { Accept: "application/json", "X-CityDesk-Poll": "1" },
-      credentials: "same-origin",
-      cache: "no-store",
-    })
+    var headers = { Accept: "application/json", "X-CityDesk-Poll": "1" };
+    if (etag) headers["If-None-Match"] = etag;
+    fetch(source, { headers: headers, credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (response.status === 401) {
           setStatus(T.signedOut, true);
           return null;
         }
+        if (response.status === 304) {
+          // Unchanged: what the page shows stands; the countdowns tick on by themselves.
+          tick();
+          setStatus(fmt(T.live, { time: hhmmss(serverNow()) }), false);
+          return null;
+        }
         if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
+        var tag = response.headers.get("ETag");
+        return response.json().then(function (data) {
+          etag = tag;
+          return data;
+        });
       })
       .then(function (data) {
         if (!data) return;
@@ -432,11 +467,12 @@
           return; // a locked page shows nothing of the dispatches (alerts.js alerts)
         }
         if (mode === "dispatch") renderOne(data.dispatches);
-        else renderList(data.dispatches);
+        else renderList(data);
         tick();
         setStatus(fmt(T.live, { time: hhmmss(serverNow()) }), false);
       })
       .catch(function () {
+        etag = null; // start afresh after an error
         setStatus(T.connectionLost, true);
       })
       .then(function () {

@@ -1,0 +1,134 @@
+"""One poll of the live feed (the board and the agency inbox): `live_rows`.
+
+What the live pages list is `queries.on_board` (today's open dispatches and any whose clock
+still runs); the earlier ones are only counted (`queries.earlier_count`, capped) and settled on
+the end-of-day page (日結, `queries.earlier_open`).
+
+`live_rows` reads what one poll needs in ONE statement (the dispatch, its agency, its visit's
+flags, who acknowledged, the visitor's wait, whether the agency's inbox is open, and the
+earlier count) as plain rows: no ORM objects are built for a poll.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy.orm import aliased
+
+from models.core import db
+from models.dispatch.access import visible_condition
+from models.dispatch.presence import INBOX_OPEN_SECONDS
+from models.dispatch.queries import day_start, earlier_count, on_board
+from models.dispatch.tables import Dispatch, InboxPresence, Visit
+from models.reference import Agency
+from models.users import User
+
+
+@dataclass(frozen=True)
+class LiveRows:
+    """One poll's rows: the dispatches on the live list (in order) and the earlier count."""
+
+    rows: list
+    earlier: int
+    own_seen_at: datetime | None  # the polling agency's inbox, when last noted
+
+
+def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRows:
+    """The live list `user` may see at `at` in one statement: seniors and visitors needing
+    accessibility first, then overdue first, then by deadline. Each row has the dispatch's
+    columns, `agency_code`, `agency_name_zh`, `agency_name_en`, `agency_extension`,
+    `visit_kind`, `is_senior`, `needs_accessibility`, `visit_created_at`, `served_arrived_at`
+    (the latest arrival among the visit's dispatches), `acknowledged_by_name`, `inbox_open`
+    and `overdue`. `own_agency_id`: also read when that agency's inbox was last noted."""
+    stmt = _statement(user, own_agency_id)
+    params = {
+        "at": at,
+        "day": day_start(at),
+        "since": at - timedelta(seconds=INBOX_OPEN_SECONDS),
+    }
+    result = db.session.execute(stmt, params).all()
+    first = result[0]
+    return LiveRows(
+        rows=[row for row in result if row.id is not None],
+        earlier=first.earlier,
+        own_seen_at=first.own_seen_at if own_agency_id is not None else None,
+    )
+
+
+# The statement is built once per viewer scope (its instants are bound parameters): building
+# a select of this size costs more than running it.
+_STATEMENTS: dict = {}
+
+
+def _statement(user, own_agency_id: int | None):
+    key = (user.role, user.agency_id, own_agency_id)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = _build(user, own_agency_id)
+    return stmt
+
+
+def _build(user, own_agency_id: int | None):
+    instant = Dispatch.__table__.c.deadline_at.type
+    at, day = bindparam("at", type_=instant), bindparam("day", type_=instant)
+    since = bindparam("since", type_=instant)
+    earlier = earlier_count(user, at, day).subquery("earlier")
+    acked_by = aliased(User)
+    other = aliased(Dispatch)
+    served = (
+        select(func.max(other.arrived_at))
+        .where(other.visit_id == Dispatch.visit_id)
+        .scalar_subquery()
+    )
+    presence = aliased(InboxPresence)
+    columns = [
+        earlier.c[0].label("earlier"),
+        Dispatch.id,
+        Dispatch.visit_id,
+        Dispatch.agency_id,
+        Dispatch.subject,
+        Dispatch.state,
+        Dispatch.notified_at,
+        Dispatch.sla_seconds,
+        Dispatch.deadline_at,
+        Dispatch.acknowledged_at,
+        Dispatch.responder,
+        Dispatch.eta_minutes,
+        Dispatch.arrived_at,
+        Dispatch.ended_at,
+        Dispatch.end_reason,
+        Dispatch.transferred_to_id,
+        Agency.code.label("agency_code"),
+        Agency.name_zh.label("agency_name_zh"),
+        Agency.name_en.label("agency_name_en"),
+        Agency.extension.label("agency_extension"),
+        Visit.kind.label("visit_kind"),
+        Visit.is_senior,
+        Visit.needs_accessibility,
+        Visit.created_at.label("visit_created_at"),
+        served.label("served_arrived_at"),
+        acked_by.name.label("acknowledged_by_name"),
+        presence.agency_id.is_not(None).label("inbox_open"),
+        (Dispatch.deadline_at < at).label("overdue"),
+    ]
+    if own_agency_id is not None:
+        columns.append(
+            select(InboxPresence.seen_at)
+            .where(InboxPresence.agency_id == own_agency_id)
+            .scalar_subquery()
+            .label("own_seen_at")
+        )
+    priority_first = case((Visit.priority_expr(), 0), else_=1)
+    overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
+    return (
+        select(*columns)
+        .select_from(earlier)
+        .outerjoin(Dispatch, and_(on_board(at, day), visible_condition(user)))
+        .outerjoin(Agency, Agency.id == Dispatch.agency_id)
+        .outerjoin(Visit, Visit.id == Dispatch.visit_id)
+        .outerjoin(acked_by, acked_by.id == Dispatch.acknowledged_by_id)
+        .outerjoin(
+            presence, and_(presence.agency_id == Dispatch.agency_id, presence.seen_at >= since)
+        )
+        .order_by(priority_first, overdue_first, Dispatch.deadline_at, Dispatch.id)
+    )
