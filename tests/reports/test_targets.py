@@ -82,6 +82,12 @@ def test_2026_without_its_own_target_uses_2024s_everywhere(in_2026, login_as):
     # The monthly digest judges January 2026 against the same carried target.
     centre, _agencies = month_standing(2026, 1, clock.now())
     assert (centre["year"]["target"], centre["year"]["target_carried"]) == (87, True)
+    from models.reports.digest import chief_payload
+
+    payload = chief_payload(centre, [], [], 2026, 1, clock.now())
+    assert payload["year_figures"]["target_text"] == "87%（沿用113年度目標）"
+    assert payload["year_figures"]["target_text_en"] == "87% (carried over from the 2024 target)"
+    assert payload["warning"] is False  # 90.00% meets the carried 87%
 
 
 def test_the_narrative_with_a_carried_target_ends_with_its_verdict(in_2026):
