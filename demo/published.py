@@ -70,7 +70,7 @@ FIX_NOTES = {
     "cleanliness": "已清潔完畢",
     "ceiling_floor": "已更換並固定",
 }
-ROUNDS = 48  # walking rounds in the year (their findings are fixed on the spot)
+ROUNDS = 24  # walking rounds in the year, twice a month (their findings are fixed on the spot)
 REPORTED = 16  # defects that came in as online repair reports instead
 REPORTERS = ["clerk", "agency-social", "agency-health", "supervisor"]
 
@@ -78,7 +78,7 @@ REPORTERS = ["clerk", "agency-social", "agency-health", "supervisor"]
 def _small_photo() -> bytes:
     """One small after photo, encoded once (the demo's 2023 repairs share its look)."""
     buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), "#156b2f").save(buffer, "JPEG", quality=70)
+    Image.new("RGB", (32, 24), "#156b2f").save(buffer, "JPEG", quality=70)
     return buffer.getvalue()
 
 
