@@ -53,6 +53,8 @@ def load_sample_data() -> None:
     """Realistic sample records for each area (each area adds its own here)."""
     from demo.dispatch import load_dispatch_demo
     from demo.facility import load_facility_sample
+    from demo.published import load_published_year
 
     load_dispatch_demo()
     load_facility_sample()
+    load_published_year()

@@ -4,8 +4,10 @@ The one place that wires the web app and the jobs together: `serve` runs both, `
 scheduler; every other command calls one operation of `models/` and commits.
 """
 
+import logging
 import sys
 from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -135,22 +137,32 @@ def _print_demo(created: dict[str, str]) -> None:
         click.echo(f"  {username:<22} {password}")
 
 
-def configure_logging() -> None:
-    """Structured log lines on stderr for the long-running commands (serve, jobs)."""
-    import logging
+class ZonedFormatter(logging.Formatter):
+    """Log lines whose time carries its zone: `2026-11-26 23:10:02.209+0800`."""
 
-    line = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    def formatTime(self, record, datefmt=None):  # noqa: N802 - logging's own name
+        """The record's local time with milliseconds and its UTC offset."""
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return f"{moment:%Y-%m-%d %H:%M:%S}.{int(record.msecs):03d}{moment:%z}"
+
+
+def configure_logging() -> None:
+    """Structured log lines on stderr for the long-running commands (serve, jobs), their times
+    with the zone; migrations and the scheduler library speak only of problems."""
+    line = ZonedFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
         root.addHandler(handler)
-        root.setLevel(logging.INFO)
+    root.setLevel(logging.INFO)
     for handler in root.handlers:
         if type(handler) is logging.StreamHandler:  # ours or the migrations' console handler
             handler.setFormatter(line)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A skipped run of a busy job or a late start after a pause is routine, not a problem.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("flask_migrate").setLevel(logging.WARNING)
 
 
 def schema_is_current() -> bool:
@@ -225,9 +237,10 @@ def jobs_command(once):
 def serve_command(host, port, threads, demo):
     """Serve CityDesk with waitress (a production WSGI server), and run the jobs in-process
     unless CITYDESK_RUN_SCHEDULER is false."""
-    import waitress
+    from waitress.server import create_server
 
     app = current_app._get_current_object()
+    configure_logging()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") or demo:
         upgrade_database()
     if demo:
@@ -237,13 +250,22 @@ def serve_command(host, port, threads, demo):
             created = load_demo()
             db.session.commit()
         _print_demo(created)
-    configure_logging()
+    try:  # take the port before the jobs start: a second copy on a used port stops here
+        server = create_server(app, host=host, port=port, threads=threads, ident="CityDesk")
+    except OSError as exc:
+        fail(
+            f"Cannot listen on {host}:{port} ({exc.strerror or exc}). Is CityDesk already "
+            "running there? Stop it, or choose another port with --port."
+        )
     runner = _start_jobs(app)
     db.session.remove()
     click.echo(f"CityDesk on http://{host}:{port}/  (sign in at http://{host}:{port}/login)")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="CityDesk")
+        server.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C or SIGTERM: a clean stop, no traceback
     finally:
+        server.close()
         if runner is not None:
             from jobs.scheduler import stop_in_process
 

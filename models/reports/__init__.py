@@ -14,7 +14,14 @@
 """
 
 from models.reports.access import REPORT_READER_ROLES, YEAR_CLOSER_ROLES
-from models.reports.close import ReportSnapshot, close_year, flatten, restatement, snapshot
+from models.reports.close import (
+    ReportSnapshot,
+    close_year,
+    flatten,
+    has_records,
+    restatement,
+    snapshot,
+)
 from models.reports.evidence import (
     DEFECT_ROW_KEYS,
     DISPATCH_ROW_KEYS,
@@ -39,6 +46,7 @@ from models.reports.rules import (
     FIRST_YEAR,
     LAST_YEAR,
     OUTCOME_FILTERS,
+    TargetInEffect,
     check_year,
     minutes,
     month_bounds,
@@ -47,6 +55,7 @@ from models.reports.rules import (
     needed_in_a_row,
     percentile,
     rate,
+    target_in_effect,
     target_met,
 )
 from models.reports.yearly import yearly_report
@@ -84,6 +93,9 @@ __all__ = [
     "percentile",
     "rate",
     "report_years",
+    "has_records",
+    "target_in_effect",
+    "TargetInEffect",
     "restatement",
     "rounds_query",
     "round_evidence",

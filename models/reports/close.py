@@ -33,8 +33,16 @@ def snapshot(year: int) -> ReportSnapshot | None:
     return db.session.get(ReportSnapshot, year)
 
 
+def has_records(report: dict[str, Any]) -> bool:
+    """True when a year's figures rest on any record: a dispatch, a defect or a round."""
+    dispatch, defects = report["dispatch"], report["defects"]
+    rounds = sum(r["done"] for r in defects.get("inspection_rounds", []))
+    return bool(dispatch["total"] or defects["found"] or rounds)
+
+
 def close_year(year: int, *, by) -> ReportSnapshot:
-    """Close a finished year: freeze its figures now (audited). A year is closed only once."""
+    """Close a finished year that has records: freeze its figures now (audited). A year is
+    closed only once."""
     at = clock.now()
     year = check_year(year, at)
     if year >= clock.taipei_year(at):
@@ -42,6 +50,8 @@ def close_year(year: int, *, by) -> ReportSnapshot:
     if snapshot(year) is not None:
         raise Conflict(_("%(year)s is closed already", year=year))
     frozen = figures(year, at)
+    if not has_records(frozen):
+        raise InvalidInput(_("%(year)s has no records: there is nothing to close.", year=year))
     row = ReportSnapshot(
         year=year,
         figures=frozen,

@@ -97,7 +97,12 @@ def _figures(figures: dict[str, Any]) -> dict[str, Any]:
     found["rate_text"] = _rate_text(figures.get("rate"))
     if "target" in figures:
         target = figures["target"]
-        found["target_text"] = "—" if target is None else f"{format_target(target)}%"
+        text = "—" if target is None else f"{format_target(target)}%"
+        found["target_text"] = found["target_text_en"] = text
+        if target is not None and figures.get("target_carried"):  # an earlier year's target
+            set_for = figures["target_year"]
+            found["target_text"] = f"{text}（沿用{clock.roc_year(set_for)}年度目標）"
+            found["target_text_en"] = f"{text} (carried over from the {set_for} target)"
     return found
 
 

@@ -28,7 +28,6 @@ from models.reference import (
     Zone,
     categories,
     sla_seconds,
-    target_for,
 )
 from models.reports.late import add_late_reasons
 from models.reports.narrative import narrative
@@ -47,6 +46,8 @@ from models.reports.rules import (
     period_days,
     rate,
     round_fraction,
+    target_fields,
+    target_in_effect,
     target_met,
 )
 
@@ -143,7 +144,8 @@ def _dispatch_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
         by_month[int(month)][outcome] += n
         sla_lengths[sla] += n
     counts = _counts(totals)
-    target = target_for(year)
+    in_effect = target_in_effect(year)
+    target = in_effect.value if in_effect else None
     value = rate(counts["on_time"], counts["counted"])
     agencies = sorted(
         (refs.agencies[a] for a in by_agency),
@@ -171,7 +173,7 @@ def _dispatch_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
         "excluded": {"cancelled": counts["cancelled"], "transferred": counts["transferred"]},
         "total": sum(totals.values()),
         "rate": counts["rate"],
-        "target": json_number(target),
+        **target_fields(in_effect),
         "target_met": target_met(value, target),
         "sla_minutes": sla_minutes,
         "year_to_date": ytd,

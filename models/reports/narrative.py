@@ -41,9 +41,12 @@ def narrative(
         first += f"年度達成率為{format_rate(dispatch['rate'])}%。"
     else:
         verdict = "已達" if dispatch["target_met"] else "未達"
+        # A year without a target of its own is held to the one it carries over (DESIGN).
+        set_for = dispatch.get("target_year") or year
+        whose = f"沿用{clock.roc_year(set_for)}" if set_for != year else str(roc)
         first += (
             f"年度達成率為{format_rate(dispatch['rate'])}%，"
-            f"{verdict}{roc}年度訂定之{format_target(dispatch['target'])}%目標值。"
+            f"{verdict}{whose}年度訂定之{format_target(dispatch['target'])}%目標值。"
         )
     parts = "、".join(f"{c['name_zh']}{c['fixed']}件" for c in defects["by_category"])
     second = f"{roc}年度缺失案件並完成改善總計{defects['fixed']}件({parts})。"

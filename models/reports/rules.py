@@ -2,18 +2,20 @@
 reach it, percentiles, Taipei months and a defect's due status (DESIGN "The rules")."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from flask_babel import gettext as _
-from sqlalchemy import case, literal
+from sqlalchemy import case, literal, select
 
 from models import workdays
-from models.core import clock
+from models.core import clock, db
 from models.core.errors import InvalidInput
 from models.dispatch import Outcome, on_time_rate
 from models.facility import FIXED_STATES, Defect
+from models.reference import YearTarget
 
 FIRST_YEAR = 2000
 LAST_YEAR = 2100
@@ -35,6 +37,39 @@ TENTHS = Decimal("0.1")
 
 # The rate rule lives with the dispatch outcomes; the report uses it as it is.
 rate = on_time_rate
+
+
+@dataclass(frozen=True)
+class TargetInEffect:
+    """The on-time target that applies to a year, and the year it was set for."""
+
+    value: Decimal
+    set_for: int  # the year whose own target this is (earlier than `year` when carried)
+    year: int
+
+    @property
+    def carried(self) -> bool:
+        """True when the year has no target of its own and uses an earlier year's."""
+        return self.set_for != self.year
+
+
+def target_in_effect(year: int) -> TargetInEffect | None:
+    """The target in effect for `year` (DESIGN "Targets carry forward"): its own, else the
+    latest earlier year's; None when no target is set for it or any year before it."""
+    row = db.session.scalar(
+        select(YearTarget).where(YearTarget.year <= year).order_by(YearTarget.year.desc()).limit(1)
+    )
+    return None if row is None else TargetInEffect(row.dispatch_target, row.year, year)
+
+
+def target_fields(target: TargetInEffect | None) -> dict:
+    """The target as every report output carries it: `target` (85, 87.5 or null),
+    `target_year` (the year it was set for) and `target_carried` (set for an earlier year)."""
+    return {
+        "target": json_number(target.value) if target else None,
+        "target_year": target.set_for if target else None,
+        "target_carried": bool(target and target.carried),
+    }
 
 
 def target_met(value: Decimal | None, target: Decimal | None) -> bool | None:

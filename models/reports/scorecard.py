@@ -16,18 +16,20 @@ from sqlalchemy import select
 
 from models.core import clock, db
 from models.dispatch.late import late_reasons_of
-from models.reference import Agency, target_for
+from models.reference import Agency
 from models.reports.evidence import dispatch_evidence
 from models.reports.figures import _counts as outcome_figures
 from models.reports.figures import dispatch_tally_query
 from models.reports.late import late_reason_counts, reason_rows
 from models.reports.rules import (
+    TargetInEffect,
     check_year,
-    json_number,
     minutes,
     month_bounds,
     needed_in_a_row,
     rate,
+    target_fields,
+    target_in_effect,
     target_met,
 )
 
@@ -49,15 +51,16 @@ def monthly_tally(
     return found
 
 
-def standing(totals: Counter, target, *, in_progress: bool) -> dict[str, Any]:
-    """Counted, on time, late, rate, target, target met, and (while the year is in progress)
-    the on-time arrivals in a row needed to reach the target, from an outcome tally."""
+def standing(totals: Counter, in_effect: TargetInEffect | None, *, in_progress: bool) -> dict:
+    """Counted, on time, late, rate, the target in effect, target met, and (while the year is
+    in progress) the on-time arrivals in a row needed to reach the target, from a tally."""
     counts = outcome_figures(totals)
+    target = in_effect.value if in_effect else None
     value = rate(counts["on_time"], counts["counted"])
     needed = needed_in_a_row(counts["on_time"], counts["counted"], target) if in_progress else None
     return {
         **counts,
-        "target": json_number(target),
+        **target_fields(in_effect),
         "target_met": target_met(value, target),
         "needed_in_a_row": needed,
     }
@@ -137,7 +140,7 @@ def scorecard(agency: Agency, year: int, at: datetime | None = None) -> dict[str
         "roc_year": clock.roc_year(year),
         "as_of": at.isoformat(),
         "complete": not in_progress,
-        **standing(totals, target_for(year), in_progress=in_progress),
+        **standing(totals, target_in_effect(year), in_progress=in_progress),
         "by_month": _months(by_month),
         "late_reasons": reason_rows(reasons),
         "late_dispatches": late_dispatches(year, at, agency),
@@ -151,7 +154,7 @@ def month_standing(
     ({"month": ..., "year": ...}, {agency id: {"month": ..., "year": ...}}), for the digest."""
     month_bounds(year, month)  # checks the month
     tally = monthly_tally(year, at, through_month=month)
-    target = target_for(year)
+    target = target_in_effect(year)
     in_progress = year == clock.taipei_year(at)
     centre_month, centre_year = Counter(), Counter()
     agencies = {}

@@ -64,3 +64,73 @@ def test_serve_demo_starts_and_a_demo_clerk_signs_in(tmp_path):
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+ZONED_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}(?:[+-]\d{4}|Z) ")
+
+
+def _serve(env, port: int, log_path: Path, *extra: str):
+    """`citydesk serve` in a subprocess, its stdout and stderr each to a file."""
+    script = Path(sys.executable).parent / "citydesk"
+    out = (log_path.with_suffix(".out")).open("w")
+    err = (log_path.with_suffix(".err")).open("w")
+    process = subprocess.Popen(
+        [str(script), "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=out,
+        stderr=err,
+        text=True,
+    )
+    return process, out, err
+
+
+def _stop(process, *files) -> None:
+    process.terminate()
+    process.wait(timeout=15)
+    for file in files:
+        file.close()
+
+
+def test_a_second_start_is_quiet_and_its_log_times_carry_their_zone(tmp_path):
+    """After the demo is made, `citydesk serve` starts again without a traceback and without
+    Alembic's or APScheduler's chatter; every log line's time carries its UTC offset; a copy
+    started on a port in use says so and stops, no traceback."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
+    env["CITYDESK_INSTANCE_PATH"] = str(tmp_path)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    first, *files = _serve(env, port, tmp_path / "first", "--demo")
+    try:
+        _wait_for(base + "/login", first)
+    finally:
+        _stop(first, *files)
+
+    second, *files = _serve(env, port, tmp_path / "second", "--demo")
+    try:
+        _wait_for(base + "/login", second)
+        time.sleep(1.5)  # the scheduler's first runs (relay, sweep) log as they start
+        busy = subprocess.run(
+            [str(Path(sys.executable).parent / "citydesk"), "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        _stop(second, *files)
+    out = (tmp_path / "second.out").read_text()
+    err = (tmp_path / "second.err").read_text()
+    assert "Demo users exist already" in out and f"CityDesk on {base}/" in out
+    for text in (out, err):
+        assert "Traceback" not in text
+        assert "alembic" not in text.lower() and "apscheduler" not in text.lower()
+        assert "Context impl" not in text and "Running upgrade" not in text
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "the jobs log their start"
+    for line in lines:
+        assert ZONED_TIME.match(line), line
+
+    assert busy.returncode == 1
+    assert "Traceback" not in busy.stderr + busy.stdout
+    assert f"Cannot listen on 127.0.0.1:{port}" in busy.stderr
+    assert "alembic" not in (busy.stderr + busy.stdout).lower()

@@ -45,7 +45,7 @@ def year_line(card: dict[str, Any], last_month: int) -> dict[str, Any]:
                     "y": top,
                     "height": round(y(low) - top, 1),
                     "rate": row["rate"],
-                    "below": card["target"] is not None and row["rate"] < card["target"],
+                    "below": None if card["target"] is None else row["rate"] < card["target"],
                 }
             )
         if row["year_to_date_rate"] is not None:

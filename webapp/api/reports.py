@@ -145,7 +145,20 @@ class DispatchFiguresSchema(Schema):
     excluded = fields.Nested(ExcludedSchema)
     total = fields.Integer()
     rate = fields.Float(allow_none=True)
-    target = fields.Float(allow_none=True, metadata={"description": "85, 87.5; null when unset"})
+    target = fields.Float(
+        allow_none=True,
+        metadata={"description": "the target in effect: 85, 87.5; null before any target"},
+    )
+    target_year = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the year the target was set for (earlier when carried over)"},
+    )
+    target_carried = fields.Boolean(
+        metadata={
+            "description": "true when the year has no target of its own and uses the "
+            "latest earlier year's"
+        }
+    )
     target_met = fields.Boolean(allow_none=True)
     sla_minutes = fields.Float(allow_none=True)
     year_to_date = fields.Nested(YearToDateSchema, allow_none=True)

@@ -76,7 +76,19 @@ class ScorecardSchema(Schema):
     cancelled = fields.Integer()
     transferred = fields.Integer()
     rate = fields.Float(allow_none=True, metadata={"description": "half up, 2 decimals"})
-    target = fields.Float(allow_none=True)
+    target = fields.Float(
+        allow_none=True, metadata={"description": "the target in effect; null before any target"}
+    )
+    target_year = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the year the target was set for (earlier when carried over)"},
+    )
+    target_carried = fields.Boolean(
+        metadata={
+            "description": "true when the year has no target of its own and uses the "
+            "latest earlier year's"
+        }
+    )
     target_met = fields.Boolean(allow_none=True)
     needed_in_a_row = fields.Integer(
         allow_none=True,

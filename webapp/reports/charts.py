@@ -35,7 +35,8 @@ def monthly_rate(dispatch: dict) -> dict[str, Any]:
         if value is not None:
             bar["y"] = _y(value)
             bar["height"] = round(_y(0) - bar["y"], 1)
-            bar["below"] = target is not None and value < target
+            # Met or missed only against a target that exists: else None (a plain bar).
+            bar["below"] = None if target is None else value < target
         bars.append(bar)
     return {
         "width": WIDTH,

@@ -28,7 +28,7 @@ from webapp.csv_safe import csv_writer
 from webapp.desk.labels import STATE_LABELS as DISPATCH_STATES
 from webapp.facility.labels import SOURCE_LABELS
 from webapp.facility.labels import STATE_LABELS as TICKET_STATES
-from webapp.labels import outcome_label
+from webapp.labels import outcome_label, reads_chinese, target_note
 from webapp.xlsx import Book
 
 # Labels of the figures, shared by the page, the XLSX sheets and the text output.
@@ -42,6 +42,7 @@ LABELS = {
     "total": _l("All dispatches"),
     "rate": _l("On-time rate (%)"),
     "target": _l("Target (%)"),
+    "target_year": _l("Year the target was set for"),
     "target_met": _l("Target met"),
     "needed_in_a_row": _l("On-time arrivals in a row needed to reach the target"),
     "arrival_median": _l("Median minutes from notice to arrival"),
@@ -95,6 +96,14 @@ def yes_no(value: bool | None) -> str:
     if value is None:
         return "—"
     return _("Met") if value else _("Not met")
+
+
+def _note(figures: dict) -> str:
+    """The target's origin in brackets after it (「（沿用113年度目標87%）」), or nothing."""
+    note = target_note(figures) if figures.get("target") is not None else None
+    if not note:
+        return ""
+    return f"（{note}）" if reads_chinese() else f" ({note})"
 
 
 def year_label(year: int) -> str:
@@ -199,7 +208,8 @@ def to_text(report: dict) -> str:
         f"{label('cancelled')} {d['excluded']['cancelled']} · {label('transferred')} "
         f"{d['excluded']['transferred']}",
         f"{label('rate')}: {format_rate(d['rate'])} · {label('target')}: "
-        f"{format_target(d['target'])} · {label('target_met')}: {yes_no(d['target_met'])}",
+        f"{format_target(d['target'])}{_note(d)} · {label('target_met')}: "
+        f"{yes_no(d['target_met'])}",
     ]
     if d.get("year_to_date"):
         needed = d["year_to_date"]["needed_in_a_row"]
@@ -323,6 +333,7 @@ def _summary_rows(report: dict) -> Iterator[tuple[str, Any, Any, bool]]:
         ("transferred", ("dispatch", "excluded", "transferred")),
         ("rate", ("dispatch", "rate")),
         ("target", ("dispatch", "target")),
+        ("target_year", ("dispatch", "target_year")),
         ("target_met", ("dispatch", "target_met")),
         ("arrival_median", ("dispatch", "minutes_to_arrival", "median")),
         ("arrival_p90", ("dispatch", "minutes_to_arrival", "p90")),

@@ -25,6 +25,7 @@ from models.reports import (
     dispatch_evidence,
     format_rate,
     format_target,
+    has_records,
     minutes,
     report_years,
     round_evidence,
@@ -88,6 +89,7 @@ def yearly(year: int):
         current_user.has_role(*YEAR_CLOSER_ROLES)
         and not report["period"]["closed"]
         and year < clock.taipei_year(clock.now())
+        and has_records(report)
     )
     return render_template(
         "reports/yearly.html",
