@@ -76,7 +76,7 @@ def test_2026_without_its_own_target_uses_2024s_everywhere(in_2026, login_as):
 
     book = load_workbook(io.BytesIO(client.get("/reports/2026/report.xlsx").data))
     summary = {row[0]: row[1:] for row in book.worksheets[0].iter_rows(values_only=True)}
-    assert summary["目標值 (%)"][0] == 87
+    assert summary["目標值（%）"][0] == 87
     assert summary["目標值訂定年度"][0] == 2024
 
     # The monthly digest judges January 2026 against the same carried target.
