@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 import xlsxwriter
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -44,9 +45,9 @@ LABELS = {
     "arrival_p90": _l("90th percentile minutes from notice to arrival"),
     "ack_median": _l("Median minutes from notice to acknowledgement"),
     "ack_p90": _l("90th percentile minutes from notice to acknowledgement"),
-    "found": _l("Found"),
+    "found": _l("Defects found"),
     "fixed": _l("Defects fixed"),
-    "open": _l("Open"),
+    "open": _l("Still open"),
     "median_working_days_to_fix": _l("Median working days to fix"),
     "within_due": _l("Fixed within the due date"),
     "past_due": _l("Past the due date"),
@@ -94,8 +95,10 @@ def yes_no(value: bool | None) -> str:
 
 
 def year_label(year: int) -> str:
-    """A year as the picker writes it: 112年度 (2023)."""
-    return f"{clock.roc_year(year)}年度 ({year})"
+    """A year as the picker writes it: 112年度（2023）; in English 2023 (ROC 112)."""
+    if str(get_locale() or "zh").startswith("zh"):
+        return f"{clock.roc_year(year)}年度（{year}）"
+    return _("%(year)s (ROC %(roc)s)", year=year, roc=clock.roc_year(year))
 
 
 # --- JSON -------------------------------------------------------------------------------------
