@@ -137,7 +137,7 @@ def test_admin_edits_an_agency_and_adds_one(login_as):
         "/admin/agencies/new",
         data={"code": "fire", "name_zh": "消防局", "name_en": "Fire", "sort_order": "50"},
     ).get_data(as_text=True)
-    assert "Agency code already exists: fire" in page
+    assert "機關代碼 fire 已有人使用。" in page
 
 
 def _agency_form(**fields) -> dict:

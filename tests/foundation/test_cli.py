@@ -44,7 +44,7 @@ def test_create_user_reads_the_password_from_stdin(run_cli, client):
         (["create-user", "x1", "--role", "boss"], "無此角色：boss"),
         (
             ["create-user", "x2", "--role", "agency", "--agency", "nowhere"],
-            "Unknown agency: nowhere",
+            "查無機關：nowhere",
         ),
         (["create-user", "x3", "--role", "agency"], "機關人員帳號須指定所屬機關"),
         (

@@ -464,3 +464,31 @@ def test_cli_messages_follow_the_cli_language(run_cli, monkeypatch, create_user)
             if problems:
                 found[f"{env} {' '.join(args)}: {text.strip()}"] = problems
     assert not found, _report(found)
+
+
+def test_the_glossary_is_the_catalogues_wording():
+    """docs/glossary.md: for each row marked ✓, every msgid with the English word (the row's
+    regex) has the row's Chinese term (or one of those named in parentheses) in its
+    translation: one concept, one term."""
+    from babel.messages.pofile import read_po
+
+    rows = []
+    for line in (ROOT / "docs/glossary.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[3].startswith("✓"):
+            pattern = re.search(r"`([^`]+)`", cells[3]).group(1)
+            named = re.search(r"\(([^)]*)\)\s*$", cells[3])
+            terms = re.split(r" or |、", named.group(1)) if named else [cells[0].split("（")[0]]
+            rows.append((pattern, [t.strip() for t in terms]))
+    assert len(rows) >= 10
+    po = ROOT / "webapp/translations/zh_Hant_TW/LC_MESSAGES/messages.po"
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale="zh_Hant_TW")
+    found = {}
+    for pattern, terms in rows:
+        for message in catalog:
+            msgid = message.id if isinstance(message.id, str) else (message.id or [""])[0]
+            text = message.string if isinstance(message.string, str) else message.string[0]
+            if msgid and re.search(pattern, msgid, re.I) and not any(t in text for t in terms):
+                found.setdefault(f"{pattern} → {terms}", []).append(f"{msgid} → {text}")
+    assert not found, _report(found)
