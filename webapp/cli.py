@@ -420,7 +420,7 @@ def audit_checkpoint_command(output):
 
 
 def _locale(lang: str | None):
-    return force_locale(lang or current_app.config["BABEL_DEFAULT_LOCALE"])
+    return force_locale(lang or cli_locale())
 
 
 @cli.group("report")
@@ -438,7 +438,7 @@ def report_group():
     show_default=True,
     help="json: every figure; csv: one figure per row; text: narrative and headline figures",
 )
-@click.option("--lang", type=LANGS, help="Language of labels (default: the site's)")
+@click.option("--lang", type=LANGS, help="Language of labels (default: the CLI's, see LANG)")
 @with_appcontext
 def report_yearly_command(year, fmt, lang):
     """Print the yearly report (the same figures as the page and the API)."""

@@ -463,6 +463,12 @@ def test_cli_messages_follow_the_cli_language(run_cli, monkeypatch, create_user)
                 problems.append("no Chinese at all")
             if problems:
                 found[f"{env} {' '.join(args)}: {text.strip()}"] = problems
+        report = run_cli("report", "yearly", "--format", "text")
+        assert report.exit_code == 0, report.output
+        rule = chinese_problems if language == "zh" else english_problems
+        problems = rule(report.output, Masks.from_database())
+        if problems:
+            found[f"{env} report yearly"] = problems
     assert not found, _report(found)
 
 

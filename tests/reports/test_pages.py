@@ -30,7 +30,7 @@ def test_supervisor_sees_the_2023_report_in_chinese(login_as, data_2023):
     assert "<svg" in html and "style=" not in html and "<script>" not in html
     assert 'href="/reports/2023/dispatches?outcome=late&amp;month=1"' in html
     assert "/reports/2023/defects?status=fixed&amp;category=ceiling_floor" in html
-    assert "111年度 (2022)" in html  # the previous year beside it
+    assert "111年度（2022）" in html  # the previous year beside it
 
 
 def test_clerks_read_the_report_but_cannot_close_a_year(login_as, data_2023):

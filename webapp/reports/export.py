@@ -27,6 +27,7 @@ from models.reports import (
     minutes,
 )
 from webapp.csv_safe import csv_writer
+from webapp.filters import aside, colon, labelled
 
 # Labels of the figures, shared by the page, the XLSX sheets and the text output.
 LABELS = {
@@ -193,24 +194,25 @@ def to_text(report: dict) -> str:
         "",
         *report["narrative"],
         "",
-        f"{dispatches}: {label('counted')} {d['counted']} · {label('on_time')} "
+        f"{dispatches}{colon()}{label('counted')} {d['counted']} · {label('on_time')} "
         f"{d['on_time']} · {label('late')} {d['late']} · {label('pending')} {d['pending']} · "
         f"{label('cancelled')} {d['excluded']['cancelled']} · {label('transferred')} "
         f"{d['excluded']['transferred']}",
-        f"{label('rate')}: {format_rate(d['rate'])} · {label('target')}: "
-        f"{format_target(d['target'])} · {label('target_met')}: {yes_no(d['target_met'])}",
+        f"{labelled(label('rate'), format_rate(d['rate']))} · "
+        f"{labelled(label('target'), format_target(d['target']))} · "
+        f"{labelled(label('target_met'), yes_no(d['target_met']))}",
     ]
     if d.get("year_to_date"):
         needed = d["year_to_date"]["needed_in_a_row"]
-        lines.append(f"{label('needed_in_a_row')}: {'—' if needed is None else needed}")
+        lines.append(labelled(label("needed_in_a_row"), "—" if needed is None else needed))
     lines += _visitor_lines(report)
     lines.append(
-        f"{defects}: {label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
+        f"{defects}{colon()}{label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
         f"{label('open')} {f['open']}"
     )
     for c in f["by_category"]:
         lines.append(
-            f"  {c['name_zh']} ({c['category']}): {label('found')} {c['found']} · "
+            f"  {c['name_zh']}{aside(c['category'])}{colon()}{label('found')} {c['found']} · "
             f"{label('fixed')} {c['fixed']} · {label('open')} {c['open']}"
         )
     period = report.get("period") or {}
@@ -461,13 +463,14 @@ def _visitor_lines(report: dict) -> list[str]:
     lines = []
     if wait:
         lines.append(
-            f"{label('wait_median')}: {_show(wait['median'])} · {label('wait_p90')}: "
-            f"{_show(wait['p90'])} · {label('wait_count')}: {wait['count']}"
+            f"{labelled(label('wait_median'), _show(wait['median']))} · "
+            f"{labelled(label('wait_p90'), _show(wait['p90']))} · "
+            f"{labelled(label('wait_count'), wait['count'])}"
         )
     if answers:
         lines.append(
-            f"{label('responses')}: {answers['responses']} · {label('share_satisfied')}: "
-            f"{format_rate(answers['share_satisfied'])}"
+            f"{labelled(label('responses'), answers['responses'])} · "
+            f"{labelled(label('share_satisfied'), format_rate(answers['share_satisfied']))}"
         )
     return lines
 
