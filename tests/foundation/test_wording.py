@@ -77,10 +77,14 @@ class _Forms:
                 continue
             action = re.search(r'action="([^"]*)"', head)
             fields, filled = [], False
-            for tag in re.finditer(
-                r"<(input|select|textarea)\b([^>]*)>(.*?(?=</select>))?", body, re.S | re.I
-            ):
-                kind, attrs, inner = tag.group(1).lower(), tag.group(2), tag.group(3) or ""
+            tags = re.finditer(
+                r"<(select)\b([^>]*)>(.*?)</select>|<(input|textarea)\b([^>]*)>", body, re.S | re.I
+            )
+            for tag in tags:
+                if tag.group(1):
+                    kind, attrs, inner = "select", tag.group(2), tag.group(3)
+                else:
+                    kind, attrs, inner = tag.group(4).lower(), tag.group(5), ""
                 name = re.search(r'\bname="([^"]*)"', attrs)
                 if not name:
                     continue
