@@ -93,9 +93,10 @@ class _Forms:
                 value = re.search(r'\bvalue="([^"]*)"', attrs)
                 value = value.group(1) if value else ""
                 if kind == "select":
-                    chosen = re.search(r'<option[^>]*value="([^"]*)"[^>]*selected', inner)
-                    first = re.search(r'<option[^>]*value="([^"]*)"', inner)
-                    value = (chosen or first).group(1) if (chosen or first) else ""
+                    options = re.findall(r"<option\b([^>]*)>", inner)
+                    chosen = [o for o in options if re.search(r"\bselected\b", o)] or options[:1]
+                    picked = re.search(r'\bvalue="([^"]*)"', chosen[0]) if chosen else None
+                    value = picked.group(1) if picked else ""
                     filled = True
                 elif kind == "textarea" or itype in TEXT_INPUTS:
                     filled = True
@@ -430,6 +431,7 @@ def test_the_rules_catch_what_they_name():
     assert any("English" in p for p in chinese_problems("帳號 Username already taken"))
     assert any("half-width" in p for p in chinese_problems("滿意度 (%)"))
     assert any("half-width" in p for p in chinese_problems("帳號: clerk"))
+    assert any("half-width" in p for p in chinese_problems("預計 8 分鐘 （由林社工確認）"))
     assert chinese_problems("櫃台人員；滿意度（%）；CityDesk 的 API 權杖；clerk@city.example") == []
     narrative = "112年度缺失案件並完成改善總計198件(淨空走道95件、設施正常48件、"
     narrative += "環境整潔38件、天地無虞17件)。"

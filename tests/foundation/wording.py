@@ -163,7 +163,8 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sdifr]|\{\w*\}")
 WORD = r"[A-Za-z][A-Za-z’'-]*"
 ENGLISH_RUN = re.compile(rf"\b{WORD}(?:[ \t]+{WORD})+\b")
 # Half-width punctuation touching Chinese: "帳號: ", "滿意度 (%)", "(淨空走道", "件,".
-HALF_WIDTH = re.compile(f"[{CJK}][ ]?[,:;!?()]|[,:;!?(][ ]?[{CJK}]|[)] ?[{CJK}]")
+# … and a space before a full-width parenthesis after Chinese (「預計 8 分鐘 （由…」).
+HALF_WIDTH = re.compile(f"[{CJK}][ ]?[,:;!?()]|[,:;!?(][ ]?[{CJK}]|[)] ?[{CJK}]|[{CJK}] （")
 
 
 class Masks:
@@ -284,19 +285,60 @@ VOID = {
 SHOWN_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "data-label")
 
 
+# Elements that flow within a line of text: their text joins the text around them, as it reads.
+INLINE = {
+    "a",
+    "abbr",
+    "b",
+    "bdi",
+    "cite",
+    "code",
+    "data",
+    "dfn",
+    "em",
+    "i",
+    "kbd",
+    "mark",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "time",
+    "u",
+    "var",
+    "br",
+    "wbr",
+}
+
+
 class _Visible(HTMLParser):
-    """The text a person sees or hears on a page, skipping parts marked as another language."""
+    """The text a person sees or hears on a page, a line of running text at a time (inline
+    elements join the text around them, with its spaces), skipping parts marked as another
+    language."""
 
     def __init__(self, language: str):
         super().__init__(convert_charrefs=True)
         self.language = language
         self.stack: list[tuple[str, bool]] = []  # (tag, inside another language or hidden)
         self.texts: list[str] = []
+        self.line: list[str] = []
 
     def _foreign(self) -> bool:
         return bool(self.stack and self.stack[-1][1])
 
+    def _flush(self) -> None:
+        text = " ".join("".join(self.line).split())
+        if text:
+            self.texts.append(text)
+        self.line = []
+
     def handle_starttag(self, tag, attrs):
+        if tag not in INLINE:
+            self._flush()
         values = dict(attrs)
         lang = values.get("lang")
         foreign = self._foreign() or tag in ("script", "style", "template")
@@ -321,14 +363,21 @@ class _Visible(HTMLParser):
             self.stack.pop()
 
     def handle_endtag(self, tag):
+        if tag not in INLINE:
+            self._flush()
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i][0] == tag:
                 del self.stack[i:]
                 break
 
     def handle_data(self, data):
-        if data.strip() and not self._foreign():
-            self.texts.append(data.strip())
+        if not self._foreign():
+            self.line.append(data)
+
+    def close(self):
+        """Finish the page (its last line of text)."""
+        super().close()
+        self._flush()
 
 
 def visible_texts(html: str, language: str) -> list[str]:
