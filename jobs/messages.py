@@ -71,6 +71,7 @@ def _context(notice: Notification, dispatch: Dispatch | None) -> dict:
         "dispatch": dispatch,
         "agency_zh": agency.name_zh if agency else payload.get("agency_name", ""),
         "agency_en": agency.name_en if agency else payload.get("agency_name_en", ""),
+        "number": dispatch.id if dispatch else payload.get("dispatch_id", "—"),
         "matter": (dispatch.subject if dispatch else payload.get("subject")) or "—",
         "notified_roc": _local(notified, True),
         "notified_en": _local(notified, False),

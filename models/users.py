@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, func, select, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -175,15 +176,21 @@ def password_problem(password: str, *personal: str | None) -> str | None:
 
 def _validate(role: str, agency_code: str | None) -> Agency | None:
     if role not in {r.value for r in Role}:
-        raise InvalidInput(f"Unknown role: {role} (one of {', '.join(r.value for r in Role)})")
+        raise InvalidInput(
+            _l(
+                "Unknown role: %(role)s (one of %(roles)s)",
+                role=role,
+                roles=", ".join(r.value for r in Role),
+            )
+        )
     if role == Role.AGENCY:
         if not agency_code:
-            raise InvalidInput("An agency user must be bound to an agency (--agency CODE)")
+            raise InvalidInput(_l("An agency user must be bound to an agency (--agency CODE)"))
         from models.reference import agency_by_code
 
         return agency_by_code(agency_code)
     if agency_code:
-        raise InvalidInput("Only agency users are bound to an agency")
+        raise InvalidInput(_l("Only agency users are bound to an agency"))
     return None
 
 
@@ -201,9 +208,9 @@ def create_user(
     """Create an account; raises InvalidInput on an unknown role, agency or a taken name."""
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
-        raise InvalidInput("A username is 2-64 letters, digits or . _ @ -")
+        raise InvalidInput(_l("A username is 2-64 letters, digits or . _ @ -"))
     if db.session.scalar(select(User).where(func.lower(User.username) == username.lower())):
-        raise InvalidInput(f"Username already taken: {username}")
+        raise InvalidInput(_l("Username already taken: %(name)s", name=username))
     try:
         agency_row = _validate(role, agency)
     except NotFound as exc:
@@ -276,7 +283,7 @@ def user_by_username(username: str) -> User:
         select(User).where(func.lower(User.username) == (username or "").strip().lower())
     )
     if user is None:
-        raise NotFound(f"No such user: {username}")
+        raise NotFound(_l("No such user: %(name)s", name=username))
     return user
 
 
@@ -448,7 +455,7 @@ def _hash_token(token: str) -> str:
 def create_token(user: User, name: str = "") -> tuple[ApiToken, str]:
     """Issue an API token; returns the row and the clear token (shown once, never stored)."""
     if not user.active:
-        raise InvalidInput("Cannot issue a token to a deactivated user")
+        raise InvalidInput(_l("Cannot issue a token to a deactivated user"))
     clear = "cd_" + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_hash=_hash_token(clear), name=name)
     db.session.add(row)

@@ -325,7 +325,7 @@ def set_day(day: date, *, working: bool, name: str) -> CalendarDay:
     _check_year(day.year)
     name = clean_text(name, _l("Name"), limit=100)
     if working and day.weekday() < 5:
-        raise InvalidInput(_l("A make-up working day (補班) is a Saturday or a Sunday."))
+        raise InvalidInput(_l("A make-up working day is a Saturday or a Sunday."))
     if not working and not name:
         raise InvalidInput(_l("Give the day off a name (e.g. 颱風停班)."))
     load_year(day.year)

@@ -34,9 +34,53 @@ def cli():
 LANGS = click.Choice(["zh_Hant_TW", "en"])
 
 
-def fail(message: str) -> None:
+class Failure(click.ClickException):
+    """A clear message and a non-zero exit, its 「錯誤：」 / "Error: " in the CLI's language."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        try:
+            self.line = _("Error: %(message)s", message=self.message)
+        except RuntimeError:  # no app yet (the app itself could not start)
+            self.line = f"Error: {self.message}"
+
+    def show(self, file=None) -> None:
+        """Print the message on standard error."""
+        click.echo(self.line, err=True, file=file)
+
+
+def fail(message) -> None:
     """Print a clear message and exit non-zero (never a traceback)."""
-    raise click.ClickException(message)
+    raise Failure(message)
+
+
+def cli_locale() -> str:
+    """The CLI's language, from LC_ALL, else LC_MESSAGES, else LANG, as a POSIX tool reads
+    them: zh… → Traditional Chinese, en… → English; none of ours (C, POSIX, unset) → the
+    site's default language (BABEL_DEFAULT_LOCALE, Traditional Chinese)."""
+    import os
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = (os.environ.get(name) or "").lower()
+        if value.startswith("zh"):
+            return "zh_Hant_TW"
+        if value.startswith("en"):
+            return "en"
+        if value:
+            break
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def speaks_cli_language(command):
+    """Run a command's body in the CLI's language (its messages and the domain's)."""
+    from functools import wraps
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        with force_locale(cli_locale()):
+            return command(*args, **kwargs)
+
+    return wrapper
 
 
 def read_password(prompt: str = "Password") -> str:
@@ -44,7 +88,7 @@ def read_password(prompt: str = "Password") -> str:
     if not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            fail("No password on standard input")
+            fail(_("No password on standard input"))
         return password
     return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
 
@@ -63,6 +107,7 @@ def upgrade_database() -> None:
 @click.option("--name", default="", help="Display name")
 @click.option("--email", default="", help="E-mail address for notices")
 @with_appcontext
+@speaks_cli_language
 def create_user_command(username, role, agency_code, name, email):
     """Create a user; the password is read from stdin or prompted for."""
     from models.users import create_user
@@ -75,12 +120,13 @@ def create_user_command(username, role, agency_code, name, email):
         except DomainError as exc:
             db.session.rollback()
             fail(exc.message)
-    click.echo(f"Created {user.role} {user.username}")
+    click.echo(_("Created %(role)s %(name)s", role=user.role, name=user.username))
 
 
 @cli.command("set-password")
 @click.argument("username")
 @with_appcontext
+@speaks_cli_language
 def set_password_command(username):
     """Set a user's password (a forgotten one, a demo one); read from stdin or prompted for.
     Every session of that account ends."""
@@ -94,13 +140,19 @@ def set_password_command(username):
         except DomainError as exc:
             db.session.rollback()
             fail(exc.message)
-    click.echo(f"Password of {user.username} changed; every session of that account has ended.")
+    click.echo(
+        _(
+            "Password of %(name)s changed; every session of that account has ended.",
+            name=user.username,
+        )
+    )
 
 
 @cli.command("create-token")
 @click.argument("username")
 @click.option("--name", default="", help="What the token is for")
 @with_appcontext
+@speaks_cli_language
 def create_token_command(username, name):
     """Issue an API token for USERNAME and print it once."""
     from models.users import create_token, user_by_username
@@ -390,7 +442,7 @@ def audit_checkpoint_command(output):
 
 
 def _locale(lang: str | None):
-    return force_locale(lang or current_app.config["BABEL_DEFAULT_LOCALE"])
+    return force_locale(lang or cli_locale())
 
 
 @cli.group("report")
@@ -408,7 +460,7 @@ def report_group():
     show_default=True,
     help="json: every figure; csv: one figure per row; text: narrative and headline figures",
 )
-@click.option("--lang", type=LANGS, help="Language of labels (default: the site's)")
+@click.option("--lang", type=LANGS, help="Language of labels (default: the CLI's, see LANG)")
 @with_appcontext
 def report_yearly_command(year, fmt, lang):
     """Print the yearly report (the same figures as the page and the API)."""

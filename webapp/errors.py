@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -27,6 +28,35 @@ ERROR_CODES = {
 }
 
 
+# marshmallow's messages about a field of an API request, in the reader's language
+FIELD_MESSAGES = {
+    "Missing data for required field.": _l("Please fill in this field."),
+    "Unknown field.": _l("Unknown field."),
+    "Field may not be null.": _l("This field may not be empty."),
+    "Not a valid integer.": _l("Not a valid whole number."),
+    "Not a valid number.": _l("Not a valid number."),
+    "Not a valid string.": _l("Not a valid text."),
+    "Not a valid boolean.": _l("Not a valid yes or no."),
+    "Not a valid date.": _l("Not a valid date."),
+    "Not a valid datetime.": _l("Not a valid date and time."),
+    "Not a valid email address.": _l("Not a valid e-mail address."),
+    "Invalid input type.": _l("Invalid input type."),
+    "Invalid value.": _l("Invalid value."),
+}
+
+
+def localized(messages):
+    """marshmallow's field messages (nested dicts and lists) in the reader's language; a
+    message it has no translation for stays as it is."""
+    if isinstance(messages, dict):
+        return {key: localized(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [localized(value) for value in messages]
+    if isinstance(messages, str) and messages in FIELD_MESSAGES:
+        return str(FIELD_MESSAGES[messages])
+    return messages
+
+
 def json_error(status: int, error: str, message: str, **extra):
     """A JSON error response."""
     body = {"error": error, "message": message}
@@ -36,7 +66,8 @@ def json_error(status: int, error: str, message: str, **extra):
     return response
 
 
-def _page(status: int, message: str):
+def _page_title(status: int) -> str:
+    """The title of an error page (and an API error's message when there is no better one)."""
     titles = {
         400: _("Bad request"),
         403: _("You do not have access to this page"),
@@ -47,7 +78,11 @@ def _page(status: int, message: str):
         422: _("Invalid input"),
         500: _("Something went wrong"),
     }
-    title = titles.get(status, _("Error"))
+    return titles.get(status, _("Error"))
+
+
+def _page(status: int, message: str):
+    title = _page_title(status)
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
@@ -71,25 +106,27 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
-        if request.path.startswith("/api/"):
-            message = exc.description if status != 500 else "Internal error"
-            data = getattr(exc, "data", None)
-            if isinstance(data, dict) and "messages" in data:
-                return json_error(
-                    422 if status == 422 else status,
-                    "invalid",
-                    "Invalid input",
-                    fields=data["messages"],
-                )
-            response = json_error(status, ERROR_CODES.get(status, "error"), str(message))
-            if getattr(exc, "valid_methods", None):  # 405 names the methods allowed
-                response.headers["Allow"] = ", ".join(exc.valid_methods)
-            return response
         messages = {
             403: _("Your role does not allow this. Ask an administrator if you need access."),
             404: _("The page or record does not exist, or you cannot see it."),
             413: _("The upload is larger than allowed."),
         }
+        if request.path.startswith("/api/"):
+            message = exc.description if status != 500 else _("Internal error")
+            if exc.description == type(exc).description:  # Werkzeug's own English sentence
+                message = messages.get(status) or _page_title(status)
+            data = getattr(exc, "data", None)
+            if isinstance(data, dict) and "messages" in data:
+                return json_error(
+                    422 if status == 422 else status,
+                    "invalid",
+                    _("Invalid input"),
+                    fields=localized(data["messages"]),
+                )
+            response = json_error(status, ERROR_CODES.get(status, "error"), str(message))
+            if getattr(exc, "valid_methods", None):  # 405 names the methods allowed
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response
         return _page(status, messages.get(status, ""))
 
     @app.errorhandler(Exception)
@@ -99,7 +136,7 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         if request.path.startswith("/api/"):
-            return json_error(500, "server_error", "Internal error; it has been logged")
+            return json_error(500, "server_error", _("Internal error; it has been logged."))
         return _page(
             500, _("The error has been logged. Please try again or tell the administrator.")
         )

@@ -4,6 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import Flask
+from flask_babel import get_locale
 
 from models.core import clock
 
@@ -34,8 +35,9 @@ def roc_date(value) -> str:
 
 
 def roc_year(year: int) -> str:
-    """A Gregorian year as the ROC fiscal-year label: 112年度."""
-    return f"{clock.roc_year(int(year))}年度"
+    """A Gregorian year as the ROC fiscal-year label: 112年度 (in English: ROC 112)."""
+    roc = clock.roc_year(int(year))
+    return f"{roc}年度" if _chinese() else f"ROC {roc}"
 
 
 def percent(value: Decimal | float | None) -> str:
@@ -43,6 +45,26 @@ def percent(value: Decimal | float | None) -> str:
     if value is None:
         return "—"
     return f"{Decimal(value):.2f}%"
+
+
+def _chinese() -> bool:
+    return str(get_locale() or "zh").startswith("zh")
+
+
+def colon() -> str:
+    """The colon after a label: full-width in Chinese (「帳號：」), `: ` in English."""
+    return "：" if _chinese() else ": "
+
+
+def labelled(label, value) -> str:
+    """A label and its value: 「轉派機關：請選擇機關」 in Chinese, `Agency: …` in English."""
+    return f"{label}{colon()}{value}"
+
+
+def aside(text) -> str:
+    """A remark in parentheses after the text before it: full-width in Chinese (「（每 7 天）」),
+    ` (every 7 days)` in English."""
+    return f"（{text}）" if _chinese() else f" ({text})"
 
 
 def init_app(app: Flask) -> None:
@@ -53,3 +75,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(roc_year)
     app.add_template_filter(percent)
     app.add_template_global(clock.now, "server_now")
+    app.add_template_global(colon)
+    app.add_template_global(labelled)
+    app.add_template_global(aside)

@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from babel import support
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 from wtforms.i18n import messages_path
@@ -34,3 +35,27 @@ class Form(FlaskForm):
         def get_translations(self, form):
             """WTForms' catalogue for the request's language."""
             return wtforms_translations(str(get_locale() or "zh_Hant_TW"))
+
+    def validate(self, extra_validators=None) -> bool:
+        """Validate, then say which field a person left empty in words of its own label
+        (「請輸入案由。」), where WTForms would say 「此欄位是必需的。」."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            generic = field.gettext(WTFORMS_REQUIRED)
+            if generic in field.errors and str(field.label.text).strip():
+                field.errors = [
+                    required_message(field) if e == generic else e for e in field.errors
+                ]
+        return valid
+
+
+WTFORMS_REQUIRED = "This field is required."  # DataRequired's and InputRequired's message
+CHOICE_FIELDS = {"SelectField", "RadioField", "SelectMultipleField", "MultiCheckboxField"}
+
+
+def required_message(field) -> str:
+    """The message for an empty required field: 「請選擇樓層。」, 「請輸入案由。」."""
+    label = str(field.label.text).strip().rstrip("?？:：")
+    if field.type in CHOICE_FIELDS:
+        return _("Please choose %(label)s.", label=label)
+    return _("Please enter %(label)s.", label=label)

@@ -4,6 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -155,7 +156,7 @@ def sla_seconds() -> int:
 def set_sla_seconds(seconds: int) -> None:
     """Change the SLA for future dispatches (existing ones keep their snapshot)."""
     if not 1 <= seconds <= 24 * 3600:
-        raise InvalidInput("The SLA must be between 1 second and 24 hours")
+        raise InvalidInput(_l("The SLA must be between 1 second and 24 hours."))
     before = get_setting("dispatch_sla_seconds")
     row = db.session.get(Setting, "dispatch_sla_seconds")
     if row is None:
@@ -182,9 +183,9 @@ def target_for(year: int) -> Decimal | None:
 def set_target(year: int, target: Decimal) -> YearTarget:
     """Set a year's on-time target (0-100)."""
     if not Decimal(0) <= target <= Decimal(100):
-        raise InvalidInput("A target is a percentage between 0 and 100")
+        raise InvalidInput(_l("A target is a percentage between 0 and 100."))
     if not 2000 <= year <= 2100:
-        raise InvalidInput("Year out of range")
+        raise InvalidInput(_l("The year is out of range."))
     target = Decimal(target).quantize(Decimal("0.01"))
     row = db.session.get(YearTarget, year)
     before = {"target": str(row.dispatch_target)} if row else None
@@ -206,7 +207,7 @@ def agency_by_code(code: str, *, active_only: bool = True) -> Agency:
     )
     agency = db.session.scalars(stmt).first()
     if agency is None or (active_only and not agency.active):
-        raise NotFound(f"Unknown agency: {code}")
+        raise NotFound(_l("Unknown agency: %(code)s", code=code))
     return agency
 
 
@@ -247,7 +248,7 @@ def update_agency(agency: Agency, **fields) -> Agency:
 def create_agency(code: str, name_zh: str, name_en: str, **fields) -> Agency:
     """Add an agency; the code must be new."""
     if db.session.scalar(select(Agency).where(Agency.code == code)):
-        raise InvalidInput(f"Agency code already exists: {code}")
+        raise InvalidInput(_l("Agency code already exists: %(code)s", code=code))
     check_webhook_url(fields.get("webhook_url", ""))
     agency = Agency(code=code, name_zh=name_zh, name_en=name_en, **fields)
     db.session.add(agency)
@@ -284,7 +285,7 @@ def save_zone(
 def add_floor(code: str, sort_order: int = 100) -> Floor:
     """Add a floor; its code must be new."""
     if db.session.scalar(select(Floor).where(Floor.code == code)):
-        raise InvalidInput(f"Floor already exists: {code}")
+        raise InvalidInput(_l("Floor already exists: %(code)s", code=code))
     floor = Floor(code=code, sort_order=sort_order)
     db.session.add(floor)
     audit.record("floor.create", "floor", code, None, {"sort_order": sort_order})

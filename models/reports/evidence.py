@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
 
 from models.core import clock, db
@@ -51,7 +52,7 @@ def dispatch_evidence(
     stmt = select(Dispatch, seconds).where(clock.in_year(Dispatch.notified_at, year))
     if outcome:
         if outcome not in OUTCOME_FILTERS:
-            raise InvalidInput(f"Unknown outcome: {outcome}")
+            raise InvalidInput(_l("Unknown outcome: %(value)s", value=outcome))
         stmt = stmt.where(Dispatch.outcome_expr(at).in_(OUTCOME_FILTERS[outcome]))
     if agency:
         stmt = stmt.join(Dispatch.agency).where(Agency.code == agency)
@@ -69,7 +70,7 @@ def dispatch_evidence(
     if timed:
         column = {"arrival": Dispatch.arrived_at, "acknowledgement": Dispatch.acknowledged_at}
         if timed not in column:
-            raise InvalidInput(f"Unknown time: {timed}")
+            raise InvalidInput(_l("Unknown time: %(value)s", value=timed))
         until = column[timed]
         return stmt.where(until.is_not(None)).order_by(
             seconds_between(Dispatch.notified_at, until).desc(), Dispatch.notified_at
@@ -94,7 +95,7 @@ def defect_evidence_ids(
     year = check_year(year, at)
     status = status or "found"
     if status not in DEFECT_STATUSES:
-        raise InvalidInput(f"Unknown defect status: {status}")
+        raise InvalidInput(_l("Unknown defect status: %(value)s", value=status))
     stmt = (
         select(
             Defect.id,

@@ -121,7 +121,7 @@ def test_a_seniors_visit_from_the_form_to_the_chiefs_notice_and_the_report(
     assert clerk.locator(".result-panel h2").inner_text() == "結果：準時"
     assert "113/03/04 10:10:00（時限 10 分 00 秒）" in clerk.locator(".result-panel").inner_text()
     whole_wait = clerk.locator(".result-panel dt:text-is('民眾等候總時間') + dd").inner_text()
-    assert whole_wait == "7 分 00 秒 （自 10:00:00 臨櫃登記起算）"
+    assert whole_wait == "7 分 00 秒（自 10:00:00 臨櫃登記起算）"
     shoot(clerk, "counter-story-arrived")
 
     # The clerk turns the screen to the visitor, who taps 不滿意.
@@ -150,7 +150,7 @@ def test_a_seniors_visit_from_the_form_to_the_chiefs_notice_and_the_report(
     chief.wait_for_url("**/notifications")
     notice = chief.locator("table.notifications tbody tr").first
     assert (
-        f"民眾不滿意：臨櫃案件 #{dispatch.visit_id}，由社會局服務，民眾等候 7.0 分鐘"
+        f"民眾不滿意：來訪 #{dispatch.visit_id}，由社會局服務，民眾等候 7.0 分鐘"
         in notice.inner_text()
     )
     assert "檢視" in notice.inner_text()  # the button that opens it, not a state

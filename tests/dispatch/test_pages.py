@@ -76,7 +76,7 @@ def test_save_only_keeps_the_visit_open_and_it_can_be_notified_later(clerk_clien
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"subject": ""}, "此欄位是必需的"),  # WTForms in Traditional, not 该字段
+        ({"subject": ""}, "請輸入案由。"),  # its own message, not WTForms' generic one
         ({"agency": ""}, "請選擇要通知的機關"),
         ({"agency": "火星局"}, "火星局"),
         ({"petitioner_phone": "打給我"}, "電話"),

@@ -374,7 +374,7 @@ def test_the_chiefs_in_app_notice_names_the_visit_the_agency_and_the_wait(
     client = app.test_client()
     login(client, chief.username)
     page = text(client.get("/notifications"))
-    assert f"案件 #{arrived.visit_id}" in page and "社會局" in page and "12.0" in page
+    assert f"來訪 #{arrived.visit_id}" in page and "社會局" in page and "12.0" in page
 
 
 @pytest.mark.postgres_only(reason="two uncommitted inserts on one key need PostgreSQL")

@@ -50,21 +50,21 @@ def test_repair_report_from_filing_to_verification(new_page, create_user, photos
     screenshot(staff, "facility-ticket-fix-phone")
     staff.get_by_role("button", name="完成修復").click()
     assert "已完成修復" in staff.locator(".flash-success").inner_text()
-    assert staff.get_by_role("button", name="確認修復").count() == 0  # not the fixer's to verify
+    assert staff.get_by_role("button", name="驗收").count() == 0  # not the fixer's to verify
 
     # a supervisor verifies
     boss = new_page(viewport=PHONE)
     browser_login(boss, "boss1")
     boss.goto(ticket_url)
-    boss.get_by_role("button", name="確認修復").click()
-    assert "已確認修復並結案" in boss.locator(".flash-success").inner_text()
-    assert boss.locator(".ticket-title .badge").first.inner_text() == "已確認"
+    boss.get_by_role("button", name="驗收").click()
+    assert "已驗收並結案" in boss.locator(".flash-success").inner_text()
+    assert boss.locator(".ticket-title .badge").first.inner_text() == "已驗收"
 
     # the timeline shows each step, who made it
     steps = boss.locator(".timeline .event")
     assert steps.count() == 5
     heads = [steps.nth(i).locator(".event-head strong").inner_text() for i in range(5)]
-    assert heads == ["已報修", "已指派", "開始處理", "已修復", "已確認"]
+    assert heads == ["已報修", "已指派", "開始處理", "已修復", "已驗收"]
     who = [steps.nth(i).locator(".event-meta").inner_text() for i in range(5)]
     assert [w.split(" · ")[-1] for w in who] == ["陳櫃台", "黃機電", "黃機電", "黃機電", "李股長"]
     assert "紙箱已移至地下室倉庫" in steps.nth(3).inner_text()
@@ -73,7 +73,7 @@ def test_repair_report_from_filing_to_verification(new_page, create_user, photos
 
     # the reporter sees it closed in their list
     page.goto("/facility/mine")
-    assert "已確認" in page.locator(".ticket-list").inner_text()
+    assert "已驗收" in page.locator(".ticket-list").inner_text()
     screenshot(page, "facility-my-reports-phone")
 
 

@@ -201,7 +201,7 @@ def test_ticket_moves_through_the_pages(login_as):
     response = tech_client.post(f"{url}/verify")
     assert response.status_code == 403 and defects()[0].state == "fixed"
     page = text(reporter_client.get(url))
-    assert "確認修復" in page  # the reporter is offered "Confirm the repair"
+    assert "驗收" in page  # the reporter is offered "Confirm the repair"
     assert reporter_client.post(f"{url}/verify").status_code == 302
     assert defects()[0].state == "verified"
     response = reporter_client.post(f"{url}/reopen", data={"reopen-reason": ""})
@@ -211,7 +211,7 @@ def test_ticket_moves_through_the_pages(login_as):
     )
     assert defects()[0].state == "in_progress"
     timeline = text(tech_client.get(url))
-    for label in ("已報修", "已指派", "開始處理", "已修復", "已確認", "重新開啟", "又壞了"):
+    for label in ("已報修", "已指派", "開始處理", "已修復", "已驗收", "重新開啟", "又壞了"):
         assert label in timeline, label
 
 

@@ -51,7 +51,7 @@ def test_admin_form_errors_for_bad_input(login_as, create_user):
     page = client.post("/admin/users/new", data={**base, "username": "taken"}).get_data(
         as_text=True
     )
-    assert "Username already taken: taken" in page
+    assert "帳號 taken 已有人使用。" in page
     page = client.post(
         "/admin/users/new",
         data={**base, "username": "ag", "role": "agency", "agency": "no-such-agency"},
@@ -60,7 +60,7 @@ def test_admin_form_errors_for_bad_input(login_as, create_user):
     page = client.post(
         "/admin/users/new", data={**base, "username": "ag2", "role": "agency"}
     ).get_data(as_text=True)
-    assert "must be bound to an agency" in page and _user("ag2") is None
+    assert "機關人員帳號須指定所屬機關" in page and _user("ag2") is None
     page = client.post(
         "/admin/users/new", data={**base, "username": "ro", "role": "king"}
     ).get_data(as_text=True)
@@ -137,7 +137,7 @@ def test_admin_edits_an_agency_and_adds_one(login_as):
         "/admin/agencies/new",
         data={"code": "fire", "name_zh": "消防局", "name_en": "Fire", "sort_order": "50"},
     ).get_data(as_text=True)
-    assert "Agency code already exists: fire" in page
+    assert "機關代碼 fire 已有人使用。" in page
 
 
 def _agency_form(**fields) -> dict:
@@ -239,7 +239,7 @@ def test_admin_issues_and_revokes_a_token(login_as, create_user):
     db.session.refresh(token)
     assert token.revoked_at is not None
     page = client.post("/admin/tokens", data={"username": "ghost"}).get_data(as_text=True)
-    assert "No such user: ghost" in page
+    assert "查無帳號：ghost" in page
 
 
 def test_supervisor_sets_targets_and_the_time_limit(login_as):

@@ -69,7 +69,7 @@ def test_supervisor_sets_next_years_target(new_page, create_user):
     page.get_by_label("準時到場目標值（%）").fill("88.5")
     page.get_by_role("button", name="儲存目標值").click()
     page.wait_for_url("**/admin/settings")
-    assert "116年度 (2027)" in page.locator("main").inner_text()
+    assert "116年度（2027）" in page.locator("main").inner_text()
     assert "88.50%" in page.locator("main").inner_text()
     assert db.session.get(YearTarget, 2027).dispatch_target == 88.5
 

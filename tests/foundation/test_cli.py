@@ -41,14 +41,17 @@ def test_create_user_reads_the_password_from_stdin(run_cli, client):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["create-user", "x1", "--role", "boss"], "Unknown role: boss"),
+        (["create-user", "x1", "--role", "boss"], "無此角色：boss"),
         (
             ["create-user", "x2", "--role", "agency", "--agency", "nowhere"],
-            "Unknown agency: nowhere",
+            "查無機關：nowhere",
         ),
-        (["create-user", "x3", "--role", "agency"], "must be bound to an agency"),
-        (["create-user", "x4", "--role", "clerk", "--agency", "health"], "Only agency users"),
-        (["create-user", "bad name!", "--role", "clerk"], "A username is"),
+        (["create-user", "x3", "--role", "agency"], "機關人員帳號須指定所屬機關"),
+        (
+            ["create-user", "x4", "--role", "clerk", "--agency", "health"],
+            "只有機關人員帳號可指定所屬機關",
+        ),
+        (["create-user", "bad name!", "--role", "clerk"], "帳號為 2 至 64 個"),
     ],
 )
 def test_create_user_refuses_bad_input_clearly(run_cli, args, message):
@@ -62,11 +65,11 @@ def test_create_user_refuses_bad_input_clearly(run_cli, args, message):
 def test_create_user_refuses_a_duplicate_username_and_a_short_password(run_cli):
     assert run_cli("create-user", "dup", "--role", "clerk", input="long-enough-pw\n").exit_code == 0
     result = run_cli("create-user", "DUP", "--role", "clerk", input="long-enough-pw\n")
-    assert result.exit_code != 0 and "Username already taken: DUP" in result.output
+    assert result.exit_code != 0 and "帳號 DUP 已有人使用。" in result.output
     result = run_cli("create-user", "shorty", "--role", "clerk", input="short\n")
     assert result.exit_code != 0 and "密碼至少需要 10 個字元" in result.output
     result = run_cli("create-user", "empty", "--role", "clerk", input="\n")
-    assert result.exit_code != 0 and "No password" in result.output
+    assert result.exit_code != 0 and "標準輸入未提供密碼" in result.output
 
 
 def test_create_token_prints_a_token_that_works_until_revoked(run_cli, app, create_user):
@@ -91,7 +94,7 @@ def test_create_token_prints_a_token_that_works_until_revoked(run_cli, app, crea
 
 def test_create_token_for_an_unknown_user(run_cli):
     result = run_cli("create-token", "ghost")
-    assert result.exit_code != 0 and "No such user: ghost" in result.output
+    assert result.exit_code != 0 and "查無帳號：ghost" in result.output
 
 
 def test_bearer_token_writes_need_no_csrf_but_sessions_do(csrf_app, run_cli, create_user):
@@ -133,7 +136,8 @@ def test_demo_creates_a_user_for_every_role_and_prints_passwords_once(run_cli, c
         ("qwertyuiop", "common or easy to guess"),
     ],
 )
-def test_create_user_refuses_a_weak_password_and_says_why(run_cli, english, password, why):
+def test_create_user_refuses_a_weak_password_and_says_why(run_cli, monkeypatch, password, why):
+    monkeypatch.setenv("LANG", "en_US.UTF-8")  # the CLI speaks its environment's language
     result = run_cli("create-user", "chen.weiming", "--role", "clerk", input=password + "\n")
     assert result.exit_code != 0
     assert why in result.output

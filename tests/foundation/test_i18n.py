@@ -86,6 +86,6 @@ def test_an_empty_sign_in_form_answers_in_traditional_chinese(app):
     client = app.test_client()
     page = client.post("/login", data={"username": "", "password": ""})
     text = page.get_data(as_text=True)
-    assert "此欄位是必需的。" in text
+    assert "請輸入帳號。" in text and "此欄位是必需的。" not in text
     simplified = "\u8be5\u5b57\u6bb5"  # WTForms zh: "this field", in Simplified characters
     assert simplified not in text and "必填字段" not in text

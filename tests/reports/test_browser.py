@@ -19,7 +19,7 @@ def test_report_page_figure_to_records_and_xlsx(new_page, published, tmp_path):
     page.locator("#year").select_option("2023")
     page.get_by_role("button", name="查詢").click()
     page.wait_for_url(re.compile(r"/reports/2023$"))
-    assert "112年度 (2023)" in page.locator("h1").inner_text()
+    assert "112年度（2023）" in page.locator("h1").inner_text()
     narrative = page.locator(".narrative .sentence")
     assert narrative.nth(0).inner_text() == (
         "112年度民眾臨櫃陳情，經本處通知主管機關派員到場服務案件共計59件。"
@@ -66,8 +66,8 @@ def test_report_page_figure_to_records_and_xlsx(new_page, published, tmp_path):
     assert summary["計入件數"] == 59
     assert summary["準時"] == 51
     assert summary["逾時"] == 8
-    assert summary["準時達成率 (%)"] == 86.44
-    assert summary["目標值 (%)"] == 85
+    assert summary["準時達成率（%）"] == 86.44
+    assert summary["目標值（%）"] == 85
     assert summary["完成改善"] == 198
     categories = list(book["各類別缺失"].iter_rows(values_only=True))[1:]
     assert [(r[0], r[3]) for r in categories] == [

@@ -341,7 +341,7 @@ def test_cli_report_formats(runner, frozen_clock):
     text = runner.invoke(cli, ["report", "yearly", "--year", "2023", "--format", "text"])
     assert text.exit_code == 0
     assert "年度達成率為86.44%，已達112年度訂定之85%目標值。" in text.stdout
-    assert text.stdout.startswith("112年度 (2023) — 年度達成情形報告\n")
+    assert text.stdout.startswith("112年度（2023） — 年度達成情形報告\n")
     english = runner.invoke(cli, ["report", "yearly", "--year", "2023", "--lang", "en"])
     assert "On-time rate (%): 86.44" in english.stdout
 

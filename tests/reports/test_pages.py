@@ -23,14 +23,14 @@ def test_supervisor_sees_the_2023_report_in_chinese(login_as, data_2023):
     page = client.get("/reports/2023")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "112年度 (2023)" in html
+    assert "112年度（2023）" in html
     assert "86.44" in html
     assert "年度達成率為86.44%，已達112年度訂定之85%目標值。" in html
     assert "淨空走道95件" in html
     assert "<svg" in html and "style=" not in html and "<script>" not in html
     assert 'href="/reports/2023/dispatches?outcome=late&amp;month=1"' in html
     assert "/reports/2023/defects?status=fixed&amp;category=ceiling_floor" in html
-    assert "111年度 (2022)" in html  # the previous year beside it
+    assert "111年度（2022）" in html  # the previous year beside it
 
 
 def test_clerks_read_the_report_but_cannot_close_a_year(login_as, data_2023):
@@ -118,7 +118,7 @@ def test_downloads_hold_the_same_figures(login_as, data_2023):
     assert summary["計入件數"][0] == 59
     assert summary["準時"][0] == 51
     assert summary["逾時"][0] == 8
-    assert summary["準時達成率 (%)"][0] == 86.44
+    assert summary["準時達成率（%）"][0] == 86.44
     records = book.worksheets[-2]
     assert records.max_row == 1 + 59  # every dispatch of 2023, with a header row
     defects = book.worksheets[-1]

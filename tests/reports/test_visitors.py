@@ -166,10 +166,12 @@ def test_the_page_json_csv_xlsx_and_api_carry_the_new_figures(visitors_2023, log
     client, _user = login_as("supervisor")
     page = client.get("/reports/2023").get_data(as_text=True)
     assert "民眾等候總時間之分鐘數（中位數）" in page and ">11.1<" in page and ">21.1<" in page
-    assert "滿意度 (%)" in page and ">66.67%<" in page
+    assert "滿意度（%）" in page and ">66.67%<" in page
     table = page[page.index('data-table="visitors"') :]
     table = table[: table.index("</table>")]
-    assert 'data-label="滿意度 (%)">50.00<' in table and 'data-label="滿意度 (%)">100.00<' in table
+    assert (
+        'data-label="滿意度（%）">50.00<' in table and 'data-label="滿意度（%）">100.00<' in table
+    )
     assert 'data-label="民眾等候總時間之分鐘數（中位數）">13.5<' in table
     assert THIRD in page
 
@@ -202,18 +204,18 @@ def test_the_page_json_csv_xlsx_and_api_carry_the_new_figures(visitors_2023, log
     assert summary["民眾等候總時間之分鐘數（中位數）"][0] == 11.1
     assert summary["民眾等候總時間之分鐘數（第 90 百分位數）"][0] == 21.1
     assert summary["滿意度填答件數"][0] == 6
-    assert summary["滿意度 (%)"][0] == 66.67
+    assert summary["滿意度（%）"][0] == 66.67
     # The narrative: a heading, then one sentence a row across the table's width.
     first = next(i for i, row in enumerate(cells) if row[0] == "報告文字") + 1
     assert [row[0] for row in cells[first : first + 3]][2] == THIRD
     sheet = book["各機關民眾等候與滿意度"]
     header, *lines = list(sheet.iter_rows(values_only=True))
     by_code = {line[0]: dict(zip(header, line, strict=True)) for line in lines}
-    assert by_code["health"]["滿意度 (%)"] == 50.0
+    assert by_code["health"]["滿意度（%）"] == 50.0
     assert by_code["health"]["民眾等候總時間之分鐘數（中位數）"] == 13.5
     # Beside the on-time rate: 社會局 arrived at 10:00 (on time) and 10:06 (late); the
     # transferred dispatch is excluded from its rate but its visitor's answer is 衛生局's.
-    assert by_code["social-welfare"]["準時達成率 (%)"] == 50.0
+    assert by_code["social-welfare"]["準時達成率（%）"] == 50.0
 
 
 def test_english_page_labels_the_new_figures(visitors_2023, login_as, english):

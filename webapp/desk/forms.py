@@ -30,7 +30,10 @@ class VisitForm(Form):
         default=VisitKind.PETITION.value,
         render_kw={"autofocus": True},
     )
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    subject = StringField(
+        _l("Subject"),
+        validators=[DataRequired(message=_l("Please enter the subject.")), Length(max=200)],
+    )
     agency = StringField(
         _l("Agency concerned"),
         validators=[Optional(), Length(max=200)],
@@ -47,7 +50,7 @@ class VisitForm(Form):
         validators=[Optional(), Length(max=40)],
         render_kw={"type": "tel", "autocomplete": "off", "inputmode": "tel"},
     )
-    is_senior = BooleanField(_l("Senior (高齡)"))
+    is_senior = BooleanField(_l("Senior citizen"))
     needs_accessibility = BooleanField(_l("Disability needs"))
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=MAX_TEXT)])
     notify = SubmitField(_l("Notify the agency"))

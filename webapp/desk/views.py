@@ -53,6 +53,7 @@ from webapp.desk.forms import (
     VisitForm,
 )
 from webapp.desk.labels import correction_rows, timeline
+from webapp.filters import labelled
 from webapp.forms import choices
 from webapp.paging import paginate
 from webapp.security import STAFF, acting_user, role_required
@@ -64,7 +65,7 @@ def flash_form_errors(form) -> None:
     """Flash each field error of a form that failed validation."""
     for field in form:
         for error in field.errors:
-            flash(f"{field.label.text}: {error}", "error")
+            flash(labelled(field.label.text, error), "error")
 
 
 # --- Visits ------------------------------------------------------------------------------

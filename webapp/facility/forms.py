@@ -50,7 +50,10 @@ class MultiCheckboxField(SelectMultipleField):
 class ReportForm(Form):
     """File a repair report (any signed-in user)."""
 
-    category = RadioField(_l("What kind of problem?"), validators=[InputRequired()])
+    category = RadioField(
+        _l("What kind of problem?"),
+        validators=[InputRequired(message=_l("Please choose the kind of problem."))],
+    )
     zone = SelectField(_l("Zone"), validators=[DataRequired()])
     floor = SelectField(_l("Floor"), validators=[DataRequired()])
     location = StringField(
@@ -58,7 +61,10 @@ class ReportForm(Form):
         validators=[Optional(), Length(max=200)],
         render_kw={"placeholder": _l("e.g. next to the east lift, room 305")},
     )
-    description = TextAreaField(_l("What is wrong?"), validators=[DataRequired(), Length(max=4000)])
+    description = TextAreaField(
+        _l("What is wrong?"),
+        validators=[DataRequired(message=_l("Please describe the problem.")), Length(max=4000)],
+    )
     photos = PhotoField(_l("Photos"))
     duplicate_checked = HiddenField(default="0")
     submit = SubmitField(_l("Send report"))
@@ -74,7 +80,10 @@ class AssignForm(Form):
 class FixForm(Form):
     """Close the repair as fixed: a note and an after photo."""
 
-    note = TextAreaField(_l("What was done"), validators=[DataRequired(), Length(max=4000)])
+    note = TextAreaField(
+        _l("What was done"),
+        validators=[DataRequired(message=_l("Please say what was done.")), Length(max=4000)],
+    )
     photos = PhotoField(_l("Photo after the repair"), render_kw=dict(CAMERA_ATTRS))
     submit = SubmitField(_l("Close as fixed"))
 
@@ -82,7 +91,10 @@ class FixForm(Form):
 class ReopenForm(Form):
     """Send a fixed ticket back to work."""
 
-    reason = TextAreaField(_l("Why reopen?"), validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField(
+        _l("Why reopen?"),
+        validators=[DataRequired(message=_l("Please say why it is reopened.")), Length(max=2000)],
+    )
     submit = SubmitField(_l("Reopen"))
 
 
@@ -136,7 +148,10 @@ class FindingForm(Form):
     """A finding of a round: a defect, optionally fixed on the spot."""
 
     location = StringField(_l("Exact location"), validators=[Optional(), Length(max=200)])
-    description = TextAreaField(_l("What is wrong?"), validators=[DataRequired(), Length(max=4000)])
+    description = TextAreaField(
+        _l("What is wrong?"),
+        validators=[DataRequired(message=_l("Please describe the problem.")), Length(max=4000)],
+    )
     photos = PhotoField(_l("Photos"), render_kw=dict(CAMERA_ATTRS))
     fixed_on_spot = BooleanField(_l("Fixed on the spot"))
     fix_note = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=4000)])

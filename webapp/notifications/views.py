@@ -28,10 +28,20 @@ PAGE_SIZE = 50
 log = logging.getLogger("citydesk.web")
 
 TITLES = {
-    "dispatch.notified": _l("%(agency)s is asked to send someone by %(deadline)s"),
-    "dispatch.reminder": _l("Reminder: %(agency)s has not acknowledged; deadline %(deadline)s"),
-    "dispatch.breach": _l("Overdue: nobody from %(agency)s arrived by %(deadline)s"),
-    "dispatch.escalated": _l("Escalation: still nobody from %(agency)s since %(deadline)s"),
+    "dispatch.notified": _l(
+        "Dispatch #%(id)s “%(subject)s”: %(agency)s is asked to send someone by %(deadline)s"
+    ),
+    "dispatch.reminder": _l(
+        "Reminder, dispatch #%(id)s “%(subject)s”: %(agency)s has not acknowledged; "
+        "deadline %(deadline)s"
+    ),
+    "dispatch.breach": _l(
+        "Overdue, dispatch #%(id)s “%(subject)s”: nobody from %(agency)s arrived by %(deadline)s"
+    ),
+    "dispatch.escalated": _l(
+        "Escalation, dispatch #%(id)s “%(subject)s”: still nobody from %(agency)s "
+        "since %(deadline)s"
+    ),
     "visit.dissatisfied": _l(
         "Dissatisfied visitor: visit #%(visit)s, served by %(agency)s after %(wait)s minutes"
     ),
@@ -56,6 +66,8 @@ def describe(notice, dispatch: Dispatch | None) -> str:
         deadline = payload.get("deadline_at", "")
     wait = payload.get("wait_minutes")
     return str(template) % {
+        "id": dispatch.id if dispatch is not None else payload.get("dispatch_id", "—"),
+        "subject": (dispatch.subject if dispatch is not None else payload.get("subject")) or "—",
         "agency": agency,
         "deadline": deadline,
         "visit": payload.get("visit_id", "—"),

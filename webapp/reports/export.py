@@ -28,6 +28,7 @@ from webapp.csv_safe import csv_writer
 from webapp.desk.labels import STATE_LABELS as DISPATCH_STATES
 from webapp.facility.labels import SOURCE_LABELS
 from webapp.facility.labels import STATE_LABELS as TICKET_STATES
+from webapp.filters import aside, colon, labelled
 from webapp.labels import outcome_label, reads_chinese, target_note
 from webapp.xlsx import Book
 
@@ -49,9 +50,9 @@ LABELS = {
     "arrival_p90": _l("90th percentile minutes from notice to arrival"),
     "ack_median": _l("Median minutes from notice to acknowledgement"),
     "ack_p90": _l("90th percentile minutes from notice to acknowledgement"),
-    "found": _l("Found"),
+    "found": _l("Defects found"),
     "fixed": _l("Defects fixed"),
-    "open": _l("Open"),
+    "open": _l("Still open"),
     "median_working_days_to_fix": _l("Median working days to fix"),
     "within_due": _l("Fixed within the due date"),
     "past_due": _l("Past the due date"),
@@ -107,8 +108,10 @@ def _note(figures: dict) -> str:
 
 
 def year_label(year: int) -> str:
-    """A year as the picker writes it: 112年度 (2023)."""
-    return f"{clock.roc_year(year)}年度 ({year})"
+    """A year as the picker writes it: 112年度（2023）; in English 2023 (ROC 112)."""
+    if reads_chinese():
+        return f"{clock.roc_year(year)}年度（{year}）"
+    return _("%(year)s (ROC %(roc)s)", year=year, roc=clock.roc_year(year))
 
 
 # --- JSON -------------------------------------------------------------------------------------
@@ -203,25 +206,25 @@ def to_text(report: dict) -> str:
         "",
         *report["narrative"],
         "",
-        f"{dispatches}: {label('counted')} {d['counted']} · {label('on_time')} "
+        f"{dispatches}{colon()}{label('counted')} {d['counted']} · {label('on_time')} "
         f"{d['on_time']} · {label('late')} {d['late']} · {label('pending')} {d['pending']} · "
         f"{label('cancelled')} {d['excluded']['cancelled']} · {label('transferred')} "
         f"{d['excluded']['transferred']}",
-        f"{label('rate')}: {format_rate(d['rate'])} · {label('target')}: "
-        f"{format_target(d['target'])}{_note(d)} · {label('target_met')}: "
-        f"{yes_no(d['target_met'])}",
+        f"{labelled(label('rate'), format_rate(d['rate']))} · "
+        f"{labelled(label('target'), format_target(d['target']) + _note(d))} · "
+        f"{labelled(label('target_met'), yes_no(d['target_met']))}",
     ]
     if d.get("year_to_date"):
         needed = d["year_to_date"]["needed_in_a_row"]
-        lines.append(f"{label('needed_in_a_row')}: {'—' if needed is None else needed}")
+        lines.append(labelled(label("needed_in_a_row"), "—" if needed is None else needed))
     lines += _visitor_lines(report)
     lines.append(
-        f"{defects}: {label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
+        f"{defects}{colon()}{label('found')} {f['found']} · {label('fixed')} {f['fixed']} · "
         f"{label('open')} {f['open']}"
     )
     for c in f["by_category"]:
         lines.append(
-            f"  {c['name_zh']} ({c['category']}): {label('found')} {c['found']} · "
+            f"  {c['name_zh']}{aside(c['category'])}{colon()}{label('found')} {c['found']} · "
             f"{label('fixed')} {c['fixed']} · {label('open')} {c['open']}"
         )
     period = report.get("period") or {}
@@ -484,13 +487,14 @@ def _visitor_lines(report: dict) -> list[str]:
     lines = []
     if wait:
         lines.append(
-            f"{label('wait_median')}: {_show(wait['median'])} · {label('wait_p90')}: "
-            f"{_show(wait['p90'])} · {label('wait_count')}: {wait['count']}"
+            f"{labelled(label('wait_median'), _show(wait['median']))} · "
+            f"{labelled(label('wait_p90'), _show(wait['p90']))} · "
+            f"{labelled(label('wait_count'), wait['count'])}"
         )
     if answers:
         lines.append(
-            f"{label('responses')}: {answers['responses']} · {label('share_satisfied')}: "
-            f"{format_rate(answers['share_satisfied'])}"
+            f"{labelled(label('responses'), answers['responses'])} · "
+            f"{labelled(label('share_satisfied'), format_rate(answers['share_satisfied']))}"
         )
     return lines
 

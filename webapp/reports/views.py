@@ -54,9 +54,9 @@ OUTCOME_FILTER_LABELS = {  # the evidence list's filters: an outcome, or one of 
     "excluded": _l("Excluded (cancelled in time or transferred)"),
 }
 STATUS_LABELS = {
-    "found": _l("Found"),
+    "found": _l("Defects found"),
     "fixed": _l("Defects fixed"),
-    "open": _l("Open"),
+    "open": _l("Still open"),
     "within_due": _l("Fixed within the due date"),
     "past_due": _l("Past the due date"),
     "not_yet_due": _l("Open, not yet due"),

@@ -80,9 +80,7 @@ def settings_due_days(category_code: str):
 
 def _calendar_form() -> CalendarDayForm:
     form = CalendarDayForm()
-    form.working.choices = choices(
-        [("0", _("Day off (holiday)")), ("1", _("Make-up working day (補班)"))]
-    )
+    form.working.choices = choices([("0", _("Day off (holiday)")), ("1", _("Make-up working day"))])
     return form
 
 

@@ -156,7 +156,8 @@
       if (d.eta_minutes !== null && d.eta_minutes !== undefined) {
         text += " · " + fmt(T.eta, { n: d.eta_minutes });
       }
-      box.appendChild(document.createTextNode(text + " "));
+      // a full-width parenthesis (Chinese) takes no space before it
+      box.appendChild(document.createTextNode(T.ackBy.charAt(0) === "（" ? text : text + " "));
       var who = document.createElement("span");
       who.className = "muted";
       who.textContent = fmt(T.ackBy, {
