@@ -167,6 +167,13 @@ ENGLISH_RUN = re.compile(rf"\b{WORD}(?:[ \t]+{WORD})+\b")
 HALF_WIDTH = re.compile(f"[{CJK}][ ]?[,:;!?()]|[,:;!?(][ ]?[{CJK}]|[)] ?[{CJK}]|[{CJK}] （")
 
 
+def _whole(string: str) -> str:
+    """`string` as a pattern that matches it only where an ASCII word ends at its ASCII ends."""
+    before = "(?<![A-Za-z0-9])" if string[0].isascii() and string[0].isalnum() else ""
+    after = "(?![A-Za-z0-9])" if string[-1].isascii() and string[-1].isalnum() else ""
+    return f"{before}{re.escape(string)}{after}"
+
+
 class Masks:
     """Strings that are not wording (typed by people, reference data, codes): replaced by a
     neutral mark before the checks run."""
@@ -174,11 +181,10 @@ class Masks:
     def __init__(self, strings):
         kept = sorted({s.strip() for s in strings if s and len(s.strip()) >= 2}, key=len)
         kept = [s for s in kept if re.search(rf"[A-Za-z{CJK}]", s)]
-        alternatives = "|".join(re.escape(s) for s in reversed(kept))
-        # whole words only: the code "ok" is no reason to skip "Looking"
-        self.pattern = (
-            re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])") if kept else None
-        )
+        # whole words only: the code "ok" is no reason to skip "Looking" (a name in Chinese
+        # needs no such edge: 「User李股長」 is a label run into a name)
+        alternatives = "|".join(_whole(s) for s in reversed(kept))
+        self.pattern = re.compile(alternatives) if kept else None
 
     @classmethod
     def from_database(cls) -> "Masks":

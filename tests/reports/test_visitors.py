@@ -206,7 +206,7 @@ def test_the_page_json_csv_xlsx_and_api_carry_the_new_figures(visitors_2023, log
     assert summary["滿意度填答件數"][0] == 6
     assert summary["滿意度（%）"][0] == 66.67
     # The narrative: a heading, then one sentence a row across the table's width.
-    first = next(i for i, row in enumerate(cells) if row[0] == "報告文字") + 1
+    first = next(i for i, row in enumerate(cells) if row[0] == "績效報告文字") + 1
     assert [row[0] for row in cells[first : first + 3]][2] == THIRD
     sheet = book["各機關民眾等候與滿意度"]
     header, *lines = list(sheet.iter_rows(values_only=True))

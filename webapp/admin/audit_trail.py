@@ -95,6 +95,7 @@ ACTION_LABELS = {
     "import.dispatches": _l("Imported dispatch records"),
     "import.defects": _l("Imported defect records"),
     "demo.dispatches": _l("Made demo dispatches"),
+    "demo.published_year": _l("Made the demo's published year"),
     "notification.retry": _l("Retried a failed notice"),
 }
 
@@ -217,6 +218,7 @@ FIELD_LABELS = {
     "fields": _l("Fields erased"),
     "last_error": _l("Last error"),
     "dispatches": _l("Dispatches"),
+    "defects": _l("Defects"),
     "visits": _l("Visits"),
     "open": _l("Open"),
     "created_at": _l("Logged at"),
