@@ -6,6 +6,7 @@ from decimal import Decimal
 from flask import Flask
 
 from models.core import clock
+from webapp.forms import shown_year
 
 
 def taipei(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -52,4 +53,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(roc_date)
     app.add_template_filter(roc_year)
     app.add_template_filter(percent)
+    app.add_template_filter(shown_year, "year_input")
     app.add_template_global(clock.now, "server_now")

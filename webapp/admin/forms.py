@@ -18,6 +18,7 @@ from wtforms.validators import (
     URL,
     DataRequired,
     Email,
+    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -28,7 +29,7 @@ from wtforms.validators import (
 from models.dispatch import ladder
 from models.dispatch.ladder import Rungs
 from models.reference import sla_seconds, webhooks
-from webapp.forms import Form, choices
+from webapp.forms import Form, YearField, choices
 from webapp.nav import ROLE_LABELS
 
 
@@ -151,9 +152,7 @@ class FloorForm(Form):
 class TargetForm(Form):
     """Set a year's on-time target."""
 
-    year = IntegerField(
-        _l("Year (Gregorian)"), validators=[DataRequired(), NumberRange(2000, 2100)]
-    )
+    year = YearField(_l("Year (ROC or Gregorian)"), validators=[InputRequired()])
     target = DecimalField(
         _l("On-time target (%)"), places=2, validators=[DataRequired(), NumberRange(0, 100)]
     )

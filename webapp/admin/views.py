@@ -53,7 +53,7 @@ from webapp.admin.forms import (
     UserForm,
     ZoneForm,
 )
-from webapp.forms import choices
+from webapp.forms import choices, year_text
 from webapp.paging import paginate
 from webapp.security import OVERSIGHT_ROLES, acting_user, role_required
 
@@ -338,7 +338,7 @@ def settings():
         target_form=target_form,
         sla_form=sla_form,
         targets=targets,
-        this_year=clock.today().year,
+        this_year=year_text(clock.today().year),
     )
 
 
