@@ -91,3 +91,13 @@ class YearField(StringField):
         if self.data is None:
             return ""
         return shown_year(self.data)
+
+
+def field_error(form, message: str, name: str | None = None) -> None:
+    """Show an operation's refusal at a field of the form: `name` (the error's own field) if
+    the form has it, else the form's first input."""
+    if name is None or name not in form:
+        name = next(
+            f.name for f in form if f.type not in {"CSRFTokenField", "HiddenField", "SubmitField"}
+        )
+    form[name].errors = [*form[name].errors, message]

@@ -27,9 +27,12 @@ class VisitForm(Form):
         _l("Kind"),
         choices=choices((k.value, KIND_LABELS[k]) for k in VisitKind),
         default=VisitKind.PETITION.value,
+    )
+    subject = StringField(  # the cursor starts here: most visits are petitions
+        _l("Subject"),
+        validators=[DataRequired(), Length(max=200)],
         render_kw={"autofocus": True},
     )
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
     agency = StringField(
         _l("Agency concerned"),
         validators=[Optional(), Length(max=200)],
@@ -94,7 +97,11 @@ class TransferForm(Form):
         validators=[DataRequired(), Length(max=200)],
         render_kw={"list": "agency-list", "autocomplete": "off"},
     )
-    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=MAX_TEXT)])
+    reason = StringField(  # its own id: the cancel form on the same page has a reason too
+        _l("Reason (optional)"),
+        id="transfer-reason",
+        validators=[Optional(), Length(max=MAX_TEXT)],
+    )
     submit = SubmitField(_l("Transfer"))
 
 
