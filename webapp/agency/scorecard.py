@@ -49,19 +49,15 @@ def scorecard_page():
             agency = picker[0]
         elif agency not in picker:
             picker = [agency, *picker]
-    picker = YearPickForm(formdata=request.args)
-    status = 200
-    year = clock.today().year
-    if picker.validate():
+    year_picker = YearPickForm(formdata=request.args)
+    year, status = clock.today().year, 422
+    if year_picker.validate():
         try:
-            year = check_year(picker.year.data or year)
+            year, status = check_year(year_picker.year.data or year), 200
         except DomainError as exc:  # said at the field, over this year's card
-            picker.year.errors.append(exc.message)
-            status = 422
-    else:
-        status = 422
+            year_picker.year.errors.append(exc.message)
     if status == 200:
-        picker = YearPickForm(formdata=None, year=year)
+        year_picker = YearPickForm(formdata=None, year=year)
     card = scorecard(agency, year)
     as_of = datetime.fromisoformat(card["as_of"])
     last_month = 12 if card["complete"] else clock.local(as_of).month
@@ -82,7 +78,7 @@ def scorecard_page():
         dispatch_page=None if user.role == Role.ADMIN else _dispatch_page(user),
         may_read_evidence=user.role != Role.AGENCY,
         english=str(get_locale() or "").startswith("en"),
-        year_picker=picker,
+        year_picker=year_picker,
     ), status
 
 
