@@ -37,6 +37,32 @@ def test_the_visit_form_is_in_chinese_and_lists_desk_agencies_first(clerk_client
     assert re.search(r'<input[^>]*autofocus[^>]*id="subject"', page)  # the cursor in 案由
 
 
+def test_an_unknown_agency_is_said_at_the_agency_field_and_nothing_is_logged(
+    clerk_client, notify_from_the_form
+):
+    response = clerk_client.post(
+        "/desk/visits/new", data={**VISIT_FORM, "agency": "地政處", "notify": "1"}
+    )
+    assert response.status_code == 422
+    page = text(response)
+    agency = re.search(r'<input[^>]*id="agency"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in agency and "agency-error" in agency
+    start = page.index('id="agency-error"')
+    assert "地政處" in page[start : page.index("</p>", start)]
+    assert db.session.scalar(select(func.count(Visit.id))) == 0
+
+    dispatch = notify_from_the_form()  # the transfer panel says it at its field, and stays open
+    response = clerk_client.post(
+        f"/desk/dispatches/{dispatch.id}/transfer", data={"agency": "地政處", "reason": ""}
+    )
+    assert response.status_code == 422
+    page = text(response)
+    start = page.index('id="agency-error"')
+    assert "地政處" in page[start : page.index("</p>", start)]
+    panels = re.findall(r"<details class=\"card\"([^>]*)>\s*<summary>([^<]*)</summary>", page)
+    assert [summary for attrs, summary in panels if "open" in attrs] == ["轉派其他機關"]
+
+
 def test_log_and_notify_goes_to_the_dispatch_page_with_the_extension(frozen_clock, clerk_client):
     response = clerk_client.post("/desk/visits/new", data={**VISIT_FORM, "notify": "1"})
     dispatch = db.session.scalar(select(Dispatch))
