@@ -451,7 +451,9 @@ def report_group():
 
 
 @report_group.command("yearly")
-@click.option("--year", type=int, help="Gregorian year (default: this year in Taipei)")
+@click.option(
+    "--year", help="the year, ROC (115) or Gregorian (2026) (default: this year in Taipei)"
+)
 @click.option(
     "--format",
     "fmt",

@@ -7,6 +7,7 @@ from flask import Flask
 from flask_babel import get_locale
 
 from models.core import clock
+from webapp.forms import year_input
 
 
 def taipei(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -74,6 +75,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(roc_date)
     app.add_template_filter(roc_year)
     app.add_template_filter(percent)
+    app.add_template_filter(year_input, "year_input")
     app.add_template_global(clock.now, "server_now")
     app.add_template_global(colon)
     app.add_template_global(labelled)

@@ -7,8 +7,12 @@ from babel import support
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice
+from wtforms import SelectChoice, StringField
 from wtforms.i18n import messages_path
+
+from models.core import clock
+from models.reports import FIRST_YEAR, LAST_YEAR, not_a_year
+from webapp.labels import reads_chinese, shown_year
 
 # WTForms ships zh (Simplified) and zh_TW (Traditional) catalogues; gettext would map our
 # zh_Hant_TW to the Simplified one.
@@ -59,3 +63,61 @@ def required_message(field) -> str:
     if field.type in CHOICE_FIELDS:
         return _("Please choose %(label)s.", label=label)
     return _("Please enter %(label)s.", label=label)
+
+
+def year_input(year: int) -> str:
+    """A year as a year field shows it: 115 in Chinese (ROC), 2026 in English."""
+    return str(shown_year(year))
+
+
+def year_text(year: int) -> str:
+    """A year as a sentence writes it: 「115年」 in Chinese, 2026 in English."""
+    return f"{clock.roc_year(year)}年" if reads_chinese() else str(year)
+
+
+class YearField(StringField):
+    """A year typed as ROC (115) or Gregorian (2026) — `clock.parse_year`, the one rule — and
+    shown back as ROC in Chinese (Gregorian in English); `data` is the Gregorian year."""
+
+    def __init__(self, label=None, validators=None, first=FIRST_YEAR, last=LAST_YEAR, **kwargs):
+        render_kw = {"inputmode": "numeric", "autocomplete": "off", "maxlength": 8, "size": 6}
+        render_kw.update(kwargs.pop("render_kw", None) or {})
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+        self.first, self.last = first, last
+
+    def process_formdata(self, valuelist):
+        """Parse the typed year; a blank leaves no year, a bad one a clear message."""
+        self.data = None
+        if not valuelist or not str(valuelist[0]).strip():
+            return
+        text = str(valuelist[0]).strip()
+        try:
+            year = clock.parse_year(text)
+        except ValueError:
+            raise ValueError(not_a_year(text)) from None
+        if not self.first <= year <= self.last:
+            raise ValueError(
+                _(
+                    "Type a year from %(first)s to %(last)s.",
+                    first=year_text(self.first),
+                    last=year_text(self.last),
+                )
+            )
+        self.data = year
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return year_input(self.data)
+
+
+def field_error(form, message: str, name: str | None = None) -> None:
+    """Show an operation's refusal at a field of the form: `name` (the error's own field) if
+    the form has it, else the form's first input."""
+    if name is None or name not in form:
+        name = next(
+            f.name for f in form if f.type not in {"CSRFTokenField", "HiddenField", "SubmitField"}
+        )
+    form[name].errors = [*form[name].errors, message]

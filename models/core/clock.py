@@ -4,6 +4,7 @@ Every operation that records a time calls `now()`; the SLA clock is the server's
 browser's. Tests use `freeze()`/`advance()` instead of sleeping.
 """
 
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,7 +66,33 @@ def today() -> date:
 
 def roc_year(year: int) -> int:
     """ROC (民國) year of a Gregorian year."""
-    return year - 1911
+    return year - ROC_OFFSET
+
+
+ROC_OFFSET = 1911  # ROC year 1 is 1912
+
+
+def parse_year(value: object) -> int:
+    """The Gregorian year of a year typed as ROC (115, 民國115年) or Gregorian (2026).
+
+    One rule everywhere a person types a year: one to three digits are an ROC year, four
+    digits a Gregorian one (full-width digits too); anything else (blank, 0, 12345, "abc")
+    raises ValueError.
+    """
+    text = unicodedata.normalize("NFKC", str(value)).strip() if value is not None else ""
+    text = text.removeprefix("民國").strip()
+    for suffix in ("年度", "年"):
+        text = text.removesuffix(suffix).strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= len(text) <= 4:
+        raise ValueError(f"not a year: {value!r}")
+    number = int(text)
+    if len(text) == 4:
+        if number < 1000:  # "0115" is not a Gregorian year
+            raise ValueError(f"not a year: {value!r}")
+        return number
+    if number < 1:
+        raise ValueError(f"not a year: {value!r}")
+    return number + ROC_OFFSET
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:

@@ -7,9 +7,11 @@ class DomainError(Exception):
     status = 422
     code = "invalid"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message = message
+        if field is not None:  # the input it is about, when one is (pages show it there)
+            self.field = field
 
 
 class InvalidInput(DomainError):

@@ -69,7 +69,9 @@ def _resolve_agency(agency: Agency | str | None) -> Agency | None:
     """An Agency from an Agency, a code or a Chinese or English name; InvalidInput if unknown."""
     if agency is None or isinstance(agency, Agency):
         if agency is not None and not agency.active:
-            raise InvalidInput(_("The agency %(name)s is no longer active.", name=agency.name_zh))
+            raise InvalidInput(
+                _("The agency %(name)s is no longer active.", name=agency.name_zh), "agency"
+            )
         return agency
     if not str(agency).strip():
         return None
@@ -82,9 +84,11 @@ def agency_to_notify(visit: Visit, agency: Agency | str | None = None) -> Agency
     there is none, or it is unknown or no longer active."""
     chosen = _resolve_agency(agency) if agency is not None else visit.agency
     if chosen is None:
-        raise InvalidInput(_("Choose the agency to notify."))
+        raise InvalidInput(_("Choose the agency to notify."), "agency")
     if not chosen.active:
-        raise InvalidInput(_("The agency %(name)s is no longer active.", name=chosen.name_zh))
+        raise InvalidInput(
+            _("The agency %(name)s is no longer active.", name=chosen.name_zh), "agency"
+        )
     return chosen
 
 
@@ -94,7 +98,7 @@ def find_agency(text: str, *, active_only: bool = True) -> Agency:
     try:
         return agency_by_code(text, active_only=active_only)
     except NotFound as exc:
-        raise InvalidInput(_("Unknown agency: %(name)s", name=text)) from exc
+        raise InvalidInput(_("Unknown agency: %(name)s", name=text), "agency") from exc
 
 
 def _hhmmss(value: datetime | None) -> str:
@@ -195,7 +199,9 @@ def log_visit(
     name = clean_text(petitioner_name, _("Petitioner name"), limit=100)
     phone = clean_text(petitioner_phone, _("Phone"), limit=40)
     if phone and not PHONE_RE.match(phone):
-        raise InvalidInput(_("A phone number has digits and may have + - ( ) # and spaces."))
+        raise InvalidInput(
+            _("A phone number has digits and may have + - ( ) # and spaces."), "petitioner_phone"
+        )
     visit = Visit(
         kind=kind,
         subject=clean_text(subject, _("Subject"), limit=200, required=True),
@@ -391,9 +397,11 @@ def transfer(dispatch: Dispatch, agency: Agency | str, reason: str = "", *, by=N
     require_role(by, Role.CLERK)
     target = _resolve_agency(agency)
     if target is None:
-        raise InvalidInput(_("Choose the agency to transfer to."))
+        raise InvalidInput(_("Choose the agency to transfer to."), "agency")
     if target.id == dispatch.agency_id:
-        raise InvalidInput(_("The dispatch is already with %(name)s.", name=target.name_zh))
+        raise InvalidInput(
+            _("The dispatch is already with %(name)s.", name=target.name_zh), "agency"
+        )
     reason = clean_text(reason, _("Reason"), limit=MAX_TEXT)
     at = clock.now()
     before = _snapshot(dispatch)

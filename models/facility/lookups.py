@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from models import reference
 from models.core import db
 from models.core.errors import NotFound
 from models.core.text import is_storable
@@ -71,11 +72,8 @@ def zones(active_only: bool = True) -> list[Zone]:
 
 
 def floors(active_only: bool = True) -> list[Floor]:
-    """Floors from the lowest up."""
-    stmt = select(Floor).order_by(Floor.sort_order, Floor.code)
-    if active_only:
-        stmt = stmt.where(Floor.active)
-    return list(db.session.scalars(stmt))
+    """Floors in the one order (models.reference.floors: from the lowest up)."""
+    return reference.floors(active_only)
 
 
 def active_users(*roles: str) -> list[User]:

@@ -139,7 +139,8 @@ def start_round(zone: Zone, floor_list: list[Floor], *, by: User) -> InspectionR
     )
     if existing is not None:
         return existing
-    ordered = sorted({f.id: f for f in floor_list}.values(), key=lambda f: (f.sort_order, f.code))
+    rank = {f.id: i for i, f in enumerate(floors(active_only=False))}  # the one floor order
+    ordered = sorted({f.id: f for f in floor_list}.values(), key=lambda f: rank.get(f.id, 0))
     inspection = InspectionRound(
         zone_id=zone.id,
         floors=",".join(f.code for f in ordered),

@@ -3,7 +3,9 @@
 from datetime import datetime
 from decimal import Decimal
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,6 +18,37 @@ from models.reference.webhooks import check_webhook_url
 # DESIGN "Defects": the four category codes, always listed in this order (the seed writes the
 # same order as `DefectCategory.sort_order`). The report, the pages and the API all use it.
 CATEGORY_CODES: tuple[str, ...] = tuple(code for code, *_rest in CATEGORIES)
+
+
+def split_emails(text: str | None) -> list[str]:
+    """A list of e-mail addresses as typed: one per comma, semicolon or line."""
+    parts = (text or "").replace("\n", ",").replace(";", ",").split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def bad_emails(text: str | None) -> list[tuple[int, str]]:
+    """The addresses of a typed list that are not e-mail addresses: (place from 1, address)."""
+    bad = []
+    for place, address in enumerate(split_emails(text), start=1):
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError:
+            bad.append((place, address))
+    return bad
+
+
+def check_emails(text: str | None) -> None:
+    """Refuse a list of addresses with any bad one, naming each (nothing is saved)."""
+    bad = bad_emails(text)
+    if bad:
+        raise InvalidInput(
+            _(
+                "Address %(place)d, %(address)s, is not an e-mail address.",
+                place=bad[0][0],
+                address=bad[0][1],
+            ),
+            "emails",
+        )
 
 
 class Agency(db.Model):
@@ -38,8 +71,7 @@ class Agency(db.Model):
     @property
     def email_list(self) -> list[str]:
         """Notification addresses, one per comma or line."""
-        parts = self.emails.replace("\n", ",").split(",")
-        return [p.strip() for p in parts if p.strip()]
+        return split_emails(self.emails)
 
     def display_name(self, locale: str = "zh") -> str:
         """The agency's name in the given language."""
@@ -88,6 +120,19 @@ class Floor(db.Model):
     code: Mapped[str] = mapped_column(String(10), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=100)
+
+
+# The one order floors are listed in, everywhere (pages, forms, rounds, the grid, the API):
+# from the lowest up, B2 … 12F, as the seed's sort_order gives them (docs/facility.md).
+FLOOR_ORDER = (Floor.sort_order, Floor.code)
+
+
+def floors(active_only: bool = True) -> list[Floor]:
+    """The building's floors in the one order, from the lowest up (B2, B1, 1F … 12F)."""
+    stmt = select(Floor).order_by(*FLOOR_ORDER)
+    if active_only:
+        stmt = stmt.where(Floor.active)
+    return list(db.session.scalars(stmt))
 
 
 class DefectCategory(db.Model):
@@ -237,6 +282,7 @@ def update_agency(agency: Agency, **fields) -> Agency:
             "sort_order",
         }:
             raise InvalidInput(f"Unknown agency field: {name}")
+    check_emails(fields.get("emails"))
     check_webhook_url(fields.get("webhook_url", ""))
     for name, value in fields.items():
         setattr(agency, name, value)
@@ -249,6 +295,7 @@ def create_agency(code: str, name_zh: str, name_en: str, **fields) -> Agency:
     """Add an agency; the code must be new."""
     if db.session.scalar(select(Agency).where(Agency.code == code)):
         raise InvalidInput(_l("Agency code already exists: %(code)s", code=code))
+    check_emails(fields.get("emails"))
     check_webhook_url(fields.get("webhook_url", ""))
     agency = Agency(code=code, name_zh=name_zh, name_en=name_en, **fields)
     db.session.add(agency)

@@ -160,12 +160,25 @@ def minutes(seconds: int | None) -> float | None:
 # --- Time slices ------------------------------------------------------------------------------
 
 
+def not_a_year(value: object) -> str:
+    """The message for a year that is neither an ROC nor a Gregorian year."""
+    this_year = clock.today().year
+    return _(
+        "“%(value)s” is not a year: type it as an ROC year (such as %(roc)s) or a Gregorian "
+        "year (such as %(year)s).",
+        value=value,
+        roc=clock.roc_year(this_year),
+        year=this_year,
+    )
+
+
 def check_year(year: int, at: datetime | None = None) -> int:
-    """A year a report can be made for: 2000..2100 and not after the current Taipei year."""
+    """A year a report can be made for, typed as ROC (112) or Gregorian (2023): 2000..2100
+    and not after the current Taipei year."""
     try:
-        year = int(year)
-    except (TypeError, ValueError):
-        raise InvalidInput(_("The year must be a number such as 2023")) from None
+        year = clock.parse_year(year)
+    except ValueError:
+        raise InvalidInput(not_a_year(year)) from None
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise InvalidInput(
             _("The year must be between %(first)s and %(last)s", first=FIRST_YEAR, last=LAST_YEAR)

@@ -36,11 +36,11 @@ def test_clerk_notifies_agency_acknowledges_live_and_arrival_is_on_time(new_page
     clerk_errors = watch_errors(clerk)
     browser_login(clerk, "counter1")
     clerk.goto("/desk/visits/new")
-    assert clerk.evaluate("document.activeElement.id") == "kind"
-    clerk.keyboard.press("Tab")
+    assert clerk.evaluate("document.activeElement.id") == "subject"  # the cursor is in 案由
     clerk.keyboard.type("急難救助申請")
     clerk.keyboard.press("Tab")
     clerk.keyboard.type("社會局")
+    clerk.keyboard.press("Escape")  # closes the suggestions; the typed name stands
     clerk.locator("#petitioner_name").fill("王小明")
     clerk.locator("#subject").press("Enter")  # Enter notifies the agency
     clerk.wait_for_url("**/desk/dispatches/*")

@@ -29,12 +29,38 @@ def test_the_visit_form_is_in_chinese_and_lists_desk_agencies_first(clerk_client
     page = text(clerk_client.get("/desk/visits/new"))
     assert "通知機關" in page
     assert 'list="agency-list"' in page
-    options = re.findall(r'<option value="([^"]+)">', page.split('id="agency-list"')[1])
+    options = re.findall(r'<option value="([^"]+)"', page.split('id="agency-list"')[1])
     assert options[:10] == [
         "衛生局", "勞動局", "社會局", "產業局", "地政局", "民政局", "商業處",
         "松山地政事務所", "信義戶政事務所", "秘書處",
     ]  # fmt: skip
-    assert "autofocus" in page
+    assert re.search(r'<input[^>]*autofocus[^>]*id="subject"', page)  # the cursor in 案由
+
+
+def test_an_unknown_agency_is_said_at_the_agency_field_and_nothing_is_logged(
+    clerk_client, notify_from_the_form
+):
+    response = clerk_client.post(
+        "/desk/visits/new", data={**VISIT_FORM, "agency": "地政處", "notify": "1"}
+    )
+    assert response.status_code == 422
+    page = text(response)
+    agency = re.search(r'<input[^>]*id="agency"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in agency and "agency-error" in agency
+    start = page.index('id="agency-error"')
+    assert "地政處" in page[start : page.index("</p>", start)]
+    assert db.session.scalar(select(func.count(Visit.id))) == 0
+
+    dispatch = notify_from_the_form()  # the transfer panel says it at its field, and stays open
+    response = clerk_client.post(
+        f"/desk/dispatches/{dispatch.id}/transfer", data={"agency": "地政處", "reason": ""}
+    )
+    assert response.status_code == 422
+    page = text(response)
+    start = page.index('id="agency-error"')
+    assert "地政處" in page[start : page.index("</p>", start)]
+    panels = re.findall(r"<details class=\"card\"([^>]*)>\s*<summary>([^<]*)</summary>", page)
+    assert [summary for attrs, summary in panels if "open" in attrs] == ["轉派其他機關"]
 
 
 def test_log_and_notify_goes_to_the_dispatch_page_with_the_extension(frozen_clock, clerk_client):
@@ -131,10 +157,21 @@ def test_a_second_click_gets_a_clear_message_not_a_second_change(
     assert row.arrived_at == row.notified_at + timedelta(seconds=100)  # the first click's time
 
 
-def test_cancel_needs_a_reason(clerk_client, notify_from_the_form):
+def test_cancel_needs_a_reason_said_at_the_field_in_the_open_panel(
+    clerk_client, notify_from_the_form
+):
     dispatch = notify_from_the_form()
-    clerk_client.post(f"/desk/dispatches/{dispatch.id}/cancel", data={"reason": ""})
-    assert "取消原因" in flashes(clerk_client)
+    response = clerk_client.post(f"/desk/dispatches/{dispatch.id}/cancel", data={"reason": ""})
+    assert response.status_code == 422
+    page = text(response)
+    panels = re.findall(r"<details class=\"card\"([^>]*)>\s*<summary>([^<]*)</summary>", page)
+    opened = [summary for attrs, summary in panels if "open" in attrs]
+    assert opened == ["取消派員"]  # the cancel panel stays open; transfer stays closed
+    reason = re.search(r"<textarea[^>]*id=\"reason\"[^>]*>", page).group(0)
+    assert 'aria-invalid="true"' in reason
+    assert re.search(r'aria-describedby="[^"]*\breason-error\b', reason)
+    error = re.search(r'<p class="error" id="reason-error"[^>]*>([^<]+)</p>', page)
+    assert error and error.group(1).strip()  # the message, right under the field
     db.session.expire_all()
     assert db.session.get(Dispatch, dispatch.id).state == DispatchState.NOTIFIED
     clerk_client.post(f"/desk/dispatches/{dispatch.id}/cancel", data={"reason": "民眾先行離開"})

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from models.core import db
@@ -140,6 +141,47 @@ def test_admin_edits_an_agency_and_adds_one(login_as):
     assert "機關代碼 fire 已有人使用。" in page
 
 
+def test_agency_addresses_are_checked_one_by_one_and_nothing_is_saved_with_a_bad_one(
+    login_as,
+):
+    client, _admin = login_as("admin")
+    form = {
+        "name_zh": "衛生局",
+        "name_en": "Department of Health",
+        "extension": "2222",
+        "emails": "a@health.gov.tw\nabc@\nc@health.gov.tw, not-an-address",
+        "sort_order": "1",
+        "active": "y",
+    }
+    response = client.post("/admin/agencies/health", data=form)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    start = page.index('id="emails-error"')
+    error = page[start : page.index("</p>", start)]
+    assert "第2個地址「abc@」不是正確的電子郵件地址。" in error  # named, with its place
+    assert "第4個地址「not-an-address」" in error  # every bad one, not only the first
+    assert "a@health.gov.tw」" not in error and "c@health.gov.tw」" not in error
+    health = db.session.scalar(sa.select(Agency).where(Agency.code == "health"))
+    db.session.refresh(health)
+    assert health.extension != "2222" and "abc@" not in health.emails  # nothing saved
+
+    form["emails"] = "a@health.gov.tw\nc@health.gov.tw"
+    assert client.post("/admin/agencies/health", data=form).status_code == 302
+    db.session.refresh(health)
+    assert health.email_list == ["a@health.gov.tw", "c@health.gov.tw"]
+
+
+def test_the_agency_operations_refuse_a_bad_address_naming_it(app, english):
+    from models.core.errors import InvalidInput
+    from models.reference import create_agency
+
+    with pytest.raises(InvalidInput) as refused:
+        create_agency("fire", "消防局", "Fire", emails="ok@fire.gov.tw\nfire@")
+    assert refused.value.message == "Address 2, fire@, is not an e-mail address."
+    assert refused.value.field == "emails"
+    assert db.session.scalar(sa.select(Agency).where(Agency.code == "fire")) is None
+
+
 def _agency_form(**fields) -> dict:
     data = {
         "name_zh": "衛生局",
@@ -254,6 +296,19 @@ def test_supervisor_sets_targets_and_the_time_limit(login_as):
         data={"target-year": "2025", "target-target": "150", "target-submit": "1"},
     ).get_data(as_text=True)
     assert 'class="error"' in page
+    # The year typed as ROC (116 is 2027); a bad year is said at the field and saves nothing.
+    client.post(
+        "/admin/settings",
+        data={"target-year": "116", "target-target": "88", "target-submit": "1"},
+    )
+    assert db.session.get(YearTarget, 2027).dispatch_target == Decimal("88.00")
+    page = client.post(
+        "/admin/settings",
+        data={"target-year": "1999", "target-target": "88", "target-submit": "1"},
+    ).get_data(as_text=True)
+    start = page.index('id="target-year-error"')
+    assert "請輸入89年至189年之間的年份。" in page[start : page.index("</p>", start)]
+    assert db.session.get(YearTarget, 1999) is None
     client.post("/admin/settings", data={"sla-minutes": "12", "sla-submit": "1"})
     assert sla_seconds() == 720
     page = client.post("/admin/settings", data={"sla-minutes": "0", "sla-submit": "1"}).get_data(

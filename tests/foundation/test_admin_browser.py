@@ -65,7 +65,7 @@ def test_supervisor_sets_next_years_target(new_page, create_user):
     page = new_page()
     browser_login(page, "chief2")
     page.goto("/admin/settings")
-    page.get_by_label("年度（西元）").fill("2027")
+    page.get_by_label("年度（民國或西元）").fill("116")  # an ROC year: 2027
     page.get_by_label("準時到場目標值（%）").fill("88.5")
     page.get_by_role("button", name="儲存目標值").click()
     page.wait_for_url("**/admin/settings")

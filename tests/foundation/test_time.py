@@ -73,3 +73,18 @@ def test_display_filters():
     assert roc_datetime(None) == "—"
     assert percent(None) == "—"
     assert percent(86.4407) == "86.44%"
+
+
+@pytest.mark.parametrize(
+    ("typed", "year"),
+    [("115", 2026), ("2026", 2026), (" 112 ", 2023), ("民國112年", 2023), ("112年度", 2023),
+     ("１１５", 2026), (112, 2023), (2023, 2023), ("1", 1912)],
+)  # fmt: skip
+def test_parse_year_takes_roc_or_gregorian(typed, year):
+    assert clock.parse_year(typed) == year
+
+
+@pytest.mark.parametrize("typed", ["", "  ", "0", "0115", "12345", "abc", "11.5", "-1", None])
+def test_parse_year_refuses_what_is_not_a_year(typed):
+    with pytest.raises(ValueError):
+        clock.parse_year(typed)

@@ -16,9 +16,11 @@ def test_report_page_figure_to_records_and_xlsx(new_page, published, tmp_path):
     browser_login(page, "chief")
     page.get_by_role("link", name="年度報告").first.click()
     page.wait_for_url(re.compile(r"/reports/2024$"))
-    page.locator("#year").select_option("2023")
+    assert page.locator("#year").input_value() == "113"  # the year shown as ROC
+    page.locator("#year").fill("112")  # typed as ROC, like 2023
     page.get_by_role("button", name="查詢").click()
     page.wait_for_url(re.compile(r"/reports/2023$"))
+    assert page.locator("#year").input_value() == "112"
     assert "112年度（2023）" in page.locator("h1").inner_text()
     narrative = page.locator(".narrative .sentence")
     assert narrative.nth(0).inner_text() == (

@@ -349,8 +349,16 @@ def test_cli_report_formats(runner, frozen_clock):
 def test_cli_report_bad_year(runner, frozen_clock):
     result = runner.invoke(cli, ["report", "yearly", "--year", "2031", "--lang", "en"])
     assert result.exit_code == 1 and "2031 has not started yet" in result.stderr
-    nonsense = runner.invoke(cli, ["report", "yearly", "--year", "abc"])
-    assert nonsense.exit_code == 2
+    nonsense = runner.invoke(cli, ["report", "yearly", "--year", "abc", "--lang", "en"])
+    assert nonsense.exit_code == 1
+    assert "“abc” is not a year: type it as an ROC year (such as 113)" in nonsense.stderr
+
+
+def test_cli_report_takes_an_roc_year(runner, frozen_clock):
+    roc = runner.invoke(cli, ["report", "yearly", "--year", "112", "--format", "json"])
+    gregorian = runner.invoke(cli, ["report", "yearly", "--year", "2023", "--format", "json"])
+    assert roc.exit_code == 0 and json.loads(roc.stdout)["year"] == 2023
+    assert json.loads(roc.stdout)["dispatch"] == json.loads(gregorian.stdout)["dispatch"]
 
 
 # --- The admin page ---------------------------------------------------------------------------

@@ -77,6 +77,27 @@ def test_a_future_year_is_not_found(login_as, frozen_clock):
     assert client.get("/reports/?year=2023").headers["Location"].endswith("/reports/2023")
 
 
+def test_a_year_is_typed_as_roc_or_gregorian_and_a_bad_one_is_said_at_the_field(
+    login_as, frozen_clock
+):
+    client, _user = login_as("supervisor")
+    for typed in ("112", "2023", "民國112年", "１１２"):
+        response = client.get("/reports/", query_string={"year": typed})
+        assert response.headers["Location"].endswith("/reports/2023"), typed
+    assert client.get("/reports/112").headers["Location"].endswith("/reports/2023")
+    page = client.get("/reports/2023").get_data(as_text=True)
+    assert 'id="year"' in page and 'value="112"' in page  # shown back as ROC
+    for typed, says in (("abc", "「abc」不是年份"), ("20231", "不是年份"), ("114", "尚未開始")):
+        response = client.get("/reports/", query_string={"year": typed})
+        assert response.status_code == 422, typed
+        body = response.get_data(as_text=True)
+        start = body.index('id="year-error"')
+        assert says in body[start : body.index("</p>", start)], typed
+        assert 'aria-invalid="true"' in body
+    api = client.get("/api/v1/reports/yearly?year=112")
+    assert api.status_code == 200 and api.get_json()["year"] == 2023
+
+
 def test_evidence_lists_hold_the_records_behind_each_figure(login_as, data_2023):
     client, _user = login_as("supervisor")
     late = client.get("/reports/2023/dispatches?outcome=late").get_data(as_text=True)

@@ -133,8 +133,13 @@ def test_supervisors_choose_any_agency_in_a_select(in_2024, login_as):
     body = client.get("/api/v1/agencies/labor/scorecard?year=2024").get_json()
     assert (body["late"], body["needed_in_a_row"]) == (8, 3)
     assert client.get("/agency/scorecard?agency=no-such").status_code == 404
-    assert client.get("/agency/scorecard?year=2031").status_code == 404
+    future = client.get("/agency/scorecard?year=2031")  # said at the year field
+    assert future.status_code == 422 and 'id="year-error"' in future.get_data(as_text=True)
     assert client.get("/api/v1/agencies/labor/scorecard?year=2031").status_code == 422
+    roc = client.get("/agency/scorecard?agency=labor&year=113").get_data(as_text=True)
+    assert "86.44%" in roc and 'value="113"' in roc  # an ROC year, shown back as ROC
+    body = client.get("/api/v1/agencies/labor/scorecard?year=113").get_json()
+    assert body["year"] == 2024
     first = client.get("/agency/scorecard").get_data(as_text=True)
     assert '<option value="health" selected>' in first  # the first desk agency by default
 

@@ -2,6 +2,7 @@
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -18,6 +19,7 @@ from wtforms.validators import (
     URL,
     DataRequired,
     Email,
+    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -27,8 +29,8 @@ from wtforms.validators import (
 
 from models.dispatch import ladder
 from models.dispatch.ladder import Rungs
-from models.reference import sla_seconds, webhooks
-from webapp.forms import Form, choices
+from models.reference import bad_emails, sla_seconds, webhooks
+from webapp.forms import Form, YearField, choices
 from webapp.nav import ROLE_LABELS
 
 
@@ -105,6 +107,20 @@ class AgencyForm(Form):
     active = BooleanField(_l("Active"), default=True)
     submit = SubmitField(_l("Save"))
 
+    def validate_emails(self, field):
+        """Each address checked on its own; every bad one named, with its place in the list."""
+        messages = [
+            _(
+                "Address %(place)d, %(address)s, is not an e-mail address.",
+                place=place,
+                address=address,
+            )
+            for place, address in bad_emails(field.data)
+        ]
+        if messages:
+            field.errors.extend(messages[:-1])
+            raise ValidationError(messages[-1])
+
     def validate_webhook_url(self, field):
         """Refuse an address the webhook rule forbids, saying why."""
         try:
@@ -151,9 +167,7 @@ class FloorForm(Form):
 class TargetForm(Form):
     """Set a year's on-time target."""
 
-    year = IntegerField(
-        _l("Year (Gregorian)"), validators=[DataRequired(), NumberRange(2000, 2100)]
-    )
+    year = YearField(_l("Year (ROC or Gregorian)"), validators=[InputRequired()])
     target = DecimalField(
         _l("On-time target (%)"), places=2, validators=[DataRequired(), NumberRange(0, 100)]
     )

@@ -28,6 +28,9 @@ from models.reference import (
     sla_seconds,
     update_agency,
 )
+from models.reference import (
+    floors as reference_floors,
+)
 from models.users import (
     ApiToken,
     Role,
@@ -54,7 +57,7 @@ from webapp.admin.forms import (
     UserForm,
     ZoneForm,
 )
-from webapp.forms import choices
+from webapp.forms import choices, field_error, year_text
 from webapp.paging import paginate
 from webapp.security import OVERSIGHT_ROLES, acting_user, role_required
 
@@ -197,7 +200,7 @@ def agency_edit(code: str | None = None):
             return redirect(url_for("admin.agencies"))
         except DomainError as exc:
             db.session.rollback()
-            form.code.errors.append(exc.message)
+            field_error(form, exc.message, getattr(exc, "field", None))
     return render_template("admin/agency_form.html", form=form, agency=agency)
 
 
@@ -227,7 +230,7 @@ def building():
         db.session.rollback()
         flash(exc.message, "error")
     zones = db.session.scalars(select(Zone).order_by(Zone.sort_order))
-    floors = db.session.scalars(select(Floor).order_by(Floor.sort_order))
+    floors = reference_floors(active_only=False)
     return render_template(
         "admin/building.html",
         zones=zones,
@@ -340,7 +343,7 @@ def settings():
         target_form=target_form,
         sla_form=sla_form,
         targets=targets,
-        this_year=clock.today().year,
+        this_year=year_text(clock.today().year),
     )
 
 

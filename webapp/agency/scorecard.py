@@ -8,7 +8,7 @@ read the yearly report choose any agency in a select.
 
 from datetime import datetime
 
-from flask import abort, render_template, request
+from flask import render_template, request
 from flask_babel import get_locale
 
 from models.core import clock
@@ -24,6 +24,7 @@ from webapp.agency import bp
 from webapp.agency.chart import year_line
 from webapp.desk.late import record_late_reason
 from webapp.reports.export import label, year_label, yes_no
+from webapp.reports.forms import YearPickForm
 from webapp.security import acting_user, role_required
 
 
@@ -48,10 +49,15 @@ def scorecard_page():
             agency = picker[0]
         elif agency not in picker:
             picker = [agency, *picker]
-    try:
-        year = check_year(request.args.get("year", type=int) or clock.today().year)
-    except DomainError:
-        abort(404)
+    year_picker = YearPickForm(formdata=request.args)
+    year, status = clock.today().year, 422
+    if year_picker.validate():
+        try:
+            year, status = check_year(year_picker.year.data or year), 200
+        except DomainError as exc:  # said at the field, over this year's card
+            year_picker.year.errors.append(exc.message)
+    if status == 200:
+        year_picker = YearPickForm(formdata=None, year=year)
     card = scorecard(agency, year)
     as_of = datetime.fromisoformat(card["as_of"])
     last_month = 12 if card["complete"] else clock.local(as_of).month
@@ -72,7 +78,8 @@ def scorecard_page():
         dispatch_page=None if user.role == Role.ADMIN else _dispatch_page(user),
         may_read_evidence=user.role != Role.AGENCY,
         english=str(get_locale() or "").startswith("en"),
-    )
+        year_picker=year_picker,
+    ), status
 
 
 def _dispatch_page(user) -> str:

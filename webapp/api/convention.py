@@ -7,6 +7,7 @@
   handler of `webapp.errors`; views do not check ahead what the operation checks.
 - `PageArgsSchema`, `PageSchema`, `page_of`: the one pagination shape, `?page=&per_page=` in,
   `{"items", "total", "page", "per_page"}` out.
+- `Year`: a year parameter typed as ROC (112) or Gregorian (2023), `clock.parse_year`'s rule.
 - `acting_user()`: the user behind the request (a session or a bearer token), the same
   helper the pages use (`webapp.security`).
 """
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import func, select
 
-from models.core import db
+from models.core import clock, db
+from models.reports import not_a_year
 from webapp.extensions import ApiErrorSchema
 from webapp.paging import MAX_PAGE
 from webapp.security import acting_user
@@ -31,12 +33,25 @@ __all__ = [
     "Page",
     "PageArgsSchema",
     "PageSchema",
+    "Year",
     "acting_user",
     "page_of",
     "unpaged",
 ]
 
 PER_PAGE = 50
+
+
+class Year(fields.Integer):
+    """A year given as ROC (112) or Gregorian (2023); the Gregorian year comes out."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return clock.parse_year(value)
+        except ValueError:
+            raise ValidationError(not_a_year(value)) from None
+
+
 MAX_PER_PAGE = 200
 
 # What each error status means anywhere in the API; an endpoint may say more (`notes`).

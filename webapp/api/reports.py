@@ -4,7 +4,7 @@ from flask import Response
 from marshmallow import Schema, fields, validate
 
 from models.reports import FIRST_YEAR, LAST_YEAR, REPORT_READER_ROLES, yearly_report
-from webapp.api.convention import ApiBlueprint
+from webapp.api.convention import ApiBlueprint, Year
 from webapp.reports.export import to_json
 from webapp.security import role_required
 
@@ -19,10 +19,10 @@ blp = ApiBlueprint(
 class YearArgs(Schema):
     """Which year."""
 
-    year = fields.Integer(
+    year = Year(
         required=True,
         validate=validate.Range(FIRST_YEAR, LAST_YEAR),
-        metadata={"description": "Gregorian year (Asia/Taipei calendar), e.g. 2023"},
+        metadata={"description": "the year (Asia/Taipei calendar), Gregorian or ROC: 2023 or 112"},
     )
 
 

@@ -6,7 +6,7 @@ from models.core import clock
 from models.reports import FIRST_YEAR, LAST_YEAR
 from models.reports.access import SCORECARD_ROLES, scorecard_agency
 from models.reports.scorecard import scorecard
-from webapp.api.convention import ApiBlueprint, acting_user
+from webapp.api.convention import ApiBlueprint, Year, acting_user
 from webapp.api.reports import LateReasonRowSchema, MonthRowSchema
 from webapp.security import role_required
 
@@ -21,9 +21,9 @@ blp = ApiBlueprint(
 class ScorecardArgs(Schema):
     """Which year (default: this Taipei year)."""
 
-    year = fields.Integer(
+    year = Year(
         validate=validate.Range(FIRST_YEAR, LAST_YEAR),
-        metadata={"description": "Gregorian year (Asia/Taipei calendar), e.g. 2024"},
+        metadata={"description": "the year (Asia/Taipei calendar), Gregorian or ROC: 2024 or 113"},
     )
 
 

@@ -28,11 +28,11 @@ class VisitForm(Form):
         _l("Kind"),
         choices=choices((k.value, KIND_LABELS[k]) for k in VisitKind),
         default=VisitKind.PETITION.value,
-        render_kw={"autofocus": True},
     )
-    subject = StringField(
+    subject = StringField(  # the cursor starts here: most visits are petitions
         _l("Subject"),
         validators=[DataRequired(message=_l("Please enter the subject.")), Length(max=200)],
+        render_kw={"autofocus": True},
     )
     agency = StringField(
         _l("Agency concerned"),
@@ -109,7 +109,11 @@ class TransferForm(Form):
         validators=[DataRequired(), Length(max=200)],
         render_kw={"list": "agency-list", "autocomplete": "off"},
     )
-    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=MAX_TEXT)])
+    reason = StringField(  # its own id: the cancel form on the same page has a reason too
+        _l("Reason (optional)"),
+        id="transfer-reason",
+        validators=[Optional(), Length(max=MAX_TEXT)],
+    )
     submit = SubmitField(_l("Transfer"))
 
 

@@ -54,7 +54,7 @@ from webapp.desk.forms import (
 )
 from webapp.desk.labels import correction_rows, timeline
 from webapp.filters import labelled
-from webapp.forms import choices
+from webapp.forms import choices, field_error
 from webapp.paging import paginate
 from webapp.security import STAFF, acting_user, role_required
 
@@ -98,7 +98,11 @@ def new_visit():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            errors.append(exc.message)
+            field = getattr(exc, "field", None)
+            if field in form:  # said at its field (an unknown agency, a bad phone number)
+                field_error(form, exc.message, field)
+            else:
+                errors.append(exc.message)
         else:
             if notify_now:
                 dispatch = visit.open_dispatch
@@ -128,29 +132,44 @@ def visit(visit_id: int):
     visit = visit_for(acting_user(), visit_id)
     record_personal_data_view(visit)
     db.session.commit()
-    notify_form = NotifyForm()
-    if visit.agency is not None:
+    return _visit_page(visit)
+
+
+def _visit_page(visit, failed=None):
+    """The visit page; `failed` is a form with its errors, shown in place."""
+    notify_form = failed if isinstance(failed, NotifyForm) else NotifyForm(formdata=None)
+    if failed is not notify_form and visit.agency is not None:
         notify_form.agency.data = visit.agency.name_zh
     return render_template(
         "desk/visit.html",
         visit=visit,
         notify_form=notify_form,
-        note_form=NoteForm(),
-        settle_form=ConfirmForm(),
+        note_form=failed if isinstance(failed, NoteForm) else NoteForm(formdata=None),
+        settle_form=ConfirmForm(formdata=None),
         agencies=agencies_for_picker(),
     )
 
 
 def _visit_action(visit_id: int, form, run, done):
-    """Validate `form`, run one operation on the visit, commit, flash, redirect."""
+    """Validate `form`, run one operation on the visit, commit, flash, redirect; bad input
+    comes back with the message at its field."""
     visit = visit_for(acting_user(), visit_id)
     target = url_for("desk.visit", visit_id=visit.id)
     if not form.validate_on_submit():
-        flash_form_errors(form)
-        return redirect(target)
+        if isinstance(form, ConfirmForm):
+            flash_form_errors(form)
+            return redirect(target)
+        return _visit_page(visit, form), 422
     try:
         result = run(visit, form)
         db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        if isinstance(form, ConfirmForm):
+            flash(exc.message, "error")
+            return redirect(target)
+        field_error(form, exc.message, getattr(exc, "field", None))
+        return _visit_page(visit_for(acting_user(), visit_id), form), 422
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -218,34 +237,57 @@ def dispatch(dispatch_id: int):
     if dispatch.visit is not None:
         record_personal_data_view(dispatch.visit)
         db.session.commit()
-    ack_form = AcknowledgeForm()
-    correct_form = CorrectTimeForm()
+    return _dispatch_page(dispatch)
+
+
+# The dispatch page's forms by name; a form sent back with errors replaces its blank one.
+DISPATCH_FORMS = {
+    "ack_form": AcknowledgeForm,
+    "cancel_form": CancelForm,
+    "transfer_form": TransferForm,
+    "note_form": NoteForm,
+    "arrive_form": ConfirmForm,
+    "correct_form": CorrectTimeForm,
+}
+
+
+def _dispatch_page(dispatch, failed=None):
+    """The dispatch page; `failed` is a form with its errors, shown in place (its panel open)."""
+    forms = {
+        name: failed if isinstance(failed, cls) and cls is not ConfirmForm else cls(formdata=None)
+        for name, cls in DISPATCH_FORMS.items()
+    }
     return render_template(
         "desk/dispatch.html",
         dispatch=dispatch,
         events=timeline(dispatch),
         corrections=correction_rows(dispatch),
-        ack_form=ack_form,
-        cancel_form=CancelForm(),
-        transfer_form=TransferForm(),
-        note_form=NoteForm(),
-        arrive_form=ConfirmForm(),
-        correct_form=correct_form,
         agencies=agencies_for_picker(),
+        **forms,
     )
 
 
 def _dispatch_action(dispatch_id: int, form, run, done):
-    """Validate `form`, run one operation on the dispatch, commit, flash, redirect; a move
-    another user made first comes back as a clear message."""
+    """Validate `form`, run one operation on the dispatch, commit, flash, redirect. A form with
+    bad input comes back with the message at its field (its panel open); a move another user
+    made first comes back as a clear message."""
     dispatch = dispatch_for(acting_user(), dispatch_id)
     target = url_for("desk.dispatch", dispatch_id=dispatch.id)
     if not form.validate_on_submit():
-        flash_form_errors(form)
-        return redirect(target)
+        if isinstance(form, ConfirmForm):
+            flash_form_errors(form)
+            return redirect(target)
+        return _dispatch_page(dispatch, form), 422
     try:
         result = run(dispatch, form)
         db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        if isinstance(form, ConfirmForm):
+            flash(exc.message, "error")
+            return redirect(target)
+        field_error(form, exc.message, getattr(exc, "field", None))
+        return _dispatch_page(dispatch_for(acting_user(), dispatch_id), form), 422
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

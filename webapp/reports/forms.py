@@ -5,7 +5,16 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import HiddenField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Regexp
 
-from webapp.forms import Form, choices
+from webapp.forms import Form, YearField, choices
+
+
+class YearPickForm(Form):
+    """The year picker of the report and scorecard pages (a GET form): ROC or Gregorian."""
+
+    class Meta:
+        csrf = False
+
+    year = YearField(_l("Year"))
 
 
 class CloseYearForm(Form):

@@ -45,7 +45,7 @@ from webapp.reports.export import (
     year_label,
     yes_no,
 )
-from webapp.reports.forms import CloseYearForm
+from webapp.reports.forms import CloseYearForm, YearPickForm
 from webapp.security import acting_user, role_required
 
 PAGE_SIZE = 100
@@ -74,16 +74,31 @@ def _year(year: int) -> int:
 @bp.route("/")
 @role_required(*REPORT_READER_ROLES)
 def index():
-    """The report of the year picked in the form, else this year's."""
-    year = request.args.get("year", type=int)
-    return redirect(url_for("reports.yearly", year=year or clock.today().year))
+    """The report of the year picked in the form (ROC or Gregorian), else this year's; a bad
+    year is said at the field, over this year's report."""
+    picker = YearPickForm(formdata=request.args)
+    if picker.validate():
+        try:
+            year = check_year(picker.year.data or clock.today().year)
+        except DomainError as exc:
+            picker.year.errors.append(exc.message)
+        else:
+            return redirect(url_for("reports.yearly", year=year))
+    return _yearly_page(clock.today().year, picker), 422
 
 
 @bp.route("/<int:year>")
 @role_required(*REPORT_READER_ROLES)
 def yearly(year: int):
     """The yearly report page: figures, narrative, tables, charts and links to the records."""
-    year = _year(year)
+    checked = _year(year)
+    if checked != year:  # /reports/112 is 2023's report: one address per year
+        return redirect(url_for("reports.yearly", year=checked))
+    return _yearly_page(year, YearPickForm(year=year))
+
+
+def _yearly_page(year: int, picker: YearPickForm) -> str:
+    """The yearly report page of a checked year, with the year picker as given."""
     report = yearly_report(year)
     can_close = (
         current_user.has_role(*YEAR_CLOSER_ROLES)
@@ -98,6 +113,7 @@ def yearly(year: int):
         month_chart=charts.monthly_rate(report["dispatch"]),
         defect_chart=charts.defects_by_category(report["defects"]),
         close_form=CloseYearForm() if can_close else None,
+        picker=picker,
     )
 
 

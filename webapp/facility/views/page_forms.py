@@ -40,7 +40,7 @@ def place_choices(form) -> None:
         [("", _("Choose the zone"))] + [(z.code, z.display_name(locale)) for z in fac.zones()]
     )
     form.floor.choices = choices(
-        [("", _("Choose the floor"))] + [(f.code, f.code) for f in reversed(fac.floors())]
+        [("", _("Choose the floor"))] + [(f.code, f.code) for f in fac.floors()]
     )
 
 

@@ -379,7 +379,7 @@ def grid():
     return render_template(
         "facility/grid.html",
         zones=fac.zones(),
-        floors=list(reversed(fac.floors())),
+        floors=fac.floors(),
         cells=cells,
         bands=AGE_BANDS,
         total=sum(c.count for c in cells.values()),

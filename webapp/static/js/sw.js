@@ -30,6 +30,7 @@ var SHELL = [
   "/static/css/facility.css",
   "/static/js/app.js",
   "/static/js/queue.js",
+  "/static/js/forms.js",
   "/static/js/facility.js",
   "/static/js/rounds.js",
   "/static/favicon.svg",
