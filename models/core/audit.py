@@ -6,33 +6,65 @@ The web layer (or a job, or the CLI) says who is acting with `acting_as()`; oper
 SQLite must create the triggers of migration 0013 again).
 
 Tamper evidence: rows form a chain keyed with a secret. `record()` only queues the entry on the
-session; at commit the queued entries are numbered (`seq`) and chained (`prev_hash` → `hash`,
-an HMAC-SHA256 under `AUDIT_KEY`, which is not in the database) under a lock on the one-row
-`audit_head` table, taken last in the transaction so that it cannot deadlock with the row locks
-of the operation. `verify_chain()` finds the first broken link: someone who can write to the
-database but lacks the key cannot recompute the hashes after an edit. A checkpoint (the head's
-seq, hash and time, signed) kept outside the database shows whether the trail still extends it,
-which catches even a rewrite made with the key (`make_checkpoint()`, `check_checkpoint()`).
+session; at commit the queued entries are inserted, unsealed (no `seq`, `prev_hash`, `hash`), so
+that concurrent writers never wait for one another. Right after the commit a sealer (`seal()`)
+takes the lock on the one-row `audit_head` table briefly and numbers and chains (`prev_hash` →
+`hash`, an HMAC-SHA256 under `AUDIT_KEY`, which is not in the database) every committed unsealed
+entry, in one batch; the `audit_seal` job does the same for whatever a crashed process left.
+
+The order: each sealing takes the entries it can see in the order of their `id`. An entry's `id`
+is drawn when its transaction inserts it at commit, after every read of that transaction, so an
+entry written after another transaction had committed (and could be seen) always has a larger
+`id` than that transaction's entries, and it cannot be visible to a sealer that does not also
+see them: the chain never puts an entry before one whose effects its writer had seen. An entry
+whose transaction commits after a sealing has begun (even with a smaller `id`) is not skipped:
+it stays unsealed until the next sealing and is chained after the entries sealed before it, as
+it committed after them. A crash before sealing delays the sealing; it never drops an entry.
+
+The append-only guard (a trigger on PostgreSQL and on SQLite) refuses every UPDATE and DELETE
+except the sealing: setting the three seal columns once on a row that has none, nothing else.
+`verify_chain()` finds the first broken link of the sealed entries and counts the unsealed ones:
+someone who can write to the database but lacks the key cannot recompute the hashes after an
+edit. A checkpoint (the sealed head's seq, hash and time, signed) kept outside the database
+shows whether the trail still extends it, which catches even a rewrite made with the key
+(`make_checkpoint()`, `check_checkpoint()`).
 """
 
 import contextvars
 import hashlib
 import hmac
 import json
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, event, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    String,
+    bindparam,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.core import clock, db
 
 GENESIS = "0" * 64
 _PENDING = "citydesk_audit_pending"
+_WRITTEN = "citydesk_audit_written"  # this transaction inserted entries: seal after its commit
+SEAL_BATCH = 2000  # entries hashed and updated per statement
+SEAL_ROUNDS = 3  # sealings in a row after one commit while other commits keep coming
+log = logging.getLogger("citydesk.audit")
 
 
 @dataclass(frozen=True)
@@ -82,10 +114,17 @@ class AuditEntry(db.Model):
     __table_args__ = (
         Index("ix_audit_entry_object", "object_type", "object_id"),
         Index("ix_audit_entry_at", "at"),
+        Index(
+            "ix_audit_entry_unsealed",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(unique=True)  # position in the hash chain
+    # Position in the hash chain; None until sealed (see `seal()`), then never changed.
+    seq: Mapped[int | None] = mapped_column(unique=True)
     at: Mapped[datetime]
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(120))
@@ -95,12 +134,12 @@ class AuditEntry(db.Model):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ip: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(db.Model):
-    """The chain's head: the last sequence number and hash (one row, id 1)."""
+    """The sealed chain's head: the last sequence number and hash (one row, id 1)."""
 
     __tablename__ = "audit_head"
 
@@ -193,20 +232,22 @@ def _write_pending_entries(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    connection = session.connection()
-    # Lock the head row last in the transaction: entries are chained in commit order.
-    connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
-    head = connection.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-    seq, prev = head.seq, head.hash
-    key = audit_key()
-    rows = []
-    for entry in pending:
-        seq += 1
-        row = {**entry, "seq": seq, "prev_hash": prev}
-        row["hash"] = prev = content_hash(row, key)
-        rows.append(row)
-    connection.execute(insert(AuditEntry), rows)
-    connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    # Inserted last in the transaction, unsealed: no lock shared with other writers (the id
+    # drawn here, after the transaction's reads, orders the entries: see the module's text).
+    session.connection().execute(insert(AuditEntry), pending)
+    session.info[_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _seal_after_commit(session: Session) -> None:
+    if not session.info.pop(_WRITTEN, False):
+        return
+    if not current_app.config.get("AUDIT_SEAL_AFTER_COMMIT", True):
+        return
+    try:
+        seal_soon(session.get_bind())
+    except Exception as exc:  # committed: the entries wait for the next sealing or the job
+        log.warning("audit entries left unsealed after commit: %s", exc)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -214,6 +255,100 @@ def _drop_pending_entries(session: Session, transaction) -> None:
     # A transaction that ends without commit (rollback) takes its entries with it.
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)  # after a commit, after_commit has sealed already
+
+
+def _lock_head(conn: Connection, *, wait: bool) -> tuple[int, str] | None:
+    """Lock the head row for this transaction; its (seq, hash), or None when another sealer
+    holds it and `wait` is False (PostgreSQL; SQLite has one writer and always waits)."""
+    stmt = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+    if conn.dialect.name == "sqlite":
+        # The write lock of the database, taken before reading (busy timeout: waits).
+        conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+        row = conn.execute(stmt).first()
+    else:
+        row = conn.execute(stmt.with_for_update(skip_locked=not wait)).first()
+        if row is None and not wait:
+            exists = conn.execute(select(AuditHead.id).where(AuditHead.id == 1)).first()
+            if exists is not None:
+                return None  # locked by another sealer
+    if row is None:
+        ensure_chain_head(conn)
+        return 0, GENESIS
+    return row.seq, row.hash
+
+
+_SEAL_UPDATE = (
+    update(AuditEntry.__table__)
+    .where(AuditEntry.__table__.c.id == bindparam("row_id"))
+    .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"))
+)
+
+
+def seal(engine: Engine | None = None, *, wait: bool = True, batch: int = SEAL_BATCH) -> int | None:
+    """Chain every committed unsealed entry, in order, under the head lock, in a transaction of
+    its own; how many were sealed (None: another sealer holds the lock and `wait` is False)."""
+    with (engine or db.engine).connect() as conn:
+        if conn.dialect.name != "sqlite":  # each statement its own snapshot (see below)
+            conn.execution_options(isolation_level="READ COMMITTED")
+        with conn.begin():
+            return _seal_in(conn, wait=wait, batch=batch)
+
+
+def _seal_in(conn: Connection, *, wait: bool, batch: int) -> int | None:
+    table = AuditEntry.__table__
+    content = [table.c[name] for name in CHAINED_FIELDS if name not in ("seq", "prev_hash")]
+    key = audit_key()
+    total = 0
+    head = _lock_head(conn, wait=wait)
+    if head is None:
+        return None
+    seq, prev = head
+    while True:
+        # Read after the lock is held: a fresh snapshot that sees every entry committed
+        # before it, and no other sealer runs until this transaction ends.
+        rows = conn.execute(
+            select(table.c.id, *content)
+            .where(table.c.seq.is_(None))
+            .order_by(table.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        updates = []
+        for row in rows:
+            seq += 1
+            values = {**row._asdict(), "seq": seq, "prev_hash": prev}
+            new_hash = content_hash(values, key)
+            updates.append(
+                {"row_id": row.id, "new_seq": seq, "new_prev": prev, "new_hash": new_hash}
+            )
+            prev = new_hash
+        conn.execute(_SEAL_UPDATE, updates)
+        total += len(rows)
+        if len(rows) < batch:
+            break
+    if total:
+        conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    return total
+
+
+def seal_soon(engine: Engine | None = None) -> int:
+    """Seal after a commit without queueing behind another sealer: when one holds the lock, it
+    looks again once it is done (it seals until a round finds nothing, up to SEAL_ROUNDS), so
+    an entry committed before this call is sealed by it or by that sealer (or by the job)."""
+    total = 0
+    for _ in range(SEAL_ROUNDS):
+        sealed = seal(engine, wait=False)
+        if not sealed:
+            break
+        total += sealed
+    return total
+
+
+def unsealed_count() -> int:
+    """How many committed entries are not sealed yet."""
+    return db.session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
 
 
 def pending_entries() -> list[dict]:
@@ -223,42 +358,73 @@ def pending_entries() -> list[dict]:
 
 @dataclass
 class ChainReport:
-    """The result of verifying the chain."""
+    """The result of verifying the chain (its sealed entries) and the count of unsealed ones."""
 
     checked: int
     broken_seq: int | None = None
     reason: str = ""
     last_hash: str = GENESIS  # the hash of entry `checked` (of the last intact entry)
+    unsealed: int = 0  # committed entries not chained yet (no hash protects them so far)
 
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
 
 
+@contextmanager
+def _snapshot():
+    """A read-only connection on one snapshot of the database (entries and head agree even while
+    sealers run), rolled back at the end."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # one WAL read snapshot until the rollback
+        else:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.begin()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
 def verify_chain(batch: int = 5000) -> ChainReport:
-    """Walk the chain in order; report the first row whose link or content does not match."""
+    """Walk the sealed chain in order; report the first row whose link or content does not
+    match, and how many entries are not sealed yet."""
     table = AuditEntry.__table__
     columns = [table.c[name] for name in CHAINED_FIELDS] + [table.c.hash]
     key = audit_key()
     prev, expected_seq, checked = GENESIS, 1, 0
-    while True:
-        rows = db.session.execute(
-            select(*columns).where(table.c.seq >= expected_seq).order_by(table.c.seq).limit(batch)
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            if row.seq != expected_seq:
-                return ChainReport(checked, expected_seq, f"entry {expected_seq} is missing")
-            if row.prev_hash != prev:
-                return ChainReport(checked, row.seq, "previous-hash link does not match")
-            if content_hash(row._asdict(), key) != row.hash:
-                return ChainReport(checked, row.seq, "content does not match its hash")
-            prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
-    head = db.session.execute(select(AuditHead.seq, AuditHead.hash)).first()
+    with _snapshot() as conn:
+        unsealed = conn.scalar(select(func.count()).where(table.c.seq.is_(None))) or 0
+        while True:
+            rows = conn.execute(
+                select(*columns)
+                .where(table.c.seq >= expected_seq)
+                .order_by(table.c.seq)
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                if row.seq != expected_seq:
+                    return ChainReport(
+                        checked, expected_seq, f"entry {expected_seq} is missing", unsealed=unsealed
+                    )
+                if row.prev_hash != prev:
+                    return ChainReport(
+                        checked, row.seq, "previous-hash link does not match", unsealed=unsealed
+                    )
+                if content_hash(row._asdict(), key) != row.hash:
+                    return ChainReport(
+                        checked, row.seq, "content does not match its hash", unsealed=unsealed
+                    )
+                prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+        head = conn.execute(select(AuditHead.seq, AuditHead.hash)).first()
     if head is not None and (head.seq, head.hash) != (checked, prev):
-        return ChainReport(checked, checked + 1, "entries after the last one are missing", prev)
-    return ChainReport(checked, last_hash=prev)
+        return ChainReport(
+            checked, checked + 1, "entries after the last one are missing", prev, unsealed
+        )
+    return ChainReport(checked, last_hash=prev, unsealed=unsealed)
 
 
 CHECKPOINT_FIELDS = ("seq", "hash", "entry_at", "taken_at")
@@ -365,7 +531,8 @@ def search(
     until: datetime | None = None,
 ):
     """A select() of audit rows matching the filters, newest first."""
-    stmt = select(AuditEntry).order_by(AuditEntry.seq.desc())
+    # Unsealed entries (the newest) first, then the chain from its head down.
+    stmt = select(AuditEntry).order_by(AuditEntry.seq.desc().nulls_first(), AuditEntry.id.desc())
     if action:
         stmt = stmt.where(AuditEntry.action.startswith(action))
     if object_type:
