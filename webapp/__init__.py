@@ -115,6 +115,7 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("AUDIT_KEY"):
         app.config["AUDIT_KEY"] = _instance_secret(app, "audit_key")
     app.config["AUDIT_KEY"] = str(app.config["AUDIT_KEY"])  # CITYDESK_AUDIT_KEY=123 parses as int
+    _check_audit_sealing(app)
     app.permanent_session_lifetime = app.config["IDLE_TIMEOUT_MINUTES"] * 60
 
     _init_extensions(app)
@@ -133,6 +134,17 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("citydesk").setLevel(logging.INFO)
     return app
+
+
+def _check_audit_sealing(app: Flask) -> None:
+    """A clear message for a bad CITYDESK_AUDIT_SEALING (not a failure at each commit)."""
+    from models.core.audit import SEALING_MODES
+
+    mode = app.config.get("AUDIT_SEALING")
+    if mode is not None and mode not in SEALING_MODES:
+        raise RuntimeError(
+            f"CITYDESK_AUDIT_SEALING must be one of {', '.join(SEALING_MODES)} (got {mode!r})"
+        )
 
 
 def _configure_engine(app: Flask) -> None:

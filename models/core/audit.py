@@ -30,11 +30,15 @@ shows whether the trail still extends it, which catches even a rewrite made with
 (`make_checkpoint()`, `check_checkpoint()`).
 """
 
+import atexit
 import contextvars
 import hashlib
 import hmac
 import json
 import logging
+import os
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +68,7 @@ _PENDING = "citydesk_audit_pending"
 _WRITTEN = "citydesk_audit_written"  # this transaction inserted entries: seal after its commit
 SEAL_BATCH = 2000  # entries hashed and updated per statement
 SEAL_ROUNDS = 3  # sealings in a row after one commit while other commits keep coming
+SEAL_PAUSE = 0.25  # seconds between two sealings of a process's sealer thread
 log = logging.getLogger("citydesk.audit")
 
 
@@ -238,16 +243,89 @@ def _write_pending_entries(session: Session) -> None:
     session.info[_WRITTEN] = True
 
 
+SEALING_MODES = ("inline", "background", "off")
+
+
+def sealing_mode(app=None) -> str:
+    """How commits seal their entries (`AUDIT_SEALING`): `inline` in the committing thread
+    right after its commit (the default on SQLite: one writer anyway), `background` by this
+    process's sealer thread, woken by the commit (the default on PostgreSQL: the commit returns
+    at once and one sealing chains what many commits wrote), or `off` (the `audit_seal` job
+    only)."""
+    app = app or current_app
+    mode = app.config.get("AUDIT_SEALING")
+    if mode not in SEALING_MODES:  # unset (create_app() refuses other values)
+        mode = "inline" if db.engine.dialect.name == "sqlite" else "background"
+    return mode
+
+
 @event.listens_for(Session, "after_commit")
 def _seal_after_commit(session: Session) -> None:
     if not session.info.pop(_WRITTEN, False):
         return
-    if not current_app.config.get("AUDIT_SEAL_AFTER_COMMIT", True):
+    mode = sealing_mode()
+    if mode == "off":
+        return
+    if mode == "background":
+        _BackgroundSealer.of(current_app._get_current_object(), session.get_bind()).poke()
         return
     try:
         seal_soon(session.get_bind())
     except Exception as exc:  # committed: the entries wait for the next sealing or the job
         log.warning("audit entries left unsealed after commit: %s", exc)
+
+
+class _BackgroundSealer:
+    """This process's sealer thread for one application and engine: a commit wakes it (no
+    database work in the committing thread); it seals until nothing is left, so one sealing
+    chains what many commits wrote meanwhile. Started on first use in each process (after a
+    fork too); at exit the process seals once more in the foreground."""
+
+    _sealers: dict[tuple[int, int, int], "_BackgroundSealer"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, app, engine: Engine):
+        self.app, self.engine = app, engine
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+        self.thread.start()
+        atexit.register(self.flush)
+
+    @classmethod
+    def of(cls, app, engine: Engine) -> "_BackgroundSealer":
+        """The sealer of `app` and `engine` in this process (started when missing)."""
+        key = (os.getpid(), id(app), id(engine))
+        with cls._lock:
+            sealer = cls._sealers.get(key)
+            if sealer is None or not sealer.thread.is_alive():
+                sealer = cls._sealers[key] = cls(app, engine)
+        return sealer
+
+    def poke(self) -> None:
+        """Seal soon (what was committed before this call)."""
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            try:
+                with self.app.app_context():
+                    seal_soon(self.engine)
+            except Exception as exc:  # the next commit or the job seals them
+                log.warning("audit entries left unsealed by the sealer thread: %s", exc)
+                time.sleep(1.0)
+            # The commits of the next moment wait for one sealing together (a busy worker
+            # seals a batch every SEAL_PAUSE seconds, not once per commit).
+            time.sleep(SEAL_PAUSE)
+
+    def flush(self) -> None:
+        """Seal in the foreground (at exit: nothing waits for the daemon thread)."""
+        try:
+            with self.app.app_context():
+                seal(self.engine)
+        except Exception as exc:  # the job or another process seals them
+            log.warning("audit entries left unsealed at exit: %s", exc)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -288,11 +366,16 @@ _SEAL_UPDATE = (
 def seal(engine: Engine | None = None, *, wait: bool = True, batch: int = SEAL_BATCH) -> int | None:
     """Chain every committed unsealed entry, in order, under the head lock, in a transaction of
     its own; how many were sealed (None: another sealer holds the lock and `wait` is False)."""
+    with _sealing_connection(engine) as conn, conn.begin():
+        return _seal_in(conn, wait=wait, batch=batch)
+
+
+@contextmanager
+def _sealing_connection(engine: Engine | None):
     with (engine or db.engine).connect() as conn:
-        if conn.dialect.name != "sqlite":  # each statement its own snapshot (see below)
+        if conn.dialect.name != "sqlite":  # each statement its own snapshot (see _seal_in)
             conn.execution_options(isolation_level="READ COMMITTED")
-        with conn.begin():
-            return _seal_in(conn, wait=wait, batch=batch)
+        yield conn
 
 
 def _seal_in(conn: Connection, *, wait: bool, batch: int) -> int | None:
@@ -330,20 +413,34 @@ def _seal_in(conn: Connection, *, wait: bool, batch: int) -> int | None:
             break
     if total:
         conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+        if conn.dialect.name == "postgresql":
+            # The entries are durable (their writers committed them); a sealing lost in a crash
+            # is done again from them, so it need not wait for its own disk flush
+            # (`make_checkpoint()` flushes before it signs a head).
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
     return total
 
 
 def seal_soon(engine: Engine | None = None) -> int:
     """Seal after a commit without queueing behind another sealer: when one holds the lock, it
-    looks again once it is done (it seals until a round finds nothing, up to SEAL_ROUNDS), so
-    an entry committed before this call is sealed by it or by that sealer (or by the job)."""
+    looks again once it is done (while entries are left, up to SEAL_ROUNDS sealings), so an
+    entry committed before this call is sealed by it or by that sealer (or by the job)."""
     total = 0
-    for _ in range(SEAL_ROUNDS):
-        sealed = seal(engine, wait=False)
-        if not sealed:
-            break
-        total += sealed
+    with _sealing_connection(engine) as conn:
+        for _ in range(SEAL_ROUNDS):
+            with conn.begin():
+                sealed = _seal_in(conn, wait=False, batch=SEAL_BATCH)
+            if sealed is None:
+                break
+            total += sealed
+            left = conn.execute(_ANY_UNSEALED).first()  # committed while we held the lock
+            conn.rollback()
+            if left is None:
+                break
     return total
+
+
+_ANY_UNSEALED = select(AuditEntry.id).where(AuditEntry.seq.is_(None)).limit(1)
 
 
 def unsealed_count() -> int:
@@ -449,10 +546,19 @@ def _checkpoint_signature(checkpoint: dict, key: bytes) -> str:
     return hmac.new(key, _CHECKPOINT_DOMAIN + body, hashlib.sha256).hexdigest()
 
 
+def _flush_sealings() -> None:
+    """Make every sealing so far durable (PostgreSQL commits them without waiting for the
+    disk): a transaction with an id, committed synchronously, flushes the log up to it."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("SELECT pg_current_xact_id()"))
+
+
 def make_checkpoint() -> dict:
     """The signed head of the verified trail (`BrokenChain` when it does not verify)."""
     # An empty trail gives the checkpoint of entry 0 (hash GENESIS, entry_at None): every trail
     # extends it.
+    _flush_sealings()
     report = verify_chain()
     if not report.ok:
         raise BrokenChain(report)

@@ -1,17 +1,19 @@
 """The report's own rules: which years, the rate and its rounding, target met, what is needed to
 reach it, percentiles, Taipei months and a defect's due status (DESIGN "The rules")."""
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from flask_babel import gettext as _
-from sqlalchemy import case, literal
+from sqlalchemy import bindparam, case, literal
 
 from models import workdays
 from models.core import clock
 from models.core.errors import InvalidInput
+from models.core.types import UTCDateTime
 from models.dispatch import Outcome, on_time_rate
 from models.facility import FIXED_STATES, Defect
 
@@ -35,6 +37,21 @@ TENTHS = Decimal("0.1")
 
 # The rate rule lives with the dispatch outcomes; the report uses it as it is.
 rate = on_time_rate
+
+
+def per_year(build):
+    """Build a statement that depends on the year alone once per process (and year): on a
+    small year, building it with its subqueries costs more than running it. Statements are
+    immutable, so every request and thread may share them."""
+    return functools.lru_cache(maxsize=64)(build)
+
+
+REPORT_AT = "report_at"  # the bound parameter of the report's instant in cached statements
+
+
+def report_at_param():
+    """The instant of a report, bound when the statement is used (so it can be built once)."""
+    return bindparam(REPORT_AT, type_=UTCDateTime())
 
 
 def target_met(value: Decimal | None, target: Decimal | None) -> bool | None:
@@ -199,6 +216,7 @@ class DueDates:
     share a few hundred (found, fixed) pairs, and the calendar may be edited between reports."""
 
     def __init__(self):
+        self._calendar = workdays.current()  # the process's calendar (checked once a report)
         self._after: dict[tuple[date, int], date] = {}
         self._between: dict[tuple[date, date], int] = {}
 
@@ -208,7 +226,7 @@ class DueDates:
             return due_on
         key = (found, category_days)
         if key not in self._after:
-            self._after[key] = workdays.add_working_days(found, category_days)
+            self._after[key] = self._calendar.add_working_days(found, category_days)
         return self._after[key]
 
     def due_status(
@@ -225,5 +243,5 @@ class DueDates:
         """Working days from the day a defect was found to the day it was fixed."""
         key = (found, fixed)
         if key not in self._between:
-            self._between[key] = workdays.working_days_between(found, fixed)
+            self._between[key] = self._calendar.working_days_between(found, fixed)
         return self._between[key]

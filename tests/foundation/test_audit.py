@@ -342,7 +342,7 @@ def test_a_requests_actor_ends_with_the_request(app, create_user):
 @pytest.fixture
 def no_sealing_after_commit(app, monkeypatch):
     """Commits leave their entries unsealed, as when a process dies right after its commit."""
-    monkeypatch.setitem(app.config, "AUDIT_SEAL_AFTER_COMMIT", False)
+    monkeypatch.setitem(app.config, "AUDIT_SEALING", "off")
 
 
 def _unsealed() -> list[AuditEntry]:
@@ -369,9 +369,9 @@ def test_a_crash_before_sealing_delays_the_entries_and_never_drops_them(
     app, run_cli, tmp_path, no_sealing_after_commit
 ):
     _audit_some(2)
-    app.config["AUDIT_SEAL_AFTER_COMMIT"] = True
+    app.config["AUDIT_SEALING"] = "inline"
     _audit_some(1)  # a later commit seals the two left before it, then its own, in order
-    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    app.config["AUDIT_SEALING"] = "off"
     _audit_some(2)
     assert [r.object_id for r in _unsealed()] == ["0", "1"]
     rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
@@ -509,10 +509,40 @@ def test_an_entry_committed_after_a_sealing_began_is_chained_after_it_never_skip
     assert verify_chain().ok and verify_chain().checked == 2
 
 
+def _wait_until_sealed(seconds: float = 20.0) -> None:
+    """Poll (briefly) until the sealer thread has chained every entry."""
+    deadline = time.monotonic() + seconds
+    while _unsealed():
+        assert time.monotonic() < deadline, "the sealer thread left entries unsealed"
+        time.sleep(0.05)
+
+
+def test_a_sealer_thread_seals_soon_after_commit(app, monkeypatch):
+    """PostgreSQL's default: the commit only wakes this process's sealer thread."""
+    monkeypatch.setitem(app.config, "AUDIT_SEALING", "background")
+    _audit_some(5)
+    _wait_until_sealed()
+    report = verify_chain()
+    assert (report.ok, report.checked, report.unsealed) == (True, 5, 0)
+    rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [r.object_id for r in rows] == ["0", "1", "2", "3", "4"]
+
+
+def test_a_bad_sealing_mode_is_refused_when_the_app_starts(app, database_url, instance_path):
+    from tests.conftest import make_app
+
+    with pytest.raises(RuntimeError, match="CITYDESK_AUDIT_SEALING must be one of inline"):
+        make_app(database_url, instance_path, AUDIT_SEALING="sometimes")
+
+
 @pytest.mark.postgres_only(reason="concurrent writers: SQLite has one writer at a time")
-def test_concurrent_writers_on_postgresql_make_one_chain_in_commit_order(app, run_cli):
+@pytest.mark.parametrize("sealing", ["inline", "background"])
+def test_concurrent_writers_on_postgresql_make_one_chain_in_commit_order(
+    app, run_cli, monkeypatch, sealing
+):
     """8 writers commit at once; every entry is chained, and an entry written after another
     one's commit had returned always comes after it in the chain."""
+    monkeypatch.setitem(app.config, "AUDIT_SEALING", sealing)
     writers, commits = 8, 25
     times: dict[str, tuple[float, float]] = {}
     errors = []
@@ -538,6 +568,8 @@ def test_concurrent_writers_on_postgresql_make_one_chain_in_commit_order(app, ru
     for thread in threads:
         thread.join()
     assert errors == []
+    if sealing == "background":
+        _wait_until_sealed()
     seal()  # whatever a sealer that was busy left to the job (normally nothing)
     report = verify_chain()
     assert (report.ok, report.checked, report.unsealed) == (True, writers * commits, 0)
