@@ -52,7 +52,7 @@ class JobSpec:
 
 def job_specs(app: Flask) -> list[JobSpec]:
     """Every scheduled job, in the order `--once` runs them."""
-    from jobs import digest, escalation, facility, relay, retention
+    from jobs import audit_seal, digest, escalation, facility, relay, retention
 
     settings = SchedulerSettings.from_config(app.config)
     return [
@@ -65,6 +65,8 @@ def job_specs(app: Flask) -> list[JobSpec]:
         JobSpec(facility.ROUNDS_NAME, facility.round_reminders, daily_at=(8, 30)),
         # Due on the first working day of a month only; on other days a run does nothing.
         JobSpec(digest.NAME, digest.monthly_digest, daily_at=settings.digest_at),
+        # Each commit seals its audit entries; this catches what a crashed process left.
+        JobSpec(audit_seal.NAME, audit_seal.seal_pending, every=audit_seal.EVERY_SECONDS),
     ]
 
 

@@ -13,12 +13,18 @@ The days off and make-up working days are an editable list per year in the datab
 seeded from the maintained `holidays` package (its Taiwan calendar, which knows 補班 through
 `weekend_workdays`); a year that is not in the database yet falls back to that package directly.
 
-Speed: a year is loaded once per application context (one request, one job run) and kept in
-`flask.g`, so thousands of calls cost two queries per year touched. Outside an application
-context the package's calendar is used.
+Speed: the calendar is kept per process, keyed by the revision of every year kept in the
+database (`work_calendar_year.revision`, a new random token at each edit): an application
+context (one request, one job run) reads those revisions once (one small query), and reuses the
+process's calendar while they are unchanged, so an edit made in another worker is seen by the
+next request here. Its days and answers (n working days after a date, working days between two
+dates) are computed once per process. Outside an application context the package's calendar is
+used.
 """
 
 import functools
+import secrets
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -47,6 +53,9 @@ class CalendarYear(db.Model):
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     source: Mapped[str] = mapped_column(String(60))  # e.g. "holidays 0.109"
     loaded_at: Mapped[datetime]
+    # A new random token at each edit of the year (see `current()`): never reused, so a token
+    # of an edit that was rolled back can never name other days.
+    revision: Mapped[str] = mapped_column(String(32), server_default="0")
 
 
 class CalendarDay(db.Model):
@@ -155,23 +164,40 @@ def _from_rows(rows) -> YearDays:
     )
 
 
-def _load_from_database(year: int) -> YearDays:
-    if db.session.get(CalendarYear, year) is None:
-        return _from_rows(library_days(year))
+def _revisions() -> tuple[tuple[int, str], ...]:
+    """The years kept in the database and their revisions (one small query)."""
     rows = db.session.execute(
-        select(CalendarDay.day, CalendarDay.working, CalendarDay.name).where(
-            CalendarDay.year == year
-        )
+        select(CalendarYear.year, CalendarYear.revision).order_by(CalendarYear.year)
     )
-    return _from_rows(rows)
+    return tuple((year, revision) for year, revision in rows)
+
+
+def _database_loader(revisions: tuple[tuple[int, str], ...]):
+    kept = dict(revisions)
+
+    def load(year: int) -> YearDays:
+        if year not in kept:
+            return _from_rows(library_days(year))
+        rows = db.session.execute(
+            select(CalendarDay.day, CalendarDay.working, CalendarDay.name).where(
+                CalendarDay.year == year
+            )
+        )
+        return _from_rows(rows)
+
+    return load
 
 
 class WorkCalendar:
     """Answers working-day questions, loading each year once."""
 
+    MAX_ANSWERS = 200_000  # remembered answers, then forgotten all at once
+
     def __init__(self, loader):
         self._loader = loader
         self._years: dict[int, YearDays] = {}
+        self._after: dict[tuple[date, int], date] = {}
+        self._between: dict[tuple[date, date], int] = {}
 
     def year(self, year: int) -> YearDays:
         """The days off and make-up working days of `year`."""
@@ -189,8 +215,20 @@ class WorkCalendar:
             return False
         return day.weekday() < 5
 
+    def _remember(self, answers: dict, key, value):
+        if len(answers) >= self.MAX_ANSWERS:
+            answers.clear()
+        answers[key] = value
+        return value
+
     def add_working_days(self, start: date, n: int) -> date:
         """The date `n` working days after `start`."""
+        answer = self._after.get((start, n))
+        if answer is None:
+            answer = self._remember(self._after, (start, n), self._add_working_days(start, n))
+        return answer
+
+    def _add_working_days(self, start: date, n: int) -> date:
         if n < 0:
             raise ValueError("n must be >= 0")
         day, steps = start, 0
@@ -205,6 +243,14 @@ class WorkCalendar:
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end`."""
+        answer = self._between.get((start, end))
+        if answer is None:
+            answer = self._remember(
+                self._between, (start, end), self._working_days_between(start, end)
+            )
+        return answer
+
+    def _working_days_between(self, start: date, end: date) -> int:
         if (end - start).days > MAX_SPAN_DAYS:
             raise ValueError("span too long")
         count, day = 0, start
@@ -224,20 +270,40 @@ class WorkCalendar:
 _LIBRARY_CALENDAR = WorkCalendar(lambda year: _from_rows(library_days(year)))
 
 
+_PROCESS_CALENDARS: dict[tuple, WorkCalendar] = {}  # by revisions; the latest few
+_PROCESS_LOCK = threading.Lock()
+KEPT_CALENDARS = 4
+
+
 def current() -> WorkCalendar:
-    """The calendar for this application context (database-backed), else the package's."""
+    """The calendar for this application context (database-backed, kept per process while the
+    database's revisions are unchanged), else the package's."""
     if not has_app_context():
         return _LIBRARY_CALENDAR
     calendar = g.get("_work_calendar")
     if calendar is None:
-        calendar = g._work_calendar = WorkCalendar(_load_from_database)
+        revisions = _revisions()
+        with _PROCESS_LOCK:
+            calendar = _PROCESS_CALENDARS.get(revisions)
+            if calendar is None:
+                while len(_PROCESS_CALENDARS) >= KEPT_CALENDARS:
+                    _PROCESS_CALENDARS.pop(next(iter(_PROCESS_CALENDARS)))
+                calendar = _PROCESS_CALENDARS[revisions] = WorkCalendar(_database_loader(revisions))
+        g._work_calendar = calendar
     return calendar
 
 
 def forget_loaded() -> None:
-    """Drop this context's loaded years (after an edit)."""
+    """Read the revisions again in this context (after an edit, which changed one)."""
     if has_app_context():
         g.pop("_work_calendar", None)
+
+
+def forget_process_calendars() -> None:
+    """Drop every calendar this process keeps (tests that rewrite the tables directly)."""
+    with _PROCESS_LOCK:
+        _PROCESS_CALENDARS.clear()
+    forget_loaded()
 
 
 def is_working_day(day: date) -> bool:
@@ -274,6 +340,11 @@ def _check_year(year: int) -> None:
         )
 
 
+def new_revision() -> str:
+    """A fresh revision token for an edited year."""
+    return secrets.token_hex(16)
+
+
 def year_in_database(year: int) -> bool:
     """True when the year's list is kept (and editable) in the database."""
     return db.session.get(CalendarYear, year) is not None
@@ -307,6 +378,7 @@ def load_year(year: int, *, replace: bool = False) -> CalendarYear:
         row = CalendarYear(year=year)
         db.session.add(row)
     row.source, row.loaded_at = library_version(), clock.now()
+    row.revision = new_revision()
     rows = library_days(year)
     for day, working, name in rows:
         db.session.add(
@@ -335,6 +407,7 @@ def set_day(day: date, *, working: bool, name: str) -> CalendarDay:
         row = CalendarDay(day=day, year=day.year)
         db.session.add(row)
     row.working, row.name, row.source = working, name or MAKE_UP_NAME, "manual"
+    db.session.get(CalendarYear, day.year).revision = new_revision()
     audit.record(
         "calendar.set_day",
         "work_calendar_day",
@@ -362,5 +435,6 @@ def remove_day(day: date) -> None:
         None,
     )
     db.session.delete(row)
+    db.session.get(CalendarYear, day.year).revision = new_revision()
     db.session.flush()
     forget_loaded()

@@ -61,6 +61,9 @@ def make_app(database_url: str, instance_path: Path, **overrides):
         "WTF_CSRF_ENABLED": False,
         "SECRET_KEY": "test-secret",
         "AUDIT_KEY": TEST_AUDIT_KEY,
+        # Sealed in the committing thread, so that a test reads the chain right after a commit
+        # (PostgreSQL's default, a sealer thread, has its own tests in test_audit.py).
+        "AUDIT_SEALING": "inline",
         "SERVER_NAME": None,
     }
     config.update(overrides)

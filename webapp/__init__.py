@@ -115,6 +115,7 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("AUDIT_KEY"):
         app.config["AUDIT_KEY"] = _instance_secret(app, "audit_key")
     app.config["AUDIT_KEY"] = str(app.config["AUDIT_KEY"])  # CITYDESK_AUDIT_KEY=123 parses as int
+    _check_audit_sealing(app)
     app.permanent_session_lifetime = app.config["IDLE_TIMEOUT_MINUTES"] * 60
 
     _init_extensions(app)
@@ -153,6 +154,17 @@ def _autocommit_polls(app: Flask) -> None:
             and not db.session().in_transaction()
         ):
             db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def _check_audit_sealing(app: Flask) -> None:
+    """A clear message for a bad CITYDESK_AUDIT_SEALING (not a failure at each commit)."""
+    from models.core.audit import SEALING_MODES
+
+    mode = app.config.get("AUDIT_SEALING")
+    if mode is not None and mode not in SEALING_MODES:
+        raise RuntimeError(
+            f"CITYDESK_AUDIT_SEALING must be one of {', '.join(SEALING_MODES)} (got {mode!r})"
+        )
 
 
 def _configure_engine(app: Flask) -> None:

@@ -391,6 +391,11 @@ def audit_verify_command(checkpoint_file):
         )
         raise SystemExit(1)
     click.echo(f"Audit trail intact: {report.checked} entries.")
+    if report.unsealed:
+        click.echo(
+            f"{report.unsealed} newer entries are not sealed into the chain yet (nothing "
+            "protects them until then; `citydesk audit seal` seals them)."
+        )
     if checkpoint is None:
         return
     seq = checkpoint["seq"]
@@ -403,6 +408,14 @@ def audit_verify_command(checkpoint_file):
         )
         raise SystemExit(1)
     click.echo(f"It extends the checkpoint of entry {seq} (taken at {checkpoint['taken_at']}).")
+
+
+@audit_group.command("seal")
+@with_appcontext
+def audit_seal_command():
+    """Chain the committed entries not sealed yet (normally done right after each commit)."""
+    sealed = audit.seal()
+    click.echo(f"Sealed {sealed} audit entries.")
 
 
 @audit_group.command("checkpoint")

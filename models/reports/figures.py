@@ -33,6 +33,7 @@ from models.reports.late import add_late_reasons
 from models.reports.narrative import narrative
 from models.reports.rules import (
     FIRST_YEAR,
+    REPORT_AT,
     TENTHS,
     DueDates,
     as_date,
@@ -42,9 +43,11 @@ from models.reports.rules import (
     json_rate,
     month_expr,
     needed_in_a_row,
+    per_year,
     percentile,
     period_days,
     rate,
+    report_at_param,
     round_fraction,
     target_fields,
     target_in_effect,
@@ -93,6 +96,12 @@ def _counts(counter: Counter) -> dict[str, Any]:
 
 def dispatch_tally_query(year: int, at: datetime):
     """SQL: dispatches of the year counted by agency, Taipei month, outcome and SLA length."""
+    return _dispatch_tally_query(year).params({REPORT_AT: at})
+
+
+@per_year
+def _dispatch_tally_query(year: int):
+    at = report_at_param()
     rows = (
         select(
             Dispatch.agency_id.label("agency_id"),
@@ -109,6 +118,7 @@ def dispatch_tally_query(year: int, at: datetime):
     return select(*keys, func.count().label("n")).group_by(*keys[1:], keys[0])
 
 
+@per_year
 def duration_histogram_query(year: int, until_column):
     """SQL: how many dispatches of the year took each whole number of seconds from notice."""
     rows = (
@@ -189,6 +199,7 @@ def _dispatch_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
 # --- Defect figures ---------------------------------------------------------------------------
 
 
+@per_year
 def defect_tally_query(year: int):
     """SQL: defects found in the year counted by category, zone and fixed-or-not."""
     rows = (
@@ -204,6 +215,7 @@ def defect_tally_query(year: int):
     return select(*keys, func.count().label("n")).group_by(*keys[::-1])
 
 
+@per_year
 def defect_dates_query(year: int):
     """SQL: defects of the year counted by category, Taipei found date, fixed date and due date."""
     rows = (
@@ -220,6 +232,7 @@ def defect_dates_query(year: int):
     return select(*keys, func.count().label("n")).group_by(*keys[1:], keys[0])
 
 
+@per_year
 def rounds_query(year: int):
     """SQL: finished inspection rounds started in the year, per zone."""
     return (
@@ -396,6 +409,7 @@ def _agency_order(refs: Refs, ids) -> list[Agency]:
     )
 
 
+@per_year
 def visitor_wait_query(year: int):
     """SQL: the visits logged in the year that a responder served, counted by the serving
     dispatch's agency and the whole seconds from the visit's logging to that arrival
@@ -430,6 +444,7 @@ def wait_figures(year: int, refs: Refs) -> dict[str, Any]:
     }
 
 
+@per_year
 def satisfaction_query(year: int):
     """SQL: the visitors' answers for the visits logged in the year, counted by the agency of
     the dispatch that served them and by answer."""

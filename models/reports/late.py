@@ -17,6 +17,7 @@ from sqlalchemy import func, literal, select
 from models.core import clock, db
 from models.dispatch import Dispatch, Outcome
 from models.dispatch.late import NO_REASON, DispatchLateReason, LateReason, late_reasons
+from models.reports.rules import REPORT_AT, per_year, report_at_param
 
 # The label of the entry for late dispatches without a reason (the reports write it as is).
 NO_REASON_LABELS = ("未填原因", "No reason recorded")
@@ -24,6 +25,12 @@ NO_REASON_LABELS = ("未填原因", "No reason recorded")
 
 def late_reason_tally_query(year: int, at: datetime):
     """SQL: the year's late dispatches counted by agency and reason code (`none`: no reason)."""
+    return _late_reason_tally_query(year).params({REPORT_AT: at})
+
+
+@per_year
+def _late_reason_tally_query(year: int):
+    at = report_at_param()
     rows = (
         select(
             Dispatch.agency_id.label("agency_id"),

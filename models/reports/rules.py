@@ -1,6 +1,7 @@
 """The report's own rules: which years, the rate and its rounding, target met, what is needed to
 reach it, percentiles, Taipei months and a defect's due status (DESIGN "The rules")."""
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -8,11 +9,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from flask_babel import gettext as _
-from sqlalchemy import case, literal, select
+from sqlalchemy import bindparam, case, literal, select
 
 from models import workdays
 from models.core import clock, db
 from models.core.errors import InvalidInput
+from models.core.types import UTCDateTime
 from models.dispatch import Outcome, on_time_rate
 from models.facility import FIXED_STATES, Defect
 from models.reference import YearTarget
@@ -70,6 +72,21 @@ def target_fields(target: TargetInEffect | None) -> dict:
         "target_year": target.set_for if target else None,
         "target_carried": bool(target and target.carried),
     }
+
+
+def per_year(build):
+    """Build a statement that depends on the year alone once per process (and year): on a
+    small year, building it with its subqueries costs more than running it. Statements are
+    immutable, so every request and thread may share them."""
+    return functools.lru_cache(maxsize=64)(build)
+
+
+REPORT_AT = "report_at"  # the bound parameter of the report's instant in cached statements
+
+
+def report_at_param():
+    """The instant of a report, bound when the statement is used (so it can be built once)."""
+    return bindparam(REPORT_AT, type_=UTCDateTime())
 
 
 def target_met(value: Decimal | None, target: Decimal | None) -> bool | None:
@@ -247,6 +264,7 @@ class DueDates:
     share a few hundred (found, fixed) pairs, and the calendar may be edited between reports."""
 
     def __init__(self):
+        self._calendar = workdays.current()  # the process's calendar (checked once a report)
         self._after: dict[tuple[date, int], date] = {}
         self._between: dict[tuple[date, date], int] = {}
 
@@ -256,7 +274,7 @@ class DueDates:
             return due_on
         key = (found, category_days)
         if key not in self._after:
-            self._after[key] = workdays.add_working_days(found, category_days)
+            self._after[key] = self._calendar.add_working_days(found, category_days)
         return self._after[key]
 
     def due_status(
@@ -273,5 +291,5 @@ class DueDates:
         """Working days from the day a defect was found to the day it was fixed."""
         key = (found, fixed)
         if key not in self._between:
-            self._between[key] = workdays.working_days_between(found, fixed)
+            self._between[key] = self._calendar.working_days_between(found, fixed)
         return self._between[key]

@@ -141,3 +141,56 @@ def test_outside_an_app_context_the_package_answers(app):
     thread.start()
     thread.join()
     assert answers == [True]
+
+
+def _statements(app, work) -> int:
+    """How many SQL statements `work` sends in a fresh application context (a new request)."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            work()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        db.session.remove()
+    return len(statements)
+
+
+def test_the_calendar_is_kept_per_process_and_an_edit_anywhere_is_seen(app):
+    from sqlalchemy import insert, update
+
+    typhoon = date(2024, 7, 25)
+    _statements(app, lambda: is_working_day(typhoon))
+    assert _statements(app, lambda: is_working_day(typhoon)) == 1  # the revisions only
+    assert _statements(app, lambda: add_working_days(typhoon, 5)) == 1
+    # Another worker edits the year: its days and the year's revision change together.
+    with db.engine.begin() as conn:
+        conn.execute(
+            insert(CalendarDay).values(
+                day=typhoon, year=2024, working=False, name="颱風停班", source="manual"
+            )
+        )
+        conn.execute(update(CalendarYear).where(CalendarYear.year == 2024).values(revision="x"))
+    answers = []
+    assert _statements(app, lambda: answers.append(is_working_day(typhoon))) == 2
+    assert answers == [False]
+
+
+def test_an_edit_rolled_back_leaves_the_kept_calendar_as_it_was(app):
+    typhoon = date(2024, 7, 26)
+    with app.app_context(), audit.acting_as(CLI):
+        workdays.set_day(typhoon, working=False, name="颱風停班")
+        assert not is_working_day(typhoon)  # this transaction sees its own edit
+        db.session.rollback()
+    with app.app_context():
+        assert is_working_day(typhoon)
+        workdays.set_day(typhoon, working=False, name="颱風停班")
+        db.session.commit()
+    with app.app_context():
+        assert not is_working_day(typhoon)

@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import json
 import stat
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
 
-from models.core import clock, db
+from models.core import audit, clock, db
 from models.core.audit import (
     CHAINED_FIELDS,
     GENESIS,
@@ -19,6 +21,7 @@ from models.core.audit import (
     content_hash,
     pending_entries,
     record,
+    seal,
     verify_chain,
 )
 from tests.conftest import TEST_AUDIT_KEY, append_only_lifted
@@ -331,3 +334,258 @@ def test_a_requests_actor_ends_with_the_request(app, create_user):
     assert login(shared, user.username).status_code == 302
     assert shared.get("/").status_code == 200
     assert audit.current_actor() == audit.SYSTEM
+
+
+# --- Sealing: entries are written unsealed (no hot row) and chained right after commit -----
+
+
+@pytest.fixture
+def no_sealing_after_commit(app, monkeypatch):
+    """Commits leave their entries unsealed, as when a process dies right after its commit."""
+    monkeypatch.setitem(app.config, "AUDIT_SEALING", "off")
+
+
+def _unsealed() -> list[AuditEntry]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
+        )
+    )
+
+
+def test_each_commit_seals_its_entries_right_after(app):
+    record("test.event", "test", 1)
+    record("test.event", "test", 2)
+    db.session.commit()
+    assert _unsealed() == []
+    rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [(r.seq, r.object_id) for r in rows] == [(1, "1"), (2, "2")]
+    head = db.session.get(AuditHead, 1)
+    assert (head.seq, head.hash) == (2, rows[1].hash)
+
+
+def test_a_crash_before_sealing_delays_the_entries_and_never_drops_them(
+    app, run_cli, tmp_path, no_sealing_after_commit
+):
+    _audit_some(2)
+    app.config["AUDIT_SEALING"] = "inline"
+    _audit_some(1)  # a later commit seals the two left before it, then its own, in order
+    app.config["AUDIT_SEALING"] = "off"
+    _audit_some(2)
+    assert [r.object_id for r in _unsealed()] == ["0", "1"]
+    rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [(r.seq, r.object_id) for r in rows if r.seq] == [(1, "0"), (2, "1"), (3, "0")]
+
+    report = verify_chain()
+    assert (report.ok, report.checked, report.unsealed) == (True, 3, 2)
+    result = run_cli("audit", "verify")
+    assert result.exit_code == 0
+    assert "3 entries" in result.output and "2 newer entries are not sealed" in result.output
+    path = _checkpoint(run_cli, tmp_path)
+    assert json.loads(path.read_text())["seq"] == 3  # the sealed head
+
+    result = run_cli("audit", "seal")
+    assert result.exit_code == 0 and "Sealed 2 audit entries" in result.output
+    assert _unsealed() == []
+    report = verify_chain()
+    assert (report.ok, report.checked, report.unsealed) == (True, 5, 0)
+    assert "not sealed" not in run_cli("audit", "verify").output
+    assert run_cli("audit", "verify", "--against", str(path)).exit_code == 0
+
+
+def test_the_sealer_is_idempotent(app, no_sealing_after_commit):
+    _audit_some(3)
+    assert seal() == 3
+    hashes = _hashes()
+    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one()
+    assert seal() == 0 and seal() == 0
+    db.session.expire_all()
+    assert _hashes() == hashes
+    assert db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one() == head
+    assert verify_chain().ok and verify_chain().checked == 3
+
+
+def test_a_sealer_that_fails_halfway_seals_nothing_and_the_next_one_seals_all(
+    app, monkeypatch, no_sealing_after_commit
+):
+    _audit_some(4)
+    calls = []
+
+    def failing_hash(entry, key=None):
+        calls.append(entry["seq"])
+        if len(calls) == 3:
+            raise RuntimeError("the sealer's process dies here")
+        return content_hash(entry, key)
+
+    monkeypatch.setattr(audit, "content_hash", failing_hash)
+    with pytest.raises(RuntimeError, match="dies here"):
+        seal()
+    monkeypatch.undo()
+    assert len(_unsealed()) == 4 and verify_chain().checked == 0
+    assert seal() == 4
+    report = verify_chain()
+    assert (report.ok, report.checked, report.unsealed) == (True, 4, 0)
+
+
+def test_the_audit_seal_job_seals_what_a_crashed_process_left(
+    app, run_cli, no_sealing_after_commit
+):
+    _audit_some(2)
+    result = run_cli("jobs", "--once")
+    assert result.exit_code == 0, result.output
+    assert _unsealed() == []
+    entries = db.session.scalar(sa.select(sa.func.count(AuditEntry.id)))
+    assert entries >= 2  # ours, and what the other jobs audited (the digest)
+    assert f"audit_seal: ok sealed={entries}" in result.output
+    assert verify_chain().checked == entries
+
+
+def test_the_database_allows_only_the_sealing_of_an_unsealed_entry(app, no_sealing_after_commit):
+    """Set once, on a row that has none of the three seal columns, nothing else changed."""
+    _audit_some(2)
+    first, second = (r.id for r in _unsealed())
+    forbidden = [
+        f"UPDATE audit_entry SET actor = 'x' WHERE id = {first}",  # content of an unsealed row
+        f"UPDATE audit_entry SET seq = 7, prev_hash = 'a', hash = 'b', actor = 'x' "
+        f"WHERE id = {first}",  # sealing that changes the content too
+        f"UPDATE audit_entry SET seq = 7 WHERE id = {first}",  # half a seal
+        f"DELETE FROM audit_entry WHERE id = {first}",  # an unsealed row
+    ]
+    for statement in forbidden:
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    with db.engine.begin() as conn:  # the sealing itself (what seal() does)
+        conn.execute(
+            sa.text(
+                f"UPDATE audit_entry SET seq = 9, prev_hash = 'a', hash = 'b' WHERE id = {first}"
+            )
+        )
+    for statement in [
+        f"UPDATE audit_entry SET seq = 10, prev_hash = 'c', hash = 'd' WHERE id = {first}",
+        f"UPDATE audit_entry SET hash = 'e' WHERE id = {first}",
+    ]:  # a sealed row is never sealed again
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    assert [r.id for r in _unsealed()] == [second]
+    # A forged seal (without the key) breaks the chain where it stands.
+    assert verify_chain().broken_seq == 1
+
+
+def test_an_edit_of_a_sealed_entry_is_detected_after_sealing_in_batches(
+    app, run_cli, no_sealing_after_commit
+):
+    _audit_some(3)
+    seal()
+    _audit_some(3)
+    seal()
+    assert verify_chain().checked == 6
+    _tamper('UPDATE audit_entry SET "after" = \'{"n": 99}\' WHERE seq = 5')
+    report = verify_chain()
+    assert (report.ok, report.broken_seq, report.checked) == (False, 5, 4)
+    result = run_cli("audit", "verify")
+    assert result.exit_code == 1 and "entry 5" in result.output
+
+
+@pytest.mark.postgres_only(reason="SQLite has one writer: a second one waits for the first")
+def test_an_entry_committed_after_a_sealing_began_is_chained_after_it_never_skipped(app):
+    """Entry ids are drawn at insert; an earlier id that commits late is sealed later."""
+    table = AuditEntry.__table__
+    row = {"at": clock.now(), "actor": "test", "action": "test.event", "object_type": "test"}
+    slow = db.engine.connect()
+    try:
+        slow_tx = slow.begin()
+        slow.execute(sa.insert(table).values(**row, object_id="slow"))  # id drawn, not committed
+        _audit_some(1)  # a later id, committed and sealed at once
+        assert seal() == 0
+        slow_tx.commit()
+    finally:
+        slow.close()
+    assert [r.object_id for r in _unsealed()] == ["slow"]
+    assert seal() == 1
+    rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [r.object_id for r in rows] == ["0", "slow"]
+    assert rows[1].id < rows[0].id  # drawn first, committed (and so chained) second
+    assert verify_chain().ok and verify_chain().checked == 2
+
+
+def _wait_until_sealed(seconds: float = 20.0) -> None:
+    """Poll (briefly) until the sealer thread has chained every entry."""
+    deadline = time.monotonic() + seconds
+    while _unsealed():
+        assert time.monotonic() < deadline, "the sealer thread left entries unsealed"
+        time.sleep(0.05)
+
+
+def test_a_sealer_thread_seals_soon_after_commit(app, monkeypatch):
+    """PostgreSQL's default: the commit only wakes this process's sealer thread."""
+    monkeypatch.setitem(app.config, "AUDIT_SEALING", "background")
+    _audit_some(5)
+    _wait_until_sealed()
+    report = verify_chain()
+    assert (report.ok, report.checked, report.unsealed) == (True, 5, 0)
+    rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [r.object_id for r in rows] == ["0", "1", "2", "3", "4"]
+
+
+def test_a_bad_sealing_mode_is_refused_when_the_app_starts(app, database_url, instance_path):
+    from tests.conftest import make_app
+
+    with pytest.raises(RuntimeError, match="CITYDESK_AUDIT_SEALING must be one of inline"):
+        make_app(database_url, instance_path, AUDIT_SEALING="sometimes")
+
+
+@pytest.mark.postgres_only(reason="concurrent writers: SQLite has one writer at a time")
+@pytest.mark.parametrize("sealing", ["inline", "background"])
+def test_concurrent_writers_on_postgresql_make_one_chain_in_commit_order(
+    app, run_cli, monkeypatch, sealing
+):
+    """8 writers commit at once; every entry is chained, and an entry written after another
+    one's commit had returned always comes after it in the chain."""
+    monkeypatch.setitem(app.config, "AUDIT_SEALING", sealing)
+    writers, commits = 8, 25
+    times: dict[str, tuple[float, float]] = {}
+    errors = []
+    start = threading.Barrier(writers)
+
+    def write(writer: int) -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                for i in range(commits):
+                    name = f"{writer}-{i}"
+                    began = time.monotonic()
+                    record("test.concurrent", "test", name)
+                    db.session.commit()
+                    times[name] = (began, time.monotonic())
+                db.session.remove()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    if sealing == "background":
+        _wait_until_sealed()
+    seal()  # whatever a sealer that was busy left to the job (normally nothing)
+    report = verify_chain()
+    assert (report.ok, report.checked, report.unsealed) == (True, writers * commits, 0)
+    assert run_cli("audit", "verify").exit_code == 0
+    position = dict(
+        db.session.execute(
+            sa.select(AuditEntry.object_id, AuditEntry.seq).where(
+                AuditEntry.action == "test.concurrent"
+            )
+        ).all()
+    )
+    assert len(position) == writers * commits
+    for earlier, (_, committed) in times.items():
+        for later, (began, _) in times.items():
+            if committed < began:
+                assert position[earlier] < position[later], (earlier, later)
+    for writer in range(writers):  # each writer's own commits, in its order
+        mine = [position[f"{writer}-{i}"] for i in range(commits)]
+        assert mine == sorted(mine)

@@ -27,6 +27,7 @@ def test_jobs_once_runs_every_job_and_exits(run_cli, dispatch_row, mail_to, crea
     assert lines[3].startswith("overdue_tickets: ok notices=0")
     assert lines[4].startswith("round_reminders: ok ")
     assert lines[5].startswith("monthly_digest: ok ")  # sends only when due (test_digest)
+    assert lines[6].startswith("audit_seal: ok sealed=0")  # each commit sealed its entries
     assert dispatch_id in breaches_for([dispatch_id])
     assert {n.state for n in notices(dispatch_id=dispatch_id)} == {"sent"}
     assert notices(user_id=staff_id)[0].state == "sent"
@@ -39,6 +40,7 @@ def test_jobs_once_runs_every_job_and_exits(run_cli, dispatch_row, mail_to, crea
         "overdue_tickets",
         "round_reminders",
         "monthly_digest",
+        "audit_seal",
     }
     assert all(s.last_ok and s.holder.startswith("once:") for s in statuses.values())
 
