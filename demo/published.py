@@ -237,8 +237,11 @@ def _defects(rng: random.Random, days: list[date]) -> int:
                 note=FIX_NOTES[code],
                 uploads=[Upload("after.jpg", io.BytesIO(photo))],
             )
-        if rng.random() < 0.85:
-            clock.advance(hours=rng.randint(2, 20))
+        if rng.random() < 0.85:  # verified on the next working day, in office hours
+            later = [d for d in days if d > day]
+            clock.freeze(
+                _taipei(later[0] if later else day, rng.randint(9, 16), rng.randrange(0, 60, 5))
+            )
             verifier = reporter if reporter.id != tech.id else boss
             with _as(verifier):
                 fac.verify(defect, by=verifier)

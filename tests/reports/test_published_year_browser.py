@@ -39,7 +39,7 @@ def test_a_supervisor_reads_the_published_year_on_the_demo(new_page, demo_passwo
     page = new_page()
     browser_login(page, "supervisor", demo_passwords["supervisor"])
     page.goto("/reports/2023")
-    assert "112年度 (2023)" in page.locator("h1").inner_text()
+    assert "112年度（2023）" in page.locator("h1").inner_text()
     sentences = page.locator(".narrative .sentence")
     assert sentences.count() == 2
     assert sentences.nth(0).inner_text() == PUBLISHED_1
@@ -48,8 +48,8 @@ def test_a_supervisor_reads_the_published_year_on_the_demo(new_page, demo_passwo
     assert "86.44%" in headline and "已達目標" in headline
     assert _tile(page, "計入件數") == "59"
     assert _tile(page, "逾時") == "8"
-    assert _tile(page, "目標值 \\(%\\)").startswith("85%")
-    assert "沿用" not in _tile(page, "目標值 \\(%\\)")  # 2023 has a target of its own
+    assert _tile(page, "目標值（%）").startswith("85%")
+    assert "沿用" not in _tile(page, "目標值（%）")  # 2023 has a target of its own
     assert _tile(page, "完成改善") == "198"
     screenshot(page, "demo-report-2023-zh-1280")
     page.set_viewport_size({"width": 360, "height": 780})
@@ -71,3 +71,20 @@ def test_a_supervisor_reads_the_published_year_on_the_demo(new_page, demo_passwo
     phone.goto("/agency/scorecard?year=2023")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(phone, "demo-scorecard-2023-zh-360")
+
+    # The audit trail reads a ticket verification in words, with the ticket as a link.
+    page.goto("/admin/audit")
+    page.locator("#f-action").select_option(label="驗收報修單")
+    page.get_by_role("button", name="篩選").click()
+    page.wait_for_url(re.compile(r"action=defect\.verify"))
+    entry = page.locator("table.audit tbody tr").first
+    text = entry.inner_text()
+    assert "驗收報修單" in text and "defect.verify" not in text
+    assert "\\u" not in text and "{" not in text  # no JSON, no escapes
+    assert "→" in entry.locator("td[data-label='變更內容']").inner_text()
+    assert re.search(r"\d{3}/\d{2}/\d{2}", text)  # an ROC date
+    link = entry.get_by_role("link", name=re.compile(r"^報修單 #\d+$"))
+    ticket = link.inner_text().split("#")[1]
+    screenshot(page, "demo-audit-verify-zh-1280")
+    link.click()
+    page.wait_for_url(f"**/facility/tickets/{ticket}")
