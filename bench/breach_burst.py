@@ -517,8 +517,9 @@ def wait_for_leader(app, jobs, log: Path, seconds: float = 60) -> None:
             raise SystemExit(f"citydesk jobs exited:\n{log.read_text()}")
         with app.app_context():
             status = job_statuses().get("overdue_sweep")
+            runs = status.runs if status is not None else 0
             db.session.rollback()
-        if status is not None and status.runs:
+        if runs:
             return
         time.sleep(0.2)
     raise SystemExit(f"citydesk jobs did not start in {seconds} s:\n{log.read_text()}")

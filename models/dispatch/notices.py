@@ -197,18 +197,23 @@ def notice_rows(dispatch: Dispatch, notice: StepNotice) -> list[dict]:
     """The outbox rows of a step's notices (for `outbox.enqueue_many`), one per recipient,
     with the same event key and payload as `_enqueue` writes."""
     key = f"dispatch:{dispatch.id}:{notice.event}"
-    return [
-        {
-            "event_key": key,
-            "kind": notice.kind,
-            "channel": to.channel,
-            "recipient": to.address,
-            "payload": payload(dispatch, agency_side=to.agency_side, **notice.extra),
-            "user_id": to.user_id,
-            "dispatch_id": dispatch.id,
-        }
-        for to in notice.recipients
-    ]
+    payloads: dict[bool, dict] = {}  # one payload per side (the agency's page or the desk's)
+    rows = []
+    for to in notice.recipients:
+        if to.agency_side not in payloads:
+            payloads[to.agency_side] = payload(dispatch, agency_side=to.agency_side, **notice.extra)
+        rows.append(
+            {
+                "event_key": key,
+                "kind": notice.kind,
+                "channel": to.channel,
+                "recipient": to.address,
+                "payload": payloads[to.agency_side],
+                "user_id": to.user_id,
+                "dispatch_id": dispatch.id,
+            }
+        )
+    return rows
 
 
 def _enqueue_step(dispatch: Dispatch, notice: StepNotice) -> list[Notification]:
