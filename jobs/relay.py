@@ -13,10 +13,12 @@ claim that is still current (same `attempts`) may record the outcome.
 import random
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import and_, select, update
+from sqlalchemy.orm import selectinload
 
 from jobs import kv, log
 from jobs.config import RelaySettings
@@ -24,10 +26,15 @@ from jobs.delivery import DeliveryFailed, Mailer, WebhookSender
 from jobs.messages import Prepared, prepare
 from models.core import audit, clock, db
 from models.core.outbox import Channel, DeliveryState, Notification
+from models.dispatch import Dispatch
 from models.reference.webhooks import AddressPolicy
 
 NAME = "outbox_relay"
 MAX_RUN_SECONDS = 30.0  # one run stops claiming after this long; the next run continues
+# Outcomes are recorded (committed) at least this often while a batch is being delivered: a
+# crash loses at most this much of them (those notices go again, with the same Message-ID or
+# Idempotency-Key), and a burst costs one commit per interval instead of one per notice.
+RECORD_SECONDS = 0.2
 
 
 def backoff(attempts: int, settings: RelaySettings) -> float:
@@ -73,7 +80,8 @@ def claim(settings: RelaySettings, channels: list[str]) -> list[tuple[int, int]]
 
 
 def _finish(ready: Prepared, **values) -> bool:
-    """Record the outcome if our claim is still the current one; False when it was lost."""
+    """Record the outcome if our claim is still the current one (the caller commits); False
+    when it was lost."""
     result = db.session.execute(
         update(Notification)
         .where(
@@ -84,7 +92,6 @@ def _finish(ready: Prepared, **values) -> bool:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     return result.rowcount == 1
 
 
@@ -124,8 +131,20 @@ class _Channels:
             self._webhooks.close()
 
 
-def _deliver_one(ready: Prepared, channels: _Channels, settings: RelaySettings) -> str:
-    """Deliver a prepared notice and record the outcome; returns sent / retry / dead / lost."""
+@dataclass
+class _Attempt:
+    """The outcome of one delivery attempt, until it is recorded."""
+
+    ready: Prepared
+    outcome: str  # sent / retry / dead
+    values: dict
+    fields: dict
+    error: str | None
+    detail: str
+
+
+def _attempt(ready: Prepared, channels: _Channels, settings: RelaySettings) -> _Attempt:
+    """Deliver a prepared notice; what to record (sent / retry / dead)."""
     fields = {
         "job": NAME,
         "notification": ready.id,
@@ -163,13 +182,56 @@ def _deliver_one(ready: Prepared, channels: _Channels, settings: RelaySettings) 
             "last_error": error[:2000],
         }
         fields["retry_in_s"] = f"{wait:.0f}"
-    if not _finish(ready, **values):
-        outcome = "lost"  # our lease ran out and another relay claimed it again
-    if outcome == "sent":
-        log.info(kv(**fields, result=outcome, detail=detail))
-    else:
-        log.warning(kv(**fields, result=outcome, error=error))
-    return outcome
+    return _Attempt(ready, outcome, values, fields, error, detail)
+
+
+class _Recorder:
+    """Records outcomes a few at a time: every notice delivered is recorded, in one
+    transaction with the others delivered in the last RECORD_SECONDS (one commit, not one per
+    notice), before the next claim and at the end of the run."""
+
+    def __init__(self):
+        self.waiting: list[_Attempt] = []
+        self.since = time.monotonic()
+        self.counts: Counter = Counter()
+
+    def add(self, attempt: _Attempt) -> None:
+        if not self.waiting:
+            self.since = time.monotonic()
+        self.waiting.append(attempt)
+        if time.monotonic() - self.since >= RECORD_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record every waiting outcome (each only if its claim is still current)."""
+        if not self.waiting:
+            return
+        attempts, self.waiting = self.waiting, []
+        kept = [_finish(attempt.ready, **attempt.values) for attempt in attempts]
+        db.session.commit()
+        for attempt, current in zip(attempts, kept, strict=True):
+            outcome = attempt.outcome if current else "lost"  # our lease ran out
+            self.counts[outcome] += 1
+            if outcome == "sent":
+                log.info(kv(**attempt.fields, result=outcome, detail=attempt.detail))
+            else:
+                log.warning(kv(**attempt.fields, result=outcome, error=attempt.error))
+
+
+def _load(claimed: list[tuple[int, int]]) -> list:
+    """Read a claimed batch's notices and their dispatches in two queries; `_prepare` finds
+    them in the session while the caller holds the list returned (the session's identity map
+    does not keep them alive by itself)."""
+    ids = [notice_id for notice_id, _attempts in claimed]
+    rows: list = list(db.session.scalars(select(Notification).where(Notification.id.in_(ids))))
+    dispatch_ids = {notice.dispatch_id for notice in rows if notice.dispatch_id}
+    if dispatch_ids:
+        rows += db.session.scalars(
+            select(Dispatch)
+            .where(Dispatch.id.in_(dispatch_ids))
+            .options(selectinload(Dispatch.visit))
+        ).all()
+    return rows
 
 
 def _prepare(notice_id: int, attempts: int, settings: RelaySettings) -> Prepared:
@@ -202,6 +264,7 @@ def relay(app: Flask, *, acting=None) -> dict:
         if settings.mail.server:
             channels.append(Channel.EMAIL.value)  # without a server, e-mail notices wait
         transports = _Channels(settings)
+        recorder = _Recorder()
         started = time.monotonic()
         # A notice is sent only while its lease has this much left (a slow batch must not
         # send a notice that another relay may already have claimed again).
@@ -214,16 +277,22 @@ def relay(app: Flask, *, acting=None) -> dict:
                 if not claimed:
                     break
                 claimed_at = time.monotonic()
-                for notice_id, attempts in claimed:
+                loaded = _load(claimed)
+                batch = [_prepare(notice_id, attempts, settings) for notice_id, attempts in claimed]
+                del loaded
+                db.session.rollback()  # no transaction stays open while we talk
+                for ready in batch:
                     if time.monotonic() - claimed_at > settings.lease_seconds - margin or (
                         acting is not None and not acting()
                     ):
                         # Left to expire, or to the new leader, who reclaims it at takeover.
                         counts["deferred"] += 1
                         continue
-                    ready = _prepare(notice_id, attempts, settings)
-                    db.session.rollback()  # no transaction stays open while we talk
-                    counts[_deliver_one(ready, transports, settings)] += 1
+                    recorder.add(_attempt(ready, transports, settings))
+                recorder.flush()
         finally:
-            transports.close()
-    return dict(counts)
+            try:
+                recorder.flush()
+            finally:
+                transports.close()
+    return dict(counts + recorder.counts)

@@ -25,6 +25,11 @@ from jobs.records import job_statuses, record_run
 from models.core import clock, db
 from models.core.outbox import release_claims
 
+# A job due again within this many seconds runs again in the same thread after a short sleep;
+# a later one is rescheduled. (APScheduler would skip a run that fires while the job's previous
+# run is still finishing: max_instances is 1.)
+INLINE_WAIT = 0.05
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -34,6 +39,9 @@ class JobSpec:
     func: object  # callable(app) -> dict
     every: float | None = None
     daily_at: tuple[int, int] | None = None
+    # callable(app) -> seconds until the job has work again (None: nothing known): the runner
+    # wakes it then when that comes before its next tick (the sweep: the next deadline).
+    next_due: object = None
 
     def describe(self) -> str:
         """The schedule as stored for the admin page: `every:5` or `daily:03:30`."""
@@ -56,7 +64,12 @@ def job_specs(app: Flask) -> list[JobSpec]:
 
     settings = SchedulerSettings.from_config(app.config)
     return [
-        JobSpec(escalation.NAME, escalation.overdue_sweep, every=settings.sweep_seconds),
+        JobSpec(
+            escalation.NAME,
+            escalation.overdue_sweep,
+            every=settings.sweep_seconds,
+            next_due=escalation.next_due,
+        ),
         JobSpec(relay.NAME, relay.relay, every=settings.relay_seconds),
         JobSpec(retention.NAME, retention.erase_expired, daily_at=settings.retention_at),
         # Facility reminders are idempotent per day and per ticket, so running them hourly only
@@ -221,30 +234,53 @@ class JobRunner:
             log.info(kv(job="scheduler", holder=self.holder, reclaimed=reclaimed))
 
     def _run(self, spec: JobSpec) -> None:
-        if not self.leadership.holds():
-            return
         from jobs import escalation, relay
 
-        # The scheduler's shutdown holds its job-store lock while it waits for running jobs:
-        # a job must not ask the scheduler anything once shutdown has begun (see shutdown()).
-        with self._control:
-            if self._stopping:
+        while self.leadership.holds():
+            # The scheduler's shutdown holds its job-store lock while it waits for running
+            # jobs: a job must not ask the scheduler anything once shutdown has begun.
+            with self._control:
+                if self._stopping:
+                    return
+                job = self.scheduler.get_job(spec.name)
+            outcome = run_job(
+                self.app,
+                spec,
+                holder=self.holder,
+                next_run_at=job.next_run_time if job else None,
+            )
+            if spec.name == escalation.NAME and outcome.counts.get("notices"):
+                self.wake(relay.NAME)  # deliver the new notices now, not at the relay's tick
+            delay = self._next_due(spec)
+            if delay is None or delay > INLINE_WAIT:
+                if delay is not None:
+                    self.wake(spec.name, after=delay, only_earlier=True)
                 return
-            job = self.scheduler.get_job(spec.name)
-        outcome = run_job(
-            self.app,
-            spec,
-            holder=self.holder,
-            next_run_at=job.next_run_time if job else None,
-        )
-        if spec.name == escalation.NAME and outcome.counts.get("notices"):
-            self.wake(relay.NAME)  # deliver the new notices now, not at the relay's next tick
+            time.sleep(delay)  # due in a moment: run again from here (see INLINE_WAIT)
 
-    def wake(self, name: str) -> None:
-        """Run a job as soon as possible (e.g. the relay right after the sweep wrote notices)."""
+    def _next_due(self, spec: JobSpec) -> float | None:
+        """Seconds until the job has work again, by its `next_due` (None: its cadence)."""
+        if spec.next_due is None:
+            return None
+        try:
+            return spec.next_due(self.app)
+        except Exception as exc:  # the cadence still runs it
+            log.warning(kv(job=spec.name, next_due="failed", error=exc))
+            return None
+
+    def wake(self, name: str, *, after: float = 0, only_earlier: bool = False) -> None:
+        """Run a job as soon as possible (e.g. the relay right after the sweep wrote notices),
+        or `after` seconds from now; with `only_earlier`, only if that comes before its next
+        scheduled run (its cadence goes on from the earlier run)."""
+        at = datetime.now(UTC) + timedelta(seconds=after)
         with self._control:
-            if self._started and not self._stopping:
-                self.scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+            if not self._started or self._stopping:
+                return
+            if only_earlier:
+                job = self.scheduler.get_job(name)
+                if job is None or (job.next_run_time is not None and job.next_run_time <= at):
+                    return
+            self.scheduler.modify_job(name, next_run_time=at)
 
     def shutdown(self) -> None:
         """Stop the scheduler, wait for running jobs, give up leadership."""

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.core import clock, db
+from models.core.sql import insert_ignore_many
 
 
 class Channel(enum.StrEnum):
@@ -99,6 +100,42 @@ def enqueue(
     db.session.add(notice)
     db.session.flush()
     return notice
+
+
+def enqueue_many(rows: list[dict], *, at: datetime) -> list[int | None]:
+    """Add many notices at once (rows of event_key, kind, channel, recipient, payload, user_id,
+    dispatch_id), each unless the same one (event, channel, recipient) exists: one statement per
+    few hundred rows. In-app notices are written delivered (`sent`, one attempt): the recipient
+    sees them as soon as the transaction commits, without a relay pass; e-mail and webhook
+    notices wait for the relay as `enqueue()`'s do. Returns the dispatch id of each row
+    written."""
+    values = []
+    for row in rows:
+        in_app = row["channel"] == Channel.IN_APP
+        values.append(
+            {
+                "event_key": row["event_key"],
+                "kind": row["kind"],
+                "channel": str(row["channel"]),
+                "recipient": row["recipient"],
+                "user_id": row.get("user_id"),
+                "dispatch_id": row.get("dispatch_id"),
+                "defect_id": row.get("defect_id"),
+                "payload": row["payload"],
+                "state": (DeliveryState.SENT if in_app else DeliveryState.PENDING).value,
+                "attempts": 1 if in_app else 0,
+                "next_attempt_at": at,
+                "created_at": at,
+                "sent_at": at if in_app else None,
+            }
+        )
+    written = insert_ignore_many(
+        Notification,
+        values,
+        ["event_key", "channel", "recipient"],
+        [Notification.dispatch_id],
+    )
+    return [row[0] for row in written]
 
 
 def release_claims(at: datetime) -> int:

@@ -1,6 +1,9 @@
 """SQL helpers shared by the models (the same statement on SQLite and PostgreSQL)."""
 
-from sqlalchemy import Row
+import json
+from datetime import datetime
+
+from sqlalchemy import JSON, Row, Text, bindparam, cast, column, func, select
 
 from models.core import db
 
@@ -19,3 +22,48 @@ def insert_ignore(model, values: dict, conflict: list[str], returning) -> Row | 
         .returning(returning)
     )
     return db.session.execute(stmt).first()
+
+
+def insert_ignore_many(model, rows: list[dict], conflict: list[str], returning) -> list[Row]:
+    """`insert_ignore` for many rows in one statement: INSERT ... ON CONFLICT (conflict) DO
+    NOTHING RETURNING returning; the rows inserted (none for a key that existed). Every row
+    names the same columns. PostgreSQL gets the rows as one JSON parameter (`INSERT ... SELECT
+    FROM json_to_recordset(...)`: a short statement whatever the number of rows); SQLite a
+    multi-row INSERT batched by SQLAlchemy ("insertmanyvalues")."""
+    if not rows:
+        return []
+    table = model.__table__
+    columns = [column.expression for column in returning]
+    if db.session.get_bind().dialect.name != "postgresql":
+        from sqlalchemy.dialects.sqlite import insert
+
+        stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(*columns)
+        return list(db.session.execute(stmt, rows).all())
+    from sqlalchemy.dialects.postgresql import insert
+
+    names = list(rows[0])
+    given = (
+        func.json_to_recordset(cast(bindparam("rows", _json_rows(rows), type_=Text), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(name="given", with_types=True)
+    )
+    stmt = (
+        insert(table)
+        .from_select(names, select(*(given.c[name] for name in names)))
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(*columns)
+    )
+    return list(db.session.execute(stmt).all())
+
+
+def _json_rows(rows: list[dict]) -> str:
+    """Rows as one JSON array (instants in ISO 8601 with their offset) for json_to_recordset."""
+
+    def plain(value):
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"naive datetime {value!r}: CityDesk stores aware instants only")
+            return value.isoformat()
+        raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+    return json.dumps(rows, ensure_ascii=False, default=plain)

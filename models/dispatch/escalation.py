@@ -1,28 +1,40 @@
 """The escalation ladder, the domain's part: which steps (reminder and its repeats, breach,
-chief) are due, taking one (its record and its notices), and the records themselves, one row
-per dispatch and step. How long before or after the deadline each step comes is the ladder
-version each dispatch recorded when it was notified (models.dispatch.ladder); a dispatch that
-recorded none follows the configured ladder, which the jobs pass in (`fallback`).
+chief) are due, taking them set-wise (one pass per ladder version and step records the step
+and writes the notices of every dispatch it is due for), when the next one falls, and the
+records themselves, one row per dispatch and step. How long before or after the deadline
+each step comes is the ladder version each dispatch recorded when it was notified
+(models.dispatch.ladder); a dispatch that recorded none follows the configured ladder, which
+the jobs pass in (`fallback`).
 
 The unique key (dispatch, step key) is what makes the overdue sweep idempotent: two sweeps, or
-two schedulers, racing on the same dispatch record a step once and enqueue its notices once.
-The step key is the step's name, and for a repeated reminder its number: `reminder` (the
-first), `reminder:2`, `reminder:3`... The breach row is the dispatch's breach record (when the
-sweep saw it overdue); whether a dispatch *counts* as late is still `Dispatch.outcome()`,
-computed from its times.
+two schedulers, racing on the same dispatch record a step once and enqueue its notices once
+(the pass locks its dispatches, inserts the step records with ON CONFLICT DO NOTHING and
+writes notices only for the records it inserted). The step key is the step's name, and for a
+repeated reminder its number: `reminder` (the first), `reminder:2`, `reminder:3`... The breach
+row is the dispatch's breach record (when the sweep saw it overdue); whether a dispatch
+*counts* as late is still `Dispatch.outcome()`, computed from its times.
 """
 
 import enum
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, and_, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, UniqueConstraint, and_, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column, selectinload
 
 from models.core import audit, db
-from models.core.sql import insert_ignore
+from models.core.outbox import enqueue_many
+from models.core.sql import insert_ignore_many
 from models.dispatch.ladder import EscalationLadder, Rungs, reminder_due_at, reminder_number
-from models.dispatch.notices import enqueue_breach, enqueue_chief, enqueue_reminder
+from models.dispatch.notices import (
+    Audience,
+    StepNotice,
+    breach_notice,
+    chief_notice,
+    notice_rows,
+    reminder_notice,
+)
 from models.dispatch.tables import OPEN_VALUES, Dispatch, DispatchState
 
 
@@ -67,21 +79,6 @@ def breaches_for(dispatch_ids: list[int]) -> dict[int, datetime]:
         DispatchEscalation.step == EscalationStep.BREACH.value,
     )
     return dict(db.session.execute(stmt).all())
-
-
-@dataclass(frozen=True)
-class DueStep:
-    """A step due for a dispatch: which, and for a reminder its number (1 the first, 2… the
-    repeats)."""
-
-    dispatch_id: int
-    step: EscalationStep
-    number: int = 1
-
-    @property
-    def key(self) -> str:
-        """The step's key in `dispatch_escalation` and in its notices' event key."""
-        return step_key(self.step, self.number)
 
 
 def step_key(step: EscalationStep, number: int = 1) -> str:
@@ -145,62 +142,6 @@ def _taken(dispatch_ids: list[int]) -> set[tuple[int, str]]:
     return {(dispatch_id, key) for dispatch_id, key in db.session.execute(stmt)}
 
 
-def due_steps(at: datetime, *, fallback: Rungs, limit: int = 200) -> list[DueStep]:
-    """The steps due at `at` and not taken yet, each dispatch following the ladder version it
-    recorded (`fallback`, the configured ladder, when it recorded none); each dispatch's
-    steps in ladder order."""
-    found: list[DueStep] = []
-    for ladder_id, rungs in _ladders_in_use(fallback):
-        for step in steps_on(rungs):
-            if step == EscalationStep.REMINDER:
-                found += _due_reminders(ladder_id, rungs, at, limit)
-            else:
-                found += _due_once(step, ladder_id, rungs, at, limit)
-    return found
-
-
-def _due_once(
-    step: EscalationStep, ladder_id: int | None, rungs: Rungs, at: datetime, limit: int
-) -> list[DueStep]:
-    """The breaches (or chief's notices) due for one version's dispatches, not taken yet."""
-    taken = (
-        select(DispatchEscalation.id)
-        .where(
-            DispatchEscalation.dispatch_id == Dispatch.id,
-            DispatchEscalation.step == step.value,
-        )
-        .exists()
-    )
-    stmt = (
-        select(Dispatch.id)
-        .where(_same_ladder(ladder_id), _due_clause(step, at, rungs), ~taken)
-        .order_by(Dispatch.deadline_at, Dispatch.id)
-        .limit(limit)
-    )
-    return [DueStep(dispatch_id, step) for dispatch_id in db.session.scalars(stmt)]
-
-
-def _due_reminders(ladder_id: int | None, rungs: Rungs, at: datetime, limit: int) -> list[DueStep]:
-    """The reminder due now (its number) for each of one version's dispatches in their
-    reminder window, unless that one was taken."""
-    stmt = (
-        select(Dispatch)
-        .where(_same_ladder(ladder_id), _due_clause(EscalationStep.REMINDER, at, rungs))
-        .order_by(Dispatch.deadline_at, Dispatch.id)
-        .limit(limit)
-    )
-    dispatches = list(db.session.scalars(stmt))
-    taken = _taken([dispatch.id for dispatch in dispatches])
-    found = []
-    for dispatch in dispatches:
-        number = reminder_number(dispatch, rungs, at)
-        if number is not None:
-            due = DueStep(dispatch.id, EscalationStep.REMINDER, number)
-            if (dispatch.id, due.key) not in taken:
-                found.append(due)
-    return found
-
-
 def step_due_at(
     dispatch: Dispatch, step: EscalationStep, rungs: Rungs, number: int = 1
 ) -> datetime:
@@ -219,76 +160,233 @@ AUDIT_ACTIONS = {
 }
 
 
-def take_step(
-    due: DueStep, at: datetime, *, fallback: Rungs, max_age: timedelta
-) -> DispatchEscalation | None:
-    """Record a due step for a dispatch and enqueue its notices, unless it is no longer due or
-    another sweep took it; flushes, the caller commits. None when nothing was done. A step
-    taken more than `max_age` after the deadline is recorded but sends nothing."""
-    # The version a dispatch follows is fixed when it is notified: read it before the lock.
-    ladder_id = db.session.scalar(select(Dispatch.ladder_id).where(Dispatch.id == due.dispatch_id))
-    rungs = _rungs(ladder_id, fallback)
-    if due.step not in steps_on(rungs):
-        return None
-    dispatch = db.session.scalar(
+GROUP_LIMIT = 5000  # dispatches one pass takes at most (a bigger backlog: another pass)
+WAKE_MARGIN = timedelta(milliseconds=1)  # a breach is due strictly after its deadline
+
+
+@dataclass(frozen=True)
+class Group:
+    """One pass of a sweep: one step of one ladder version (None: the configured ladder)."""
+
+    ladder_id: int | None
+    rungs: Rungs
+    step: EscalationStep
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A step a sweep recorded for a dispatch."""
+
+    dispatch_id: int
+    step: EscalationStep
+    key: str
+    due_at: datetime
+    recorded_at: datetime
+    notices: int
+
+
+def due_groups(*, fallback: Rungs) -> list[Group]:
+    """The passes a sweep makes: for every ladder version open dispatches follow (`fallback`,
+    the configured ladder, for those that recorded none), each step switched on in it;
+    breaches first, then the chief's notices (after their breach), then reminders."""
+    ladders = _ladders_in_use(fallback)
+    order = [EscalationStep.BREACH, EscalationStep.CHIEF, EscalationStep.REMINDER]
+    return [
+        Group(ladder_id, rungs, step)
+        for step in order
+        for ladder_id, rungs in ladders
+        if step in steps_on(rungs)
+    ]
+
+
+def _candidates(group: Group, at: datetime, only: list[int] | None):
+    """SQL conditions: the group's dispatches the step may be due for at `at`."""
+    conditions = [_same_ladder(group.ladder_id), _due_clause(group.step, at, group.rungs)]
+    if group.step != EscalationStep.REMINDER:
+        taken = (
+            select(DispatchEscalation.id)
+            .where(
+                DispatchEscalation.dispatch_id == Dispatch.id,
+                DispatchEscalation.step == group.step.value,
+            )
+            .exists()
+        )
+        conditions.append(~taken)  # the reminders' keys depend on the number: checked below
+    if only is not None:
+        conditions.append(Dispatch.id.in_(only))
+    return conditions
+
+
+def due_dispatch_ids(group: Group, at: datetime, limit: int = GROUP_LIMIT) -> list[int]:
+    """The dispatches the group's step may be due for at `at` (to take them one by one)."""
+    stmt = (
+        select(Dispatch.id).where(*_candidates(group, at, None)).order_by(Dispatch.id).limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def take_group(
+    group: Group,
+    at: datetime,
+    *,
+    max_age: timedelta,
+    only: list[int] | None = None,
+    limit: int = GROUP_LIMIT,
+) -> tuple[list[Taken], bool]:
+    """Take the group's step for every dispatch it is due for at `at`, set-wise: one locking
+    SELECT of the due dispatches (`FOR UPDATE` on PostgreSQL, in id order), one INSERT ... ON
+    CONFLICT DO NOTHING of the step records (a dispatch another sweep recorded first is left
+    out), one INSERT of their notices (in-app ones delivered at once), the notice counts, and an
+    audit entry per step. Flushes; the caller commits. A step taken more than `max_age` after
+    the deadline is recorded but sends nothing. Returns the steps taken and whether the pass
+    was full (`limit` dispatches: more may be due)."""
+    rungs = group.rungs
+    stmt = (
         select(Dispatch)
-        .where(Dispatch.id == due.dispatch_id, _due_clause(due.step, at, rungs))
+        .where(*_candidates(group, at, only))
+        .order_by(Dispatch.id)
+        .limit(limit)
+        .options(selectinload(Dispatch.visit))
         .with_for_update(of=Dispatch)
     )
-    if dispatch is None:
-        return None
-    if due.step == EscalationStep.REMINDER and reminder_number(dispatch, rungs, at) != due.number:
-        return None
-    due_at = step_due_at(dispatch, due.step, rungs, due.number)
-    row_id = _insert_once(dispatch.id, due.key, due_at, at)
-    if row_id is None:
-        return None  # another sweep recorded it first
-    notices = 0
-    if at - dispatch.deadline_at <= max_age:
-        notices = enqueue_step_notices(dispatch, due, rungs)
-    db.session.execute(
-        update(DispatchEscalation).where(DispatchEscalation.id == row_id).values(notices=notices)
-    )
-    audit.record(
-        AUDIT_ACTIONS[due.step],
-        "dispatch",
-        dispatch.id,
-        None,
-        {
-            "step": due.key,
-            "ladder_version": dispatch.ladder_id,
-            "due_at": due_at.isoformat(),
-            "recorded_at": at.isoformat(),
-            "notices": notices,
-        },
-    )
-    db.session.flush()
-    return db.session.get(DispatchEscalation, row_id)
-
-
-def enqueue_step_notices(dispatch: Dispatch, due: DueStep, rungs: Rungs) -> int:
-    """Write the step's notices to the outbox (models.dispatch.notices); how many rows."""
-    if due.step == EscalationStep.REMINDER:
-        written = enqueue_reminder(dispatch, number=due.number)
-    elif due.step == EscalationStep.BREACH:
-        written = enqueue_breach(dispatch, to_supervisors=rungs.breach_to_supervisors)
+    dispatches = list(db.session.scalars(stmt).unique())
+    full = len(dispatches) == limit
+    due: list[tuple[Dispatch, int]] = []
+    if group.step == EscalationStep.REMINDER:
+        taken = _taken([dispatch.id for dispatch in dispatches])
+        for dispatch in dispatches:
+            number = reminder_number(dispatch, rungs, at)
+            if number is not None and (dispatch.id, step_key(group.step, number)) not in taken:
+                due.append((dispatch, number))
     else:
-        written = enqueue_chief(dispatch, minutes_late=rungs.chief_after // 60)
-    return len(written)
-
-
-def _insert_once(dispatch_id: int, key: str, due_at: datetime, at: datetime):
-    """Insert the step's record unless it exists; the new id, or None if it was taken."""
-    row = insert_ignore(
-        DispatchEscalation,
+        due = [(dispatch, 1) for dispatch in dispatches]
+    if not due:
+        return [], full
+    records = [
         {
-            "dispatch_id": dispatch_id,
-            "step": key,
-            "due_at": due_at,
+            "dispatch_id": dispatch.id,
+            "step": step_key(group.step, number),
+            "due_at": step_due_at(dispatch, group.step, rungs, number),
             "recorded_at": at,
             "notices": 0,
-        },
+        }
+        for dispatch, number in due
+    ]
+    inserted = insert_ignore_many(
+        DispatchEscalation,
+        records,
         ["dispatch_id", "step"],
-        DispatchEscalation.id,
+        [DispatchEscalation.dispatch_id, DispatchEscalation.id],
     )
-    return None if row is None else row[0]
+    row_ids = dict(inserted)  # dispatch id -> step record id; absent: another sweep took it
+    mine = [(dispatch, number) for dispatch, number in due if dispatch.id in row_ids]
+    audience = Audience()
+    rows = []
+    for dispatch, number in mine:
+        if at - dispatch.deadline_at <= max_age:
+            rows += notice_rows(
+                dispatch, step_notice(dispatch, group.step, number, rungs, audience)
+            )
+    written = Counter(enqueue_many(rows, at=at))
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for dispatch, _number in mine:
+        by_count[written[dispatch.id]].append(row_ids[dispatch.id])
+    for count, ids in by_count.items():
+        if count:
+            db.session.execute(
+                update(DispatchEscalation)
+                .where(DispatchEscalation.id.in_(ids))
+                .values(notices=count)
+                .execution_options(synchronize_session=False)
+            )
+    result = []
+    for dispatch, number in mine:
+        step = Taken(
+            dispatch_id=dispatch.id,
+            step=group.step,
+            key=step_key(group.step, number),
+            due_at=step_due_at(dispatch, group.step, rungs, number),
+            recorded_at=at,
+            notices=written[dispatch.id],
+        )
+        audit.record(
+            AUDIT_ACTIONS[group.step],
+            "dispatch",
+            dispatch.id,
+            None,
+            {
+                "step": step.key,
+                "ladder_version": dispatch.ladder_id,
+                "due_at": step.due_at.isoformat(),
+                "recorded_at": at.isoformat(),
+                "notices": step.notices,
+            },
+        )
+        result.append(step)
+    db.session.flush()
+    return result, full
+
+
+def step_notice(
+    dispatch: Dispatch, step: EscalationStep, number: int, rungs: Rungs, audience: Audience
+) -> StepNotice:
+    """Who a step tells and what (models.dispatch.notices)."""
+    if step == EscalationStep.REMINDER:
+        return reminder_notice(dispatch, number, audience)
+    if step == EscalationStep.BREACH:
+        return breach_notice(dispatch, rungs.breach_to_supervisors, audience)
+    return chief_notice(dispatch, rungs.chief_after // 60, audience)
+
+
+def next_due_at(at: datetime, *, fallback: Rungs) -> datetime | None:
+    """The earliest instant after `at` at which a step falls for an open dispatch (each by
+    its own ladder version; `fallback` for those that recorded none), or None: the sweep
+    sleeps until then, or until its cadence, whichever comes first. Steps already overdue
+    (a pass that failed) are left to the cadence."""
+    found: list[datetime] = []
+    open_ = Dispatch.state.in_(OPEN_VALUES)
+
+    def earliest(*conditions) -> datetime | None:
+        return db.session.scalar(select(func.min(Dispatch.deadline_at)).where(*conditions))
+
+    for ladder_id, rungs in _ladders_in_use(fallback):
+        same = _same_ladder(ladder_id)
+        deadline = earliest(same, open_, Dispatch.deadline_at >= at)
+        if deadline is not None:
+            found.append(deadline + WAKE_MARGIN)
+        if rungs.chief_after is not None:
+            after = timedelta(seconds=rungs.chief_after)
+            deadline = earliest(same, open_, Dispatch.deadline_at >= at - after)
+            if deadline is not None:
+                found.append(deadline + after + WAKE_MARGIN)
+        if rungs.reminder_before is not None:
+            before = timedelta(seconds=rungs.reminder_before)
+            waiting = Dispatch.state == DispatchState.NOTIFIED.value
+            deadline = earliest(same, waiting, Dispatch.deadline_at > at + before)
+            if deadline is not None:
+                found.append(deadline - before)
+            if rungs.repeat_every:
+                found += _next_repeats(same, rungs, at)
+    return min(found, default=None)
+
+
+def _next_repeats(same_ladder, rungs: Rungs, at: datetime) -> list[datetime]:
+    """The next repeated reminder of each dispatch now in its reminder window."""
+    before, every = timedelta(seconds=rungs.reminder_before), timedelta(seconds=rungs.repeat_every)
+    deadlines = db.session.scalars(
+        select(Dispatch.deadline_at)
+        .where(
+            same_ladder,
+            Dispatch.state == DispatchState.NOTIFIED.value,
+            Dispatch.deadline_at > at,
+            Dispatch.deadline_at <= at + before,
+        )
+        .distinct()
+    )
+    found = []
+    for deadline in deadlines:
+        first = deadline - before
+        following = first + ((at - first) // every + 1) * every
+        if following < deadline:
+            found.append(following)
+    return found

@@ -5,7 +5,7 @@ same payload and the page links of `models.core.notices.dispatch_path`.
 No petitioner data travels: e-mail and webhooks leave the building.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -133,26 +133,107 @@ def enqueue_notified(dispatch: Dispatch) -> list[Notification]:
     return _enqueue(dispatch, "notified", NOTIFIED, recipients, ack_links=True)
 
 
+class Audience:
+    """Who is told, looked up once per agency and once for the service centre's staff: a sweep
+    that tells many dispatches at once asks each question once, not once per dispatch."""
+
+    def __init__(self):
+        self._agencies: dict[int, list[Recipient]] = {}
+        self._supervisors: list[Recipient] | None = None
+        self._escalations: list[Recipient] | None = None
+
+    def agency(self, agency: Agency) -> list[Recipient]:
+        """`agency_recipients(agency)`, once per agency."""
+        if agency.id not in self._agencies:
+            self._agencies[agency.id] = agency_recipients(agency)
+        return self._agencies[agency.id]
+
+    def supervisors(self) -> list[Recipient]:
+        """The active supervisors (staff recipients), once."""
+        if self._supervisors is None:
+            self._supervisors = staff_recipients(_active_users(User.role == Role.SUPERVISOR))
+        return self._supervisors
+
+    def escalations(self) -> list[Recipient]:
+        """The active users who receive escalations (staff recipients), once."""
+        if self._escalations is None:
+            self._escalations = staff_recipients(_active_users(User.receives_escalations))
+        return self._escalations
+
+
+@dataclass(frozen=True)
+class StepNotice:
+    """The notices of one escalation step of one dispatch: event, kind, who, what extra."""
+
+    event: str
+    kind: str
+    recipients: list[Recipient]
+    extra: dict = field(default_factory=dict)
+
+
+def reminder_notice(dispatch: Dispatch, number: int, audience: Audience) -> StepNotice:
+    """Not acknowledged as the deadline nears: the agency (`number` 2, 3… for the ladder's
+    repeated reminders: event `reminder:2`…)."""
+    event = "reminder" if number == 1 else f"reminder:{number}"
+    extra = {"step": "reminder", "number": number}
+    return StepNotice(event, REMINDER, audience.agency(dispatch.agency), extra)
+
+
+def breach_notice(dispatch: Dispatch, to_supervisors: bool, audience: Audience) -> StepNotice:
+    """The deadline passed with nobody there: the agency, and the supervisors if asked."""
+    recipients = list(audience.agency(dispatch.agency))
+    if to_supervisors:
+        recipients += audience.supervisors()
+    return StepNotice("breach", BREACH, recipients, {"step": "breach"})
+
+
+def chief_notice(dispatch: Dispatch, minutes_late: int, audience: Audience) -> StepNotice:
+    """Still nobody `minutes_late` after the deadline: the users who receive escalations."""
+    extra = {"step": "chief", "minutes_late": minutes_late}
+    return StepNotice("chief", CHIEF, audience.escalations(), extra)
+
+
+def notice_rows(dispatch: Dispatch, notice: StepNotice) -> list[dict]:
+    """The outbox rows of a step's notices (for `outbox.enqueue_many`), one per recipient,
+    with the same event key and payload as `_enqueue` writes."""
+    key = f"dispatch:{dispatch.id}:{notice.event}"
+    payloads: dict[bool, dict] = {}  # one payload per side (the agency's page or the desk's)
+    rows = []
+    for to in notice.recipients:
+        if to.agency_side not in payloads:
+            payloads[to.agency_side] = payload(dispatch, agency_side=to.agency_side, **notice.extra)
+        rows.append(
+            {
+                "event_key": key,
+                "kind": notice.kind,
+                "channel": to.channel,
+                "recipient": to.address,
+                "payload": payloads[to.agency_side],
+                "user_id": to.user_id,
+                "dispatch_id": dispatch.id,
+            }
+        )
+    return rows
+
+
+def _enqueue_step(dispatch: Dispatch, notice: StepNotice) -> list[Notification]:
+    return _enqueue(dispatch, notice.event, notice.kind, notice.recipients, **notice.extra)
+
+
 def enqueue_reminder(dispatch: Dispatch, *, number: int = 1) -> list[Notification]:
     """Not acknowledged as the deadline nears: remind the agency (`number` 2, 3… for the
     ladder's repeated reminders: event `reminder:2`…)."""
-    recipients = agency_recipients(dispatch.agency)
-    event = "reminder" if number == 1 else f"reminder:{number}"
-    return _enqueue(dispatch, event, REMINDER, recipients, step="reminder", number=number)
+    return _enqueue_step(dispatch, reminder_notice(dispatch, number, Audience()))
 
 
 def enqueue_breach(dispatch: Dispatch, *, to_supervisors: bool) -> list[Notification]:
     """The deadline passed with nobody there: the agency, and the supervisors if asked."""
-    recipients = agency_recipients(dispatch.agency)
-    if to_supervisors:
-        recipients += staff_recipients(_active_users(User.role == Role.SUPERVISOR))
-    return _enqueue(dispatch, "breach", BREACH, recipients, step="breach")
+    return _enqueue_step(dispatch, breach_notice(dispatch, to_supervisors, Audience()))
 
 
 def enqueue_chief(dispatch: Dispatch, *, minutes_late: int) -> list[Notification]:
     """Still nobody `minutes_late` after the deadline: the users who receive escalations."""
-    recipients = staff_recipients(_active_users(User.receives_escalations))
-    return _enqueue(dispatch, "chief", CHIEF, recipients, step="chief", minutes_late=minutes_late)
+    return _enqueue_step(dispatch, chief_notice(dispatch, minutes_late, Audience()))
 
 
 def enqueue_dissatisfied(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from jobs import signature
 from models.core import clock, db
@@ -179,6 +180,7 @@ class Inbox:
         self.stall = threading.Event()  # while set, RCPT TO hangs (a slow or dying session)
         self.stalled = threading.Event()  # set once a session reached the stall
         self.sessions = 0
+        self.connections = 0  # TCP connections the server accepted
         self.hang_up = False  # drop a connection that already delivered (an idle timeout)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -216,6 +218,19 @@ class Inbox:
         return [m for rcpts, m in self.messages if address in rcpts]
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd's SMTP session, counting the connections it is made for."""
+
+    def connection_made(self, transport):
+        self.event_handler.connections += 1
+        super().connection_made(transport)
+
+
+class _CountingController(Controller):
+    def factory(self):
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpServer:
     """A real SMTP server on 127.0.0.1 that can be stopped and started on the same port."""
 
@@ -229,7 +244,7 @@ class SmtpServer:
         return self.inbox.messages
 
     def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller = _CountingController(self.inbox, hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:

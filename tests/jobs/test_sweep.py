@@ -53,7 +53,14 @@ def test_breach_is_recorded_once_with_notices_to_agency_contacts_and_supervisors
         ("email", "boss@city.example"),
     }
     assert {n.kind for n in rows} == {"dispatch.breach"}
-    assert all(n.state == "pending" and n.dispatch_id == dispatch.id for n in rows)
+    assert all(n.dispatch_id == dispatch.id for n in rows)
+    # In-app notices are delivered with the breach itself; e-mail and webhook wait for the relay.
+    assert {(n.channel, n.state) for n in rows} == {
+        ("in_app", "sent"),
+        ("email", "pending"),
+        ("webhook", "pending"),
+    }
+    assert all(n.sent_at == clock.now() for n in rows if n.channel == "in_app")
     assert breach.notices == len(rows) == 7
     assert rows[0].payload["deadline_at"] == dispatch.deadline_at.isoformat()
     agency_rows = [n for n in rows if n.recipient == "desk@sw.example"]
