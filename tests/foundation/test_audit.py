@@ -331,3 +331,39 @@ def test_a_requests_actor_ends_with_the_request(app, create_user):
     assert login(shared, user.username).status_code == 302
     assert shared.get("/").status_code == 200
     assert audit.current_actor() == audit.SYSTEM
+
+
+def test_an_edited_row_with_its_own_hash_recomputed_breaks_the_next_link(app, run_cli):
+    """The link rule: each entry's prev_hash is the previous entry's hash. An edit whose own
+    hash is recomputed with the key (the content check passes) leaves the next link broken."""
+    _audit_some(5)
+    table = AuditEntry.__table__
+    with db.engine.begin() as conn, append_only_lifted(conn):
+        conn.execute(sa.update(table).where(table.c.seq == 3).values(actor="mallory"))
+        row = conn.execute(sa.select(table).where(table.c.seq == 3)).mappings().one()
+        forged = content_hash(dict(row), TEST_AUDIT_KEY.encode())
+        conn.execute(sa.update(table).where(table.c.seq == 3).values(hash=forged))
+    report = verify_chain()
+    assert (report.ok, report.broken_seq, report.checked) == (False, 4, 3)
+    assert report.reason == "previous-hash link does not match"
+    result = run_cli("audit", "verify")
+    assert result.exit_code == 1
+    assert "entry 4" in result.output and "previous-hash link does not match" in result.output
+
+
+@pytest.mark.parametrize("column", ["before", "after"])
+def test_a_changed_before_or_after_is_reported_by_audit_verify(column, app, run_cli):
+    """What changed (`before`, `after`) is part of each entry's hashed content."""
+    _audit_some(4)
+    _tamper(f"""UPDATE audit_entry SET "{column}" = '{{"n": 99}}' WHERE seq = 2""")
+    assert db.session.scalar(sa.select(getattr(AuditEntry, column)).where(AuditEntry.seq == 2)) == {
+        "n": 99
+    }
+    report = verify_chain()
+    assert (report.ok, report.broken_seq, report.reason) == (
+        False,
+        2,
+        "content does not match its hash",
+    )
+    result = run_cli("audit", "verify")
+    assert result.exit_code == 1 and "entry 2" in result.output

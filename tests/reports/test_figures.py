@@ -18,6 +18,7 @@ from models.reports import (
     rate,
     yearly_report,
 )
+from models.reports.rules import target_met
 from tests.reports import data as rd
 
 PUBLISHED_1 = (
@@ -354,3 +355,64 @@ def test_defect_due_dates_use_the_one_working_day_calendar(in_2024):
     corridor = yearly_report(2023)["defects"]["by_category"][0]
     assert (corridor["within_due"], corridor["past_due"]) == (1, 0)
     assert corridor["median_working_days_to_fix"] == 1.0
+
+
+def test_target_met_when_the_rate_equals_the_target(in_2024):
+    """Target met means rate ≥ target: 87 of 100 against 2024's 87 is 已達 (not 未達)."""
+    for i in range(100):
+        rd.dispatch(f"2024-02-{1 + i % 28:02d} {8 + i // 28:02d}:00", arrived=5 if i < 87 else 15)
+    db.session.commit()
+    report = yearly_report(2024)
+    d = report["dispatch"]
+    assert (d["counted"], d["on_time"], d["rate"], d["target"]) == (100, 87, 87.0, 87)
+    assert d["target_met"] is True
+    assert d["year_to_date"]["needed_in_a_row"] == 0
+    assert report["narrative"][0].endswith("年度達成率為87.00%，已達113年度訂定之87%目標值。")
+    assert target_met(Decimal("87.00"), Decimal("87")) is True
+    assert target_met(Decimal("86.99"), Decimal("87")) is False
+
+
+def test_the_defect_sentence_counts_the_fixed_defects_not_the_found(in_2024):
+    """The second sentence names the defects fixed (ticket fixed or verified) of those found in
+    the year, in total and per category; a year where found ≠ fixed tells them apart."""
+    rd.defect("2023-03-01 10:00", "corridor", fixed="2023-03-02 10:00")
+    rd.defect("2023-03-01 11:00", "corridor", fixed="2023-03-03 10:00", state="verified")
+    rd.defect("2023-03-01 12:00", "corridor")  # still open
+    rd.defect("2023-04-01 10:00", "facility")
+    rd.defect("2023-04-01 11:00", "facility", state="in_progress")
+    rd.defect("2023-05-01 10:00", "cleanliness", fixed="2023-05-01 15:00")
+    db.session.commit()
+    report = yearly_report(2023)
+    f = report["defects"]
+    assert (f["found"], f["fixed"], f["open"]) == (6, 3, 3)
+    assert [(c["category"], c["found"], c["fixed"]) for c in f["by_category"]] == [
+        ("corridor", 3, 2),
+        ("facility", 2, 0),
+        ("cleanliness", 1, 1),
+        ("ceiling_floor", 0, 0),
+    ]
+    assert report["narrative"][1] == (
+        "112年度缺失案件並完成改善總計3件(淨空走道2件、設施正常0件、環境整潔1件、天地無虞0件)。"
+    )
+
+
+def test_a_record_at_the_first_instant_of_the_next_year_belongs_to_that_year(in_2024):
+    """A year is [Taipei 1 January 00:00, next 1 January 00:00): a record exactly at Taipei
+    2024-01-01 00:00:00 counts in 2024 and not in 2023; one at 2023-01-01 00:00:00 in 2023."""
+    rd.dispatch("2024-01-01 00:00:00", arrived=5)
+    rd.defect("2024-01-01 00:00:00", "corridor", fixed="2024-01-02 10:00")
+    rd.dispatch("2023-01-01 00:00:00", arrived=15)
+    rd.defect("2023-01-01 00:00:00", "facility", fixed="2023-01-03 10:00")
+    db.session.commit()
+    start, end = clock.year_bounds(2023)
+    assert (start, end) == (
+        datetime(2022, 12, 31, 16, tzinfo=clock.UTC),
+        datetime(2023, 12, 31, 16, tzinfo=clock.UTC),
+    )
+    y2023, y2024 = yearly_report(2023), yearly_report(2024)
+    assert (y2023["dispatch"]["counted"], y2023["dispatch"]["late"]) == (1, 1)
+    assert y2023["dispatch"]["by_month"][0]["late"] == 1
+    assert (y2024["dispatch"]["counted"], y2024["dispatch"]["on_time"]) == (1, 1)
+    assert y2024["dispatch"]["by_month"][0]["on_time"] == 1
+    assert [c["found"] for c in y2023["defects"]["by_category"]] == [0, 1, 0, 0]
+    assert [c["found"] for c in y2024["defects"]["by_category"]] == [1, 0, 0, 0]
