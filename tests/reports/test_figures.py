@@ -18,6 +18,7 @@ from models.reports import (
     rate,
     yearly_report,
 )
+from models.reports.narrative import narrative
 from models.reports.rules import target_met
 from tests.reports import data as rd
 
@@ -416,3 +417,16 @@ def test_a_record_at_the_first_instant_of_the_next_year_belongs_to_that_year(in_
     assert y2024["dispatch"]["by_month"][0]["on_time"] == 1
     assert [c["found"] for c in y2023["defects"]["by_category"]] == [0, 1, 0, 0]
     assert [c["found"] for c in y2024["defects"]["by_category"]] == [1, 0, 0, 0]
+
+
+def test_the_narrative_without_a_target_states_the_rate_alone():
+    """No target for the year: the first sentence ends with the rate, no 已達/未達; an unset
+    target is written —."""
+    dispatch = {"counted": 3, "late": 1, "rate": 66.67, "target": None, "target_met": None}
+    defects = {"fixed": 0, "by_category": []}
+    first, _second = narrative(2022, {**dispatch, "sla_minutes": 10}, defects)
+    assert first == (
+        "111年度民眾臨櫃陳情，經本處通知主管機關派員到場服務案件共計3件。"
+        "其中計有1件超過10分鐘到場，年度達成率為66.67%。"
+    )
+    assert format_target(None) == "—"

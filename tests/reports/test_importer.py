@@ -256,7 +256,7 @@ def test_apply_imports_nothing_from_a_checked_file_with_problems(english, frozen
     assert not result.ok and len(result.new_rows) == 2
     with (
         audit.acting_as(audit.Actor(None, "test")),
-        pytest.raises(InvalidInput, match="The file has problems; nothing was imported"),
+        pytest.raises(InvalidInput, match=r"^The file has problems; nothing was imported$"),
     ):
         apply(result, source="test.csv")
     db.session.commit()
