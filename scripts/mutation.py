@@ -63,11 +63,15 @@ RULES: dict[str, list[str]] = {
     "models/dispatch/late.py": ["may_record_late_reason"],
 }
 
-# mutmut's exit codes: a failing test run (1, 3) or a timeout (36) kills the mutant.
+# mutmut's exit codes: a failing test run (1, 3) or a timeout (36, SIGXCPU) kills the mutant.
 STATUS = {
     1: "killed",
     3: "killed",
     36: "killed",
+    24: "killed",
+    -24: "killed",  # SIGXCPU: the mutant ran past its time limit (a loop that never ends)
+    152: "killed",
+    255: "killed",
     0: "survived",
     5: "no tests",
     33: "no tests",

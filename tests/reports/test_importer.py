@@ -264,6 +264,45 @@ def test_apply_imports_nothing_from_a_checked_file_with_problems(english, frozen
     assert result.added == 0
 
 
+def test_an_import_is_audited_with_its_file_digest_and_counts(frozen_clock):
+    """One audit entry per applied file: its name, SHA-256 and what was read, added, skipped."""
+    run(
+        "dispatches",
+        csv_bytes(DISPATCH_HEADER, "D-3,衛生局,2023-04-01 09:00,cancelled,,2023-04-01 09:05,,,"),
+    )
+    result = check("dispatches", GOOD_DISPATCHES)
+    counted = []
+    with audit.acting_as(audit.Actor(None, "test")):
+        assert apply(result, progress=counted.append) == 4
+    db.session.commit()
+    assert counted == [4]
+    digest = __import__("hashlib").sha256(GOOD_DISPATCHES).hexdigest()
+    entry = db.session.scalars(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)).all()[-1]
+    assert (entry.action, entry.object_type, entry.object_id, entry.before) == (
+        "import.dispatches",
+        "import",
+        digest[:16],
+        None,
+    )
+    assert entry.after == {"file": "", "sha256": digest, "rows": 5, "added": 4, "skipped": 1}
+
+
+def test_references_added_meanwhile_refuse_the_whole_file(english, frozen_clock):
+    """A reference another import added after the check: Conflict, and nothing is imported."""
+    from models.core.errors import Conflict
+
+    result = check("dispatches", GOOD_DISPATCHES)
+    assert result.ok
+    run("dispatches", csv_bytes(DISPATCH_HEADER, "D-5,labor,2023-04-03 09:00,open,,,900,,"))
+    message = (
+        r"^Some of these references were added by someone else meanwhile; check the file again$"
+    )
+    with audit.acting_as(audit.Actor(None, "test")), pytest.raises(Conflict, match=message):
+        apply(result, source="late.csv")
+    db.session.rollback()
+    assert dispatch_count() == 1
+
+
 GOOD_DEFECTS = csv_bytes(
     DEFECT_HEADER,
     "F-1,corridor,northeast,3F,2023-05-02 10:00,2023-05-03 09:00,inspection,走道堆放紙箱",
