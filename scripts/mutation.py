@@ -155,6 +155,11 @@ def run(modules: list[str], children: int) -> dict[str, dict]:
         if done.returncode != 0:
             print(log.read_text()[-4000:])
             sys.exit(f"mutmut failed (exit {done.returncode}); the log is {log}")
+    return collect(modules)
+
+
+def collect(modules: list[str]) -> dict[str, dict]:
+    """Each rule mutant's status by module, as the last run in `mutants/` left them."""
     results: dict[str, dict] = {}
     for module in modules:
         meta = json.loads((ROOT / "mutants" / f"{module}.meta").read_text())
@@ -172,6 +177,9 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help="rule modules (default: all of RULES)")
     parser.add_argument("--changed-since", metavar="REF", help="only rule modules changed since")
     parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--report", action="store_true", help="only report what the last run in mutants/ found"
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in RULES]
     if unknown:
@@ -183,7 +191,7 @@ def main() -> int:
             print(f"mutation: no rule module changed since {args.changed_since}")
             return 0
     started = time.monotonic()
-    results = run(modules, args.children)
+    results = collect(modules) if args.report else run(modules, args.children)
     listed = equivalents()
     new_survivors = []
     totals = {"mutants": 0, "killed": 0, "equivalent": 0}

@@ -390,3 +390,12 @@ def test_two_taps_at_once_record_exactly_one_answer(arrived, clerk):
     assert sorted(outcome) == ["conflict", "won"]
     [score] = db.session.scalars(select(VisitRating.score)).all()
     assert score == ("satisfied" if outcome[0] == "won" else "dissatisfied")
+
+
+def test_the_wait_in_minutes_rounds_half_up():
+    """183 s is 3.05 min: 3.1 half up (banker's rounding would give 3.0)."""
+    from models.dispatch.visitors import wait_minutes
+
+    assert wait_minutes(183) == 3.1
+    assert wait_minutes(177) == 3.0  # 2.95 → 3.0
+    assert wait_minutes(None) is None

@@ -150,3 +150,25 @@ def test_outside_an_app_context_the_package_answers(app):
     thread.start()
     thread.join()
     assert answers == [True]
+
+
+def test_the_working_day_walks_stop_only_past_twenty_years():
+    """The guards against runaway loops: a walk of exactly MAX_SPAN_DAYS days is answered, one
+    day more is refused, and a negative count is refused, each with its message."""
+    from datetime import timedelta
+
+    def every_day_works(year):
+        first = date(year, 1, 1)
+        days = (first + timedelta(days=i) for i in range(366))
+        return workdays.YearDays(frozenset(), frozenset(d for d in days if d.year == year))
+
+    calendar = workdays.WorkCalendar(every_day_works)
+    start, span = date(2000, 1, 1), workdays.MAX_SPAN_DAYS
+    assert calendar.add_working_days(start, span) == start + timedelta(days=span)
+    with pytest.raises(ValueError, match="^too many days$"):
+        calendar.add_working_days(start, span + 1)
+    with pytest.raises(ValueError, match="^n must be >= 0$"):
+        calendar.add_working_days(start, -1)
+    assert calendar.working_days_between(start, start + timedelta(days=span)) == span
+    with pytest.raises(ValueError, match="^span too long$"):
+        calendar.working_days_between(start, start + timedelta(days=span + 1))

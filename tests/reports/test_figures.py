@@ -430,3 +430,20 @@ def test_the_narrative_without_a_target_states_the_rate_alone():
         "其中計有1件超過10分鐘到場，年度達成率為66.67%。"
     )
     assert format_target(None) == "—"
+
+
+def test_a_defect_is_past_due_only_after_its_due_date():
+    """Open on its due date: not yet due; the day after: past due; fixed on it: within due."""
+    from models.reports.rules import DueDates
+
+    found, due = date(2024, 3, 4), date(2024, 3, 5)
+    dues = DueDates()
+    assert dues.due_status(found, None, due, 1, today=due) == "not_yet_due"
+    assert dues.due_status(found, None, due, 1, today=due + timedelta(days=1)) == "past_due"
+    assert dues.due_status(found, due, due, 1, today=due + timedelta(days=9)) == "within_due"
+
+
+def test_a_rate_is_written_half_up_to_two_decimals():
+    """format_rate rounds half up: 86.445 is 86.45 (banker's rounding would give 86.44)."""
+    assert format_rate(Decimal("86.445")) == "86.45"
+    assert format_rate(86.435) == "86.44"
