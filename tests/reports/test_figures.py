@@ -447,3 +447,43 @@ def test_a_rate_is_written_half_up_to_two_decimals():
     """format_rate rounds half up: 86.445 is 86.45 (banker's rounding would give 86.44)."""
     assert format_rate(Decimal("86.445")) == "86.45"
     assert format_rate(86.435) == "86.44"
+
+
+def test_a_report_year_is_a_number_from_2000_to_2100_already_started(english):
+    """check_year: 2000..2100 inclusive and not after the current Taipei year, each refusal
+    with its own message."""
+    from models.core.errors import InvalidInput
+    from models.reports.rules import check_year
+
+    in_2100 = datetime(2100, 6, 1, tzinfo=clock.UTC)
+    assert check_year(2000, in_2100) == 2000
+    assert check_year("2100", in_2100) == 2100
+    for year in (1999, 2101):
+        with pytest.raises(InvalidInput, match="^The year must be between 2000 and 2100$"):
+            check_year(year, in_2100)
+    with pytest.raises(InvalidInput, match="^The year must be a number such as 2023$"):
+        check_year("abc", in_2100)
+    with pytest.raises(InvalidInput, match="^2031 has not started yet: there is no report for it$"):
+        check_year(2031, datetime(2030, 6, 1, tzinfo=clock.UTC))
+
+
+def test_needed_in_a_row_is_the_shortest_run_that_reaches_the_target():
+    """needed_in_a_row agrees with counting one arrival at a time, for rates below, at and
+    above the target (the target 100 is reached once the rate rounds to 100.00)."""
+    for on_time, counted in [(0, 0), (0, 1), (1, 3), (8, 10), (51, 59), (79, 100)]:
+        for target in ("50", "85", "87", "99.5", "100"):
+            n = 0
+            while (value := rate(on_time + n, counted + n)) is None or value < Decimal(target):
+                n += 1
+            assert needed_in_a_row(on_time, counted, Decimal(target)) == n, (on_time, target)
+    assert needed_in_a_row(1, 2, Decimal("100.01")) is None
+    assert needed_in_a_row(1, 2, None) is None
+
+
+def test_on_time_at_answers_for_the_instant_asked(in_2024):
+    """on_time_at(at) is the outcome at `at`, not now: open within its deadline now (pending),
+    late once the deadline has passed."""
+    d = rd.dispatch("2024-03-04 09:58")  # deadline 10:08; now is 10:00
+    db.session.commit()
+    assert d.on_time_at(clock.now()) is None
+    assert d.on_time_at(clock.now() + timedelta(minutes=20)) is False
