@@ -4,6 +4,7 @@ database per test, a movable clock, factory fixtures and signed-in clients."""
 import contextvars
 import os
 import re
+import shutil
 import socket
 import threading
 from contextlib import contextmanager
@@ -16,17 +17,28 @@ from flask.testing import FlaskClient
 from models.core import clock, db
 from models.core.audit import ensure_chain_head
 from models.reference.seed import seed_reference_data
+from tests.pg_only import pytest_runtest_makereport  # noqa: F401  (a skip there fails)
 from webapp import create_app
+
+pytest_plugins = ("pytester",)
 
 TEST_PASSWORD = "correct-horse-battery"
 TEST_AUDIT_KEY = "test-audit-key-" + "0" * 49
+
+
+# A migrated SQLite database to start from instead of running the migrations (set by
+# scripts/mutation.py, which starts a test session for every mutant).
+SQLITE_TEMPLATE = "CITYDESK_TEST_SQLITE_TEMPLATE"
 
 
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         return url
-    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "citydesk-test.sqlite3")
+    path = tmp_path_factory.mktemp("db") / "citydesk-test.sqlite3"
+    if os.environ.get(SQLITE_TEMPLATE):
+        shutil.copyfile(os.environ[SQLITE_TEMPLATE], path)
+    return "sqlite:///" + str(path)
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +101,11 @@ def _dispose_engines():
 def app(database_url, instance_path):
     """The application, its database migrated once for the whole session."""
     application = make_app(database_url, instance_path)
+    if os.environ.get(SQLITE_TEMPLATE) and database_url.startswith("sqlite"):
+        yield application  # a copy of a migrated database (scripts/mutation.py)
+        with application.app_context():
+            db.engine.dispose()
+        return
     with application.app_context():
         _reset_schema()
         from flask_migrate import upgrade

@@ -425,3 +425,10 @@ def test_two_reasons_sent_at_once_are_recorded_one_after_the_other(late_dispatch
         (None, {"reason": "away", "note": "第一位"}),
         ({"reason": "away", "note": "第一位"}, {"reason": "short_staffed", "note": "第二位"}),
     ]
+
+
+def test_nobody_signed_in_may_record_a_late_reason(late_dispatch):
+    """may_record_late_reason: no user (None) may not."""
+    from models.dispatch.late import may_record_late_reason
+
+    assert may_record_late_reason(None, late_dispatch) is False

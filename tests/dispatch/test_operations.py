@@ -440,3 +440,22 @@ def test_operations_record_the_acting_user_given_as_by(frozen_clock, clerk, crea
     assert (successor.notified_by_id, successor.ended_by_id) == (other.id, clerk.id)
     area = Path(__file__).resolve().parents[2] / "models" / "dispatch"
     assert not [p.name for p in area.glob("*.py") if "current_actor" in p.read_text()]
+
+
+@pytest.mark.parametrize("role", ["admin", "facility"])
+def test_roles_without_dispatches_see_none_even_with_an_agency(role):
+    """The visibility rule: only clerks, supervisors and agency staff see dispatches; another
+    role sees none even when an agency is set on it, and so does nobody signed in."""
+    from types import SimpleNamespace
+
+    from sqlalchemy.sql.elements import False_
+
+    from models.dispatch.access import can_see_dispatches, visible_condition
+
+    user = SimpleNamespace(role=role, agency_id=1)
+    assert can_see_dispatches(user) is False
+    assert isinstance(visible_condition(user), False_)
+    assert can_see_dispatches(None) is False
+    assert isinstance(visible_condition(None), False_)
+    staff_without_agency = SimpleNamespace(role="agency", agency_id=None)
+    assert isinstance(visible_condition(staff_without_agency), False_)

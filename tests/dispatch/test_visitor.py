@@ -400,3 +400,12 @@ def test_a_note_about_the_visitor_needs_a_dispatch_with_a_visit(make_dispatch):
         visit_of(Dispatch())
     dispatch = make_dispatch()
     assert visit_of(dispatch) is dispatch.visit
+
+
+def test_the_wait_in_minutes_rounds_half_up():
+    """183 s is 3.05 min: 3.1 half up (banker's rounding would give 3.0)."""
+    from models.dispatch.visitors import wait_minutes
+
+    assert wait_minutes(183) == 3.1
+    assert wait_minutes(177) == 3.0  # 2.95 → 3.0
+    assert wait_minutes(None) is None

@@ -130,7 +130,16 @@ def test_a_year_is_loaded_once_per_context(app):
             add_working_days(date(2024, 1, 1), offset % 40)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
-    assert len(statements) <= 4  # 2024 and 2025, two queries each
+    # 40 working days from 1 January stay in 2024: the year is read once, with two queries
+    # (its calendar row, then its days), however many questions are asked.
+    assert len(statements) == 2
+    with app.app_context():  # a new context reads the year again
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert add_working_days(date(2024, 1, 1), 1) == date(2024, 1, 2)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 4
 
 
 def test_outside_an_app_context_the_package_answers(app):
@@ -194,3 +203,25 @@ def test_an_edit_rolled_back_leaves_the_kept_calendar_as_it_was(app):
         db.session.commit()
     with app.app_context():
         assert not is_working_day(typhoon)
+
+
+def test_the_working_day_walks_stop_only_past_twenty_years():
+    """The guards against runaway loops: a walk of exactly MAX_SPAN_DAYS days is answered, one
+    day more is refused, and a negative count is refused, each with its message."""
+    from datetime import timedelta
+
+    def every_day_works(year):
+        first = date(year, 1, 1)
+        days = (first + timedelta(days=i) for i in range(366))
+        return workdays.YearDays(frozenset(), frozenset(d for d in days if d.year == year))
+
+    calendar = workdays.WorkCalendar(every_day_works)
+    start, span = date(2000, 1, 1), workdays.MAX_SPAN_DAYS
+    assert calendar.add_working_days(start, span) == start + timedelta(days=span)
+    with pytest.raises(ValueError, match="^too many days$"):
+        calendar.add_working_days(start, span + 1)
+    with pytest.raises(ValueError, match="^n must be >= 0$"):
+        calendar.add_working_days(start, -1)
+    assert calendar.working_days_between(start, start + timedelta(days=span)) == span
+    with pytest.raises(ValueError, match="^span too long$"):
+        calendar.working_days_between(start, start + timedelta(days=span + 1))

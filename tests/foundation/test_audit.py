@@ -107,7 +107,8 @@ def test_a_deleted_row_is_reported(app):
     _audit_some(4)
     _tamper("DELETE FROM audit_entry WHERE seq = 2")
     report = verify_chain()
-    assert (report.ok, report.broken_seq) == (False, 2)
+    assert (report.ok, report.broken_seq, report.checked) == (False, 2, 1)
+    assert report.reason == "entry 2 is missing"
     _tamper("DELETE FROM audit_entry WHERE seq >= 3")
     report = verify_chain()
     assert report.broken_seq == 2
@@ -115,9 +116,12 @@ def test_a_deleted_row_is_reported(app):
 
 def test_a_deleted_tail_is_reported(app):
     _audit_some(4)
+    third = _hashes()[2]
     _tamper("DELETE FROM audit_entry WHERE seq = 4")
     report = verify_chain()
-    assert (report.ok, report.broken_seq) == (False, 4)
+    assert (report.ok, report.broken_seq, report.checked) == (False, 4, 3)
+    assert report.reason == "entries after the last one are missing"
+    assert report.last_hash == third  # the hash of the last intact entry
 
 
 def test_audit_verify_passes_on_an_intact_chain(app, run_cli):
@@ -589,3 +593,54 @@ def test_concurrent_writers_on_postgresql_make_one_chain_in_commit_order(
     for writer in range(writers):  # each writer's own commits, in its order
         mine = [position[f"{writer}-{i}"] for i in range(commits)]
         assert mine == sorted(mine)
+
+
+def test_an_edited_row_with_its_own_hash_recomputed_breaks_the_next_link(app, run_cli):
+    """The link rule: each entry's prev_hash is the previous entry's hash. An edit whose own
+    hash is recomputed with the key (the content check passes) leaves the next link broken."""
+    _audit_some(5)
+    table = AuditEntry.__table__
+    with db.engine.begin() as conn, append_only_lifted(conn):
+        conn.execute(sa.update(table).where(table.c.seq == 3).values(actor="mallory"))
+        row = conn.execute(sa.select(table).where(table.c.seq == 3)).mappings().one()
+        forged = content_hash(dict(row), TEST_AUDIT_KEY.encode())
+        conn.execute(sa.update(table).where(table.c.seq == 3).values(hash=forged))
+    report = verify_chain()
+    assert (report.ok, report.broken_seq, report.checked) == (False, 4, 3)
+    assert report.reason == "previous-hash link does not match"
+    result = run_cli("audit", "verify")
+    assert result.exit_code == 1
+    assert "entry 4" in result.output and "previous-hash link does not match" in result.output
+
+
+@pytest.mark.parametrize("column", ["before", "after"])
+def test_a_changed_before_or_after_is_reported_by_audit_verify(column, app, run_cli):
+    """What changed (`before`, `after`) is part of each entry's hashed content."""
+    _audit_some(4)
+    _tamper(f"""UPDATE audit_entry SET "{column}" = '{{"n": 99}}' WHERE seq = 2""")
+    assert db.session.scalar(sa.select(getattr(AuditEntry, column)).where(AuditEntry.seq == 2)) == {
+        "n": 99
+    }
+    report = verify_chain()
+    assert (report.ok, report.broken_seq, report.reason) == (
+        False,
+        2,
+        "content does not match its hash",
+    )
+    result = run_cli("audit", "verify")
+    assert result.exit_code == 1 and "entry 2" in result.output
+
+
+def test_the_chain_is_walked_in_seq_order_whatever_the_storage_order(app):
+    """Entries are checked in `seq` order, in batches: an entry stored again after later ones
+    (so that the table returns it last) still verifies, and so does a walk in tiny batches."""
+    _audit_some(5)
+    table = AuditEntry.__table__
+    with db.engine.begin() as conn, append_only_lifted(conn):
+        row = dict(conn.execute(sa.select(table).where(table.c.seq == 2)).mappings().one())
+        conn.execute(sa.delete(table).where(table.c.seq == 2))
+        row["id"] = 1000
+        conn.execute(sa.insert(table).values(**row))
+    report = verify_chain()
+    assert (report.ok, report.checked) == (True, 5)
+    assert verify_chain(batch=2).checked == 5

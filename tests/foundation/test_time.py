@@ -24,12 +24,22 @@ def test_taipei_new_year_instant_comes_back_as_the_same_aware_instant(app):
     assert loaded.at == datetime(2023, 12, 31, 16, 5, tzinfo=UTC)
     assert roc_datetime(loaded.at) == "113/01/01 00:05"
     assert clock.taipei_year(loaded.at) == 2024
-    # The stored value is UTC whatever the database.
-    raw = db.session.execute(
-        sa.text("select at from audit_entry where id = :id"), {"id": entry_id}
-    ).scalar()
-    raw = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
-    assert raw.replace(tzinfo=None) == datetime(2023, 12, 31, 16, 5) or raw == instant
+    # The stored value is UTC whatever the database: SQLite keeps the UTC wall time as text,
+    # PostgreSQL a timestamptz whose wall time in UTC is that same 16:05.
+    if db.engine.dialect.name == "postgresql":
+        stored = db.session.execute(
+            sa.text(
+                "select pg_typeof(at)::text, to_char(at at time zone 'UTC', "
+                "'YYYY-MM-DD HH24:MI:SS') from audit_entry where id = :id"
+            ),
+            {"id": entry_id},
+        ).one()
+        assert tuple(stored) == ("timestamp with time zone", "2023-12-31 16:05:00")
+    else:
+        raw = db.session.execute(
+            sa.text("select at from audit_entry where id = :id"), {"id": entry_id}
+        ).scalar()
+        assert raw == "2023-12-31 16:05:00.000000"
 
 
 def test_a_naive_datetime_is_refused(app, create_user):

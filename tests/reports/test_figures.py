@@ -18,6 +18,8 @@ from models.reports import (
     rate,
     yearly_report,
 )
+from models.reports.narrative import narrative
+from models.reports.rules import target_met
 from tests.reports import data as rd
 
 PUBLISHED_1 = (
@@ -354,3 +356,134 @@ def test_defect_due_dates_use_the_one_working_day_calendar(in_2024):
     corridor = yearly_report(2023)["defects"]["by_category"][0]
     assert (corridor["within_due"], corridor["past_due"]) == (1, 0)
     assert corridor["median_working_days_to_fix"] == 1.0
+
+
+def test_target_met_when_the_rate_equals_the_target(in_2024):
+    """Target met means rate ≥ target: 87 of 100 against 2024's 87 is 已達 (not 未達)."""
+    for i in range(100):
+        rd.dispatch(f"2024-02-{1 + i % 28:02d} {8 + i // 28:02d}:00", arrived=5 if i < 87 else 15)
+    db.session.commit()
+    report = yearly_report(2024)
+    d = report["dispatch"]
+    assert (d["counted"], d["on_time"], d["rate"], d["target"]) == (100, 87, 87.0, 87)
+    assert d["target_met"] is True
+    assert d["year_to_date"]["needed_in_a_row"] == 0
+    assert report["narrative"][0].endswith("年度達成率為87.00%，已達113年度訂定之87%目標值。")
+    assert target_met(Decimal("87.00"), Decimal("87")) is True
+    assert target_met(Decimal("86.99"), Decimal("87")) is False
+
+
+def test_the_defect_sentence_counts_the_fixed_defects_not_the_found(in_2024):
+    """The second sentence names the defects fixed (ticket fixed or verified) of those found in
+    the year, in total and per category; a year where found ≠ fixed tells them apart."""
+    rd.defect("2023-03-01 10:00", "corridor", fixed="2023-03-02 10:00")
+    rd.defect("2023-03-01 11:00", "corridor", fixed="2023-03-03 10:00", state="verified")
+    rd.defect("2023-03-01 12:00", "corridor")  # still open
+    rd.defect("2023-04-01 10:00", "facility")
+    rd.defect("2023-04-01 11:00", "facility", state="in_progress")
+    rd.defect("2023-05-01 10:00", "cleanliness", fixed="2023-05-01 15:00")
+    db.session.commit()
+    report = yearly_report(2023)
+    f = report["defects"]
+    assert (f["found"], f["fixed"], f["open"]) == (6, 3, 3)
+    assert [(c["category"], c["found"], c["fixed"]) for c in f["by_category"]] == [
+        ("corridor", 3, 2),
+        ("facility", 2, 0),
+        ("cleanliness", 1, 1),
+        ("ceiling_floor", 0, 0),
+    ]
+    assert report["narrative"][1] == (
+        "112年度缺失案件並完成改善總計3件(淨空走道2件、設施正常0件、環境整潔1件、天地無虞0件)。"
+    )
+
+
+def test_a_record_at_the_first_instant_of_the_next_year_belongs_to_that_year(in_2024):
+    """A year is [Taipei 1 January 00:00, next 1 January 00:00): a record exactly at Taipei
+    2024-01-01 00:00:00 counts in 2024 and not in 2023; one at 2023-01-01 00:00:00 in 2023."""
+    rd.dispatch("2024-01-01 00:00:00", arrived=5)
+    rd.defect("2024-01-01 00:00:00", "corridor", fixed="2024-01-02 10:00")
+    rd.dispatch("2023-01-01 00:00:00", arrived=15)
+    rd.defect("2023-01-01 00:00:00", "facility", fixed="2023-01-03 10:00")
+    db.session.commit()
+    start, end = clock.year_bounds(2023)
+    assert (start, end) == (
+        datetime(2022, 12, 31, 16, tzinfo=clock.UTC),
+        datetime(2023, 12, 31, 16, tzinfo=clock.UTC),
+    )
+    y2023, y2024 = yearly_report(2023), yearly_report(2024)
+    assert (y2023["dispatch"]["counted"], y2023["dispatch"]["late"]) == (1, 1)
+    assert y2023["dispatch"]["by_month"][0]["late"] == 1
+    assert (y2024["dispatch"]["counted"], y2024["dispatch"]["on_time"]) == (1, 1)
+    assert y2024["dispatch"]["by_month"][0]["on_time"] == 1
+    assert [c["found"] for c in y2023["defects"]["by_category"]] == [0, 1, 0, 0]
+    assert [c["found"] for c in y2024["defects"]["by_category"]] == [1, 0, 0, 0]
+
+
+def test_the_narrative_without_a_target_states_the_rate_alone():
+    """No target for the year: the first sentence ends with the rate, no 已達/未達; an unset
+    target is written —."""
+    dispatch = {"counted": 3, "late": 1, "rate": 66.67, "target": None, "target_met": None}
+    defects = {"fixed": 0, "by_category": []}
+    first, _second = narrative(2022, {**dispatch, "sla_minutes": 10}, defects)
+    assert first == (
+        "111年度民眾臨櫃陳情，經本處通知主管機關派員到場服務案件共計3件。"
+        "其中計有1件超過10分鐘到場，年度達成率為66.67%。"
+    )
+    assert format_target(None) == "—"
+
+
+def test_a_defect_is_past_due_only_after_its_due_date():
+    """Open on its due date: not yet due; the day after: past due; fixed on it: within due."""
+    from models.reports.rules import DueDates
+
+    found, due = date(2024, 3, 4), date(2024, 3, 5)
+    dues = DueDates()
+    assert dues.due_status(found, None, due, 1, today=due) == "not_yet_due"
+    assert dues.due_status(found, None, due, 1, today=due + timedelta(days=1)) == "past_due"
+    assert dues.due_status(found, due, due, 1, today=due + timedelta(days=9)) == "within_due"
+
+
+def test_a_rate_is_written_half_up_to_two_decimals():
+    """format_rate rounds half up: 86.445 is 86.45 (banker's rounding would give 86.44)."""
+    assert format_rate(Decimal("86.445")) == "86.45"
+    assert format_rate(86.435) == "86.44"
+
+
+def test_a_report_year_is_a_number_from_2000_to_2100_already_started(english):
+    """check_year: 2000..2100 inclusive and not after the current Taipei year, each refusal
+    with its own message."""
+    from models.core.errors import InvalidInput
+    from models.reports.rules import check_year
+
+    in_2100 = datetime(2100, 6, 1, tzinfo=clock.UTC)
+    assert check_year(2000, in_2100) == 2000
+    assert check_year("2100", in_2100) == 2100
+    for year in (1999, 2101):
+        with pytest.raises(InvalidInput, match="^The year must be between 2000 and 2100$"):
+            check_year(year, in_2100)
+    with pytest.raises(InvalidInput, match="^The year must be a number such as 2023$"):
+        check_year("abc", in_2100)
+    with pytest.raises(InvalidInput, match="^2031 has not started yet: there is no report for it$"):
+        check_year(2031, datetime(2030, 6, 1, tzinfo=clock.UTC))
+
+
+def test_needed_in_a_row_is_the_shortest_run_that_reaches_the_target():
+    """needed_in_a_row agrees with counting one arrival at a time, for rates below, at and
+    above the target (the target 100 is reached once the rate rounds to 100.00)."""
+    for on_time, counted in [(0, 0), (0, 1), (1, 3), (8, 10), (51, 59), (79, 100)]:
+        for target in ("50", "85", "87", "99.5", "100"):
+            n = 0
+            while (value := rate(on_time + n, counted + n)) is None or value < Decimal(target):
+                n += 1
+            assert needed_in_a_row(on_time, counted, Decimal(target)) == n, (on_time, target)
+    assert needed_in_a_row(1, 2, Decimal("100.01")) is None
+    assert needed_in_a_row(1, 2, None) is None
+
+
+def test_on_time_at_answers_for_the_instant_asked(in_2024):
+    """on_time_at(at) is the outcome at `at`, not now: open within its deadline now (pending),
+    late once the deadline has passed."""
+    d = rd.dispatch("2024-03-04 09:58")  # deadline 10:08; now is 10:00
+    db.session.commit()
+    assert d.on_time_at(clock.now()) is None
+    assert d.on_time_at(clock.now() + timedelta(minutes=20)) is False

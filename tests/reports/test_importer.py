@@ -2,12 +2,13 @@
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from models.core import audit, db
+from models.core.errors import InvalidInput
 from models.dispatch import Dispatch, Outcome
 from models.facility import Defect
 from models.reports import yearly_report
@@ -242,6 +243,66 @@ def test_imported_deadline_is_notified_at_plus_the_rows_own_sla(frozen_clock):
     assert (d["on_time"], d["late"], d["rate"]) == (1, 1, 50.0)
 
 
+def test_apply_imports_nothing_from_a_checked_file_with_problems(english, frozen_clock):
+    """All or nothing: apply() of a check that found problems refuses, even though some of the
+    rows were valid (without the guard those would be imported: a partial import)."""
+    data = csv_bytes(
+        DISPATCH_HEADER,
+        "D-1,labor,2023-03-05 14:00,arrived,2023-03-05 14:07,,,",
+        "D-2,nowhere,2023-03-05 15:00,open,,,,",
+        "D-3,labor,2023-03-06 15:00,open,,,,",
+    )
+    result = check("dispatches", data)
+    assert not result.ok and len(result.new_rows) == 2
+    with (
+        audit.acting_as(audit.Actor(None, "test")),
+        pytest.raises(InvalidInput, match=r"^The file has problems; nothing was imported$"),
+    ):
+        apply(result, source="test.csv")
+    db.session.commit()
+    assert dispatch_count() == 0
+    assert result.added == 0
+
+
+def test_an_import_is_audited_with_its_file_digest_and_counts(frozen_clock):
+    """One audit entry per applied file: its name, SHA-256 and what was read, added, skipped."""
+    run(
+        "dispatches",
+        csv_bytes(DISPATCH_HEADER, "D-3,衛生局,2023-04-01 09:00,cancelled,,2023-04-01 09:05,,,"),
+    )
+    result = check("dispatches", GOOD_DISPATCHES)
+    counted = []
+    with audit.acting_as(audit.Actor(None, "test")):
+        assert apply(result, progress=counted.append) == 4
+    db.session.commit()
+    assert counted == [4]
+    digest = __import__("hashlib").sha256(GOOD_DISPATCHES).hexdigest()
+    entry = db.session.scalars(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)).all()[-1]
+    assert (entry.action, entry.object_type, entry.object_id, entry.before) == (
+        "import.dispatches",
+        "import",
+        digest[:16],
+        None,
+    )
+    assert entry.after == {"file": "", "sha256": digest, "rows": 5, "added": 4, "skipped": 1}
+
+
+def test_references_added_meanwhile_refuse_the_whole_file(english, frozen_clock):
+    """A reference another import added after the check: Conflict, and nothing is imported."""
+    from models.core.errors import Conflict
+
+    result = check("dispatches", GOOD_DISPATCHES)
+    assert result.ok
+    run("dispatches", csv_bytes(DISPATCH_HEADER, "D-5,labor,2023-04-03 09:00,open,,,900,,"))
+    message = (
+        r"^Some of these references were added by someone else meanwhile; check the file again$"
+    )
+    with audit.acting_as(audit.Actor(None, "test")), pytest.raises(Conflict, match=message):
+        apply(result, source="late.csv")
+    db.session.rollback()
+    assert dispatch_count() == 1
+
+
 GOOD_DEFECTS = csv_bytes(
     DEFECT_HEADER,
     "F-1,corridor,northeast,3F,2023-05-02 10:00,2023-05-03 09:00,inspection,走道堆放紙箱",
@@ -259,7 +320,9 @@ def test_defects_are_imported_by_code_or_chinese_name(frozen_clock):
     assert rows["F-2"].category.code == "ceiling_floor" and rows["F-2"].zone.code == "southeast"
     assert rows["F-2"].state == "reported" and rows["F-2"].floor.code == "B1"
     assert rows["F-3"].floor is None and rows["F-3"].source == "inspection"
-    assert rows["F-1"].due_on is not None
+    # Found on Tuesday 2023-05-02; a corridor defect is due one working day later.
+    assert rows["F-1"].due_on == date(2023, 5, 3)
+    assert rows["F-2"].due_on == date(2023, 5, 5)  # 天地無虞: three working days
     f = yearly_report(2023)["defects"]
     assert (f["found"], f["fixed"], f["open"]) == (3, 2, 1)
     again = run("defects", GOOD_DEFECTS)
@@ -387,6 +450,28 @@ def test_admin_page_checks_then_imports_on_confirm(login_as, frozen_clock):
     assert dispatch_count() == 5
     # The token is spent.
     assert client.post("/admin/import/confirm", data={"token": token}).status_code == 404
+
+
+def test_confirming_after_the_records_changed_meanwhile_imports_nothing(login_as, frozen_clock):
+    """The file is checked again on confirm: a row that now conflicts with a record imported
+    in between refuses the whole file (without the checks, 4 of its 5 rows were imported)."""
+    import re
+
+    client, _user = login_as("admin")
+    html = upload(client, GOOD_DISPATCHES).get_data(as_text=True)
+    assert "5 列均無問題：將新增 5 筆" in html
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]{32})"', html).group(1)
+    meanwhile = csv_bytes(
+        DISPATCH_HEADER, "D-3,衛生局,2023-04-01 09:00,cancelled,,2023-04-01 09:07,,,"
+    )
+    assert run("dispatches", meanwhile).ok
+    done = client.post("/admin/import/confirm", data={"token": token}, follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "檔案目前有問題（期間紀錄已有變動），未匯入任何資料。" in text
+    assert "新增 5 筆" not in text and "新增 4 筆" not in text
+    db.session.expire_all()
+    assert dispatch_count() == 1
+    assert db.session.scalar(select(Dispatch.reference)) == "D-3"
 
 
 def test_admin_page_lists_problems_and_imports_nothing(login_as, frozen_clock):
