@@ -10,7 +10,7 @@ config = context.config
 
 # Interpret the config file for Python logging, unless the process has set up its own
 # (`citydesk serve` and `citydesk jobs` do: quiet migrations, times with their zone).
-if not logging.getLogger().handlers:
+if not getattr(logging.getLogger(), "citydesk_configured", False):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 

@@ -207,6 +207,8 @@ def configure_logging() -> None:
         handler = logging.StreamHandler()
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # migrations/env.py leaves logging alone when this is set (else alembic.ini configures it)
+    root.citydesk_configured = True
     for handler in root.handlers:
         if type(handler) is logging.StreamHandler:  # ours or the migrations' console handler
             handler.setFormatter(line)

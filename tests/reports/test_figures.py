@@ -461,7 +461,7 @@ def test_a_report_year_is_a_number_from_2000_to_2100_already_started(english):
     for year in (1999, 2101):
         with pytest.raises(InvalidInput, match="^The year must be between 2000 and 2100$"):
             check_year(year, in_2100)
-    with pytest.raises(InvalidInput, match="^The year must be a number such as 2023$"):
+    with pytest.raises(InvalidInput, match="^“abc” is not a year: type it as an ROC year"):
         check_year("abc", in_2100)
     with pytest.raises(InvalidInput, match="^2031 has not started yet: there is no report for it$"):
         check_year(2031, datetime(2030, 6, 1, tzinfo=clock.UTC))
