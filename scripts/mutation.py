@@ -41,6 +41,7 @@ RULES: dict[str, list[str]] = {
     ],
     "models/core/clock.py": ["taipei_year", "roc_year", "year_bounds", "in_year"],
     "models/reports/rules.py": [
+        "target_in_effect",
         "target_met",
         "needed_in_a_row",
         "check_year",
