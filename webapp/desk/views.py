@@ -43,6 +43,7 @@ from webapp.desk import bp
 from webapp.desk.forms import (
     AcknowledgeForm,
     CancelForm,
+    CareNoteForm,
     ConfirmForm,
     CorrectTimeForm,
     EndOfDayForm,
@@ -59,6 +60,8 @@ from webapp.paging import paginate
 from webapp.security import STAFF, acting_user, role_required
 
 PAGE_SIZE = 50
+# Forms that are one button and no typed field: a refusal is a message at the top of the page.
+BUTTON_FORMS = (ConfirmForm, CareNoteForm)
 
 
 def flash_form_errors(form) -> None:
@@ -156,7 +159,7 @@ def _visit_action(visit_id: int, form, run, done):
     visit = visit_for(acting_user(), visit_id)
     target = url_for("desk.visit", visit_id=visit.id)
     if not form.validate_on_submit():
-        if isinstance(form, ConfirmForm):
+        if isinstance(form, BUTTON_FORMS):
             flash_form_errors(form)
             return redirect(target)
         return _visit_page(visit, form), 422
@@ -165,7 +168,7 @@ def _visit_action(visit_id: int, form, run, done):
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
-        if isinstance(form, ConfirmForm):
+        if isinstance(form, BUTTON_FORMS):
             flash(exc.message, "error")
             return redirect(target)
         field_error(form, exc.message, getattr(exc, "field", None))
@@ -274,7 +277,7 @@ def _dispatch_action(dispatch_id: int, form, run, done):
     dispatch = dispatch_for(acting_user(), dispatch_id)
     target = url_for("desk.dispatch", dispatch_id=dispatch.id)
     if not form.validate_on_submit():
-        if isinstance(form, ConfirmForm):
+        if isinstance(form, BUTTON_FORMS):
             flash_form_errors(form)
             return redirect(target)
         return _dispatch_page(dispatch, form), 422
@@ -283,7 +286,7 @@ def _dispatch_action(dispatch_id: int, form, run, done):
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
-        if isinstance(form, ConfirmForm):
+        if isinstance(form, BUTTON_FORMS):
             flash(exc.message, "error")
             return redirect(target)
         field_error(form, exc.message, getattr(exc, "field", None))
