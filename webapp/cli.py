@@ -198,19 +198,37 @@ class ZonedFormatter(logging.Formatter):
         return f"{moment:%Y-%m-%d %H:%M:%S}.{int(record.msecs):03d}{moment:%z}"
 
 
+class StderrHandler(logging.StreamHandler):
+    """A console handler that writes to whatever sys.stderr is at the time of each line (a
+    command run in-process, as the tests and `flask` do, may swap it and close the old one)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure_logging() -> None:
     """Structured log lines on stderr for the long-running commands (serve, jobs), their times
     with the zone; migrations and the scheduler library speak only of problems."""
     line = ZonedFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        root.addHandler(handler)
+    # alembic.ini's console handler (if migrations ran first) holds the stderr of its time
+    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+        root.removeHandler(handler)
+    if not any(isinstance(h, StderrHandler) for h in root.handlers):
+        root.addHandler(StderrHandler())
     root.setLevel(logging.INFO)
     # migrations/env.py leaves logging alone when this is set (else alembic.ini configures it)
     root.citydesk_configured = True
     for handler in root.handlers:
-        if type(handler) is logging.StreamHandler:  # ours or the migrations' console handler
+        if isinstance(handler, StderrHandler):
             handler.setFormatter(line)
     # A skipped run of a busy job or a late start after a pause is routine, not a problem.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)

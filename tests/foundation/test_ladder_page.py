@@ -35,7 +35,7 @@ def _versions() -> list[EscalationLadder]:
 
 def _field_errors(html: str) -> dict[str, str]:
     """{field id: its error message} as the page shows them."""
-    return dict(re.findall(r'<p class="error" id="([\w-]+)-error">([^<]*)</p>', html))
+    return dict(re.findall(r'<p class="error" id="([\w-]+)-error"[^>]*>([^<]*)</p>', html))
 
 
 def _audit(action: str) -> list[AuditEntry]:

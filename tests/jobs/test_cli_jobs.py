@@ -20,7 +20,7 @@ def test_jobs_once_runs_every_job_and_exits(run_cli, dispatch_row, mail_to, crea
     result = run_cli("jobs", "--once")
 
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()  # one summary line a job (log lines go to stderr)
     assert lines[0].startswith("overdue_sweep: ok ") and "breach=1" in lines[0]
     # The e-mail; the in-app notice was delivered with the breach itself.
     assert lines[1].startswith("outbox_relay: ok ") and "sent=1" in lines[1]
