@@ -644,3 +644,27 @@ def test_the_chain_is_walked_in_seq_order_whatever_the_storage_order(app):
     report = verify_chain()
     assert (report.ok, report.checked) == (True, 5)
     assert verify_chain(batch=2).checked == 5
+
+
+@pytest.mark.parametrize(
+    ("tamper", "broken", "reason"),
+    [
+        ("DELETE FROM audit_entry WHERE seq = 2", 2, "entry 2 is missing"),
+        ("UPDATE audit_entry SET prev_hash = hash WHERE seq = 3", 3, "previous-hash link"),
+        ("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 2", 2, "content does not match"),
+        ("DELETE FROM audit_entry WHERE seq = 4", 4, "entries after the last one are missing"),
+    ],
+)
+def test_a_broken_chain_still_counts_the_entries_not_sealed_yet(
+    tamper, broken, reason, app, no_sealing_after_commit
+):
+    """Whatever breaks the chain, verify's report still says how many newer entries no hash
+    protects yet (they are not trusted either): the supervisor sees both facts at once."""
+    _audit_some(4)
+    assert seal() == 4
+    _audit_some(2)  # committed, not sealed
+    _tamper(tamper)
+    report = verify_chain()
+    assert (report.ok, report.broken_seq) == (False, broken)
+    assert report.reason.startswith(reason)
+    assert report.unsealed == 2

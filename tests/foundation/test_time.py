@@ -98,3 +98,21 @@ def test_parse_year_takes_roc_or_gregorian(typed, year):
 def test_parse_year_refuses_what_is_not_a_year(typed):
     with pytest.raises(ValueError):
         clock.parse_year(typed)
+
+
+def test_in_year_takes_its_first_instant_and_leaves_the_next_years_first(app):
+    """The year's SQL condition: from Taipei 1 January 00:00:00 inclusive to the next year's
+    first instant exclusive (a record there belongs to the next year only)."""
+    from sqlalchemy import literal, select
+
+    from models.core.types import UTCDateTime
+
+    def counted(at: datetime) -> bool:
+        return bool(db.session.scalar(select(clock.in_year(literal(at, UTCDateTime()), 2023))))
+
+    first = datetime(2023, 1, 1, tzinfo=clock.TAIPEI)
+    next_first = datetime(2024, 1, 1, tzinfo=clock.TAIPEI)
+    assert counted(first)
+    assert not counted(first - timedelta(seconds=1))
+    assert counted(next_first - timedelta(seconds=1))
+    assert not counted(next_first)
