@@ -288,6 +288,7 @@ class _BackgroundSealer:
     def __init__(self, app, engine: Engine):
         self.app, self.engine = app, engine
         self.wake = threading.Event()
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
         self.thread.start()
         atexit.register(self.flush)
@@ -306,10 +307,24 @@ class _BackgroundSealer:
         """Seal soon (what was committed before this call)."""
         self.wake.set()
 
+    @classmethod
+    def stop_all(cls) -> None:
+        """Stop this process's sealer threads once each is between two sealings (a sealer must
+        not outlive its database, as in tests that share one application)."""
+        with cls._lock:
+            sealers, cls._sealers = list(cls._sealers.values()), {}
+        for sealer in sealers:
+            sealer.stopping = True
+            sealer.wake.set()
+            sealer.thread.join()
+            atexit.unregister(sealer.flush)
+
     def _run(self) -> None:
         while True:
             self.wake.wait()
             self.wake.clear()
+            if self.stopping:
+                return
             try:
                 with self.app.app_context():
                     seal_soon(self.engine)

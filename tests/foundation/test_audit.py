@@ -18,6 +18,7 @@ from models.core.audit import (
     GENESIS,
     AuditEntry,
     AuditHead,
+    _BackgroundSealer,
     content_hash,
     pending_entries,
     record,
@@ -521,15 +522,37 @@ def _wait_until_sealed(seconds: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def test_a_sealer_thread_seals_soon_after_commit(app, monkeypatch):
-    """PostgreSQL's default: the commit only wakes this process's sealer thread."""
+@pytest.fixture
+def background_sealing(app, monkeypatch):
+    """Commits wake this process's sealer thread; the thread is stopped after the test (it
+    would otherwise seal, a moment later, the entries of the next test on the same database)."""
     monkeypatch.setitem(app.config, "AUDIT_SEALING", "background")
+    yield
+    _BackgroundSealer.stop_all()
+
+
+def test_a_sealer_thread_seals_soon_after_commit(app, background_sealing):
+    """PostgreSQL's default: the commit only wakes this process's sealer thread."""
     _audit_some(5)
     _wait_until_sealed()
     report = verify_chain()
     assert (report.ok, report.checked, report.unsealed) == (True, 5, 0)
     rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
     assert [r.object_id for r in rows] == ["0", "1", "2", "3", "4"]
+
+
+def test_a_stopped_sealer_thread_seals_nothing_more(app, background_sealing, monkeypatch):
+    """A sealer woken just before it is stopped ends without another sealing, so what a later
+    test (sharing the database) commits with sealing off stays unsealed."""
+    _audit_some(1)
+    _wait_until_sealed()
+    sealer = _BackgroundSealer.of(app, db.engine)
+    sealer.poke()  # a wake still pending, as after a burst of commits
+    _BackgroundSealer.stop_all()
+    assert not sealer.thread.is_alive()
+    monkeypatch.setitem(app.config, "AUDIT_SEALING", "off")
+    _audit_some(2)
+    assert [r.object_id for r in _unsealed()] == ["0", "1"]
 
 
 def test_a_bad_sealing_mode_is_refused_when_the_app_starts(app, database_url, instance_path):
@@ -542,11 +565,12 @@ def test_a_bad_sealing_mode_is_refused_when_the_app_starts(app, database_url, in
 @pytest.mark.postgres_only(reason="concurrent writers: SQLite has one writer at a time")
 @pytest.mark.parametrize("sealing", ["inline", "background"])
 def test_concurrent_writers_on_postgresql_make_one_chain_in_commit_order(
-    app, run_cli, monkeypatch, sealing
+    app, run_cli, monkeypatch, request, sealing
 ):
     """8 writers commit at once; every entry is chained, and an entry written after another
     one's commit had returned always comes after it in the chain."""
     monkeypatch.setitem(app.config, "AUDIT_SEALING", sealing)
+    request.addfinalizer(_BackgroundSealer.stop_all)
     writers, commits = 8, 25
     times: dict[str, tuple[float, float]] = {}
     errors = []
