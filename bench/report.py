@@ -78,7 +78,7 @@ def bench(url: str, year: int, runs: int) -> dict:
 
     def report():
         with app.app_context():
-            to_json(yearly_report(year, at))
+            to_json(yearly_report(year, at), indent=None)  # as GET /api/v1/reports/yearly
             db.session.rollback()
 
     report()  # warm-up: caches, the first connection, the calendar of this process

@@ -36,6 +36,10 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     SESSION_COOKIE_NAME = "citydesk_session"
+    # The cookie is sent again when the session changes (each request that counts as activity
+    # changes `seen`), not on every poll: the live poll skips re-signing it (issue 14), and
+    # renews it when it is half-way to expiry (security._idle_expired).
+    SESSION_REFRESH_EACH_REQUEST = False
     PREFERRED_URL_SCHEME = "http"
     BABEL_DEFAULT_LOCALE = "zh_Hant_TW"
     BABEL_DEFAULT_TIMEZONE = "Asia/Taipei"

@@ -184,12 +184,24 @@ def _idle_expired(app: Flask):
                 return json_error(401, "unauthorized", "Session expired")
             flash(_l("Your session expired after inactivity. Please sign in again."), "info")
             return redirect(url_for("auth.login"))
-    session.permanent = True
+    if not session.permanent:
+        session.permanent = True  # (setting it marks the session changed: the cookie is sent)
     if session.get("locked"):
+        _renew_for_polls(now, seen, limit)
         return _locked()
     if not is_poll_request() or seen is None:
         session["seen"] = now
+    else:
+        _renew_for_polls(now, seen, limit)
     return None
+
+
+def _renew_for_polls(now: float, seen: float | None, limit: float) -> None:
+    """A tab that only polls (a locked agency inbox) keeps its cookie: the session is renewed
+    (the cookie sent again, with a new expiry) once it is half-way to expiring."""
+    renewed = max(seen or 0.0, session.get("renewed", 0.0))
+    if now - renewed > limit / 2:
+        session["renewed"] = now
 
 
 # What a locked session may still reach: the alert feed (it answers with minimal data), the

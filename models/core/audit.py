@@ -289,6 +289,7 @@ class _BackgroundSealer:
         self.app, self.engine = app, engine
         self.wake = threading.Event()
         self.stopping = False
+        self.busy = False  # sealing now, or its last sealing failed
         self.thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
         self.thread.start()
         atexit.register(self.flush)
@@ -322,12 +323,14 @@ class _BackgroundSealer:
     def _run(self) -> None:
         while True:
             self.wake.wait()
+            self.busy = True  # before the wake is cleared: `flush` sees one or the other
             self.wake.clear()
             if self.stopping:
                 return
             try:
                 with self.app.app_context():
                     seal_soon(self.engine)
+                self.busy = False
             except Exception as exc:  # the next commit or the job seals them
                 log.warning("audit entries left unsealed by the sealer thread: %s", exc)
                 time.sleep(1.0)
@@ -336,7 +339,10 @@ class _BackgroundSealer:
             time.sleep(SEAL_PAUSE)
 
     def flush(self) -> None:
-        """Seal in the foreground (at exit: nothing waits for the daemon thread)."""
+        """Seal in the foreground (at exit: nothing waits for the daemon thread), unless the
+        thread is idle: it has sealed everything it was woken for (the database may be gone)."""
+        if not self.wake.is_set() and not self.busy:
+            return
         try:
             with self.app.app_context():
                 seal(self.engine)

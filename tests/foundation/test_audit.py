@@ -555,6 +555,28 @@ def test_a_stopped_sealer_thread_seals_nothing_more(app, background_sealing, mon
     assert [r.object_id for r in _unsealed()] == ["0", "1"]
 
 
+def test_at_exit_an_idle_sealer_thread_does_not_touch_the_database(
+    app, background_sealing, monkeypatch
+):
+    """At exit the process seals in the foreground only what its thread was woken for and has
+    not sealed yet: an idle thread's process exits without a connection (its database may
+    be gone by then, as after a benchmark that drops it)."""
+    _audit_some(2)
+    _wait_until_sealed()
+    sealer = _BackgroundSealer.of(app, db.engine)
+    deadline = time.monotonic() + 20
+    while sealer.busy or sealer.wake.is_set():  # a sealing still running or still due
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    calls = []
+    monkeypatch.setattr(audit, "seal", lambda engine=None: calls.append(engine))
+    sealer.flush()
+    assert calls == []
+    sealer.wake.set()  # woken, not sealed yet: the exit seals
+    sealer.flush()
+    assert calls == [sealer.engine]
+
+
 def test_a_bad_sealing_mode_is_refused_when_the_app_starts(app, database_url, instance_path):
     from tests.conftest import make_app
 

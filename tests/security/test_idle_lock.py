@@ -103,3 +103,24 @@ def test_sign_out_from_the_lock_screen(locked_inbox):
     response = client.post("/logout")
     assert response.status_code == 302 and "/login" in response.location
     assert client.get(FEED, headers=POLL).status_code == 401
+
+
+def test_the_poll_sends_the_cookie_only_to_renew_it_half_way_to_expiry(
+    app, create_user, frozen_clock
+):
+    """The live poll does not re-sign the session cookie every 2 s (issue 14), yet a tab that
+    only polls, locked or not, gets it renewed before it expires: the session cookie lives
+    30 minutes and is sent again at most 15 minutes after the last time."""
+    user = create_user(role="agency", agency="social-welfare", username="renew-a")
+    client = app.test_client()
+    assert login(client, user.username).status_code == 302
+    sent = []
+    for minute in range(70):
+        response = client.get(FEED, headers=POLL)
+        assert response.status_code == 200
+        if any("citydesk_session=" in c for c in response.headers.getlist("Set-Cookie")):
+            sent.append(minute)
+        clock.advance(minutes=1)
+    # 16: renewed; 31: the session locks (a change); then renewed every 16 minutes.
+    assert sent == [16, 31, 32, 48, 64]
+    assert client.get(FEED, headers=POLL).json["locked"] is True
