@@ -27,7 +27,6 @@ writers reach at least 200 audited state changes a second.
 import argparse
 import multiprocessing
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import load_average, machine  # noqa: E402
 
 INSTANCE = ROOT / "bench" / "data" / "instance"
 CLERK, AGENCY_USER, AGENCY = "bench-clerk", "bench-agency", "social-welfare"
@@ -205,15 +207,6 @@ def seal_and_verify(url: str) -> tuple[int, float, str]:
     return sealed, elapsed, f"exit {done.returncode}: {output}"
 
 
-def machine() -> str:
-    """One line about the machine the figures come from."""
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {load}"
-    )
-
-
 def main() -> None:
     """Run the phases and print the figures side by side."""
     parser = argparse.ArgumentParser(description="Audited writes benchmark (PostgreSQL)")
@@ -228,7 +221,10 @@ def main() -> None:
     os.environ.setdefault("CITYDESK_INSTANCE_PATH", str(INSTANCE))
     INSTANCE.mkdir(parents=True, exist_ok=True)
     prepare(args.database)
-    print(f"CityDesk audited writes, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}")
+    print(
+        f"CityDesk audited writes, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, "
+        f"load average {load_average()}"
+    )
     print(
         f"{args.writers} writer processes, {args.seconds:g} s a phase; a state change = one "
         "committed transaction"

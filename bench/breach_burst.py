@@ -34,8 +34,6 @@ ratios burst ÷ one dispatch. Not a test: nothing here runs in the test suite.
 import argparse
 import asyncio
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +46,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE))
+
+from common import free_port, machine, pg_admin  # noqa: E402
+
 AGENCIES = [
     "health",
     "labor",
@@ -77,20 +79,6 @@ def parse_args(argv=None):
     p.add_argument("--code", default=str(ROOT), help="checkout the jobs process runs")
     p.add_argument("--keep", action="store_true", help="keep the database and the files")
     return p.parse_args(argv)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pg_admin(prefix: str, sql: str) -> None:
-    import psycopg
-
-    url = prefix.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 # --- The SMTP sink ------------------------------------------------------------------------
@@ -413,18 +401,6 @@ def report(single: dict, burst: dict, bare: float, poll: float) -> bool:
         print("INCOMPLETE: not everything arrived before the timeout")
         ok = False
     return ok
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()}: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
 def main(argv=None) -> int:

@@ -31,11 +31,9 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +47,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE))
+
+from common import free_port, machine, pg_admin  # noqa: E402
+
 DESK_AGENCIES = [
     "health",
     "labor",
@@ -83,20 +85,6 @@ def parse_args(argv=None):
     p.add_argument("--skip-tabs", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the database and the logs")
     return p.parse_args(argv)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pg_admin(prefix: str, sql: str) -> None:
-    import psycopg
-
-    url = prefix.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 # --- Data --------------------------------------------------------------------------------
@@ -377,22 +365,6 @@ def worker_rss(master_pid: int) -> list[float]:
         check=False,
     ).stdout.split()
     return [int(kb) / 1024 for kb in out]
-
-
-def machine() -> str:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{platform.node()}: {os.cpu_count()} CPU ({model}), {mem:.0f} GiB, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
 
 
 def main(argv=None) -> int:

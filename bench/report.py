@@ -21,7 +21,6 @@ machine weighs on both alike. The big database is the small one's name + `_big` 
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import load_average, machine  # noqa: E402
 from generate import sqlite_absolute  # noqa: E402
 
 INSTANCE = ROOT / "bench" / "data" / "instance"
@@ -140,15 +140,6 @@ def show(title: str, result: dict, goal: str) -> None:
     print(f"  ratio report ÷ SQL     {ratio:9.2f} ×    {goal}")
 
 
-def machine() -> str:
-    """One line about the machine the figures come from."""
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {load}"
-    )
-
-
 def main() -> None:
     """Generate (unless told not to), run both parts and print the figures."""
     parser = argparse.ArgumentParser(description="Yearly report vs its bare SQL")
@@ -167,7 +158,10 @@ def main() -> None:
     INSTANCE.mkdir(parents=True, exist_ok=True)
     small = sqlite_absolute(args.database)
     big = sqlite_absolute(args.big_database or _big_name(args.database))
-    print(f"CityDesk yearly report, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}")
+    print(
+        f"CityDesk yearly report, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, "
+        f"load average {load_average()}"
+    )
     if not args.skip_generate:
         took = generate(small, args.year, args.small_dispatches, args.small_defects)
         print(f"small year generated in {took:.0f} s")

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE.parent))
+
+from common import free_port, pg_admin  # noqa: E402
+
 FULL = {"clerk": 10, "agency": 40, "facility": 10, "supervisor": 1}
 DESK_AGENCIES = [
     "health",
@@ -73,20 +76,6 @@ def parse_args(argv=None):
 
 def counts_for(scale: float) -> dict[str, int]:
     return {role: max(1, round(n * scale)) for role, n in FULL.items()} | {"supervisor": 1}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pg_admin(prefix: str, sql: str) -> None:
-    import psycopg
-
-    url = prefix.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def citydesk(env, *args, check=True, **kwargs):

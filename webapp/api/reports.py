@@ -135,16 +135,9 @@ class SatisfactionSchema(AnswersSchema):
     by_agency = fields.List(fields.Nested(AgencyAnswersSchema))
 
 
-class DispatchFiguresSchema(Schema):
-    """The dispatch figures of the year."""
+class TargetFieldsSchema(Schema):
+    """The target in effect for a year and whether a rate met it (report and scorecards)."""
 
-    counted = fields.Integer()
-    on_time = fields.Integer()
-    late = fields.Integer()
-    pending = fields.Integer()
-    excluded = fields.Nested(ExcludedSchema)
-    total = fields.Integer()
-    rate = fields.Float(allow_none=True)
     target = fields.Float(
         allow_none=True,
         metadata={"description": "the target in effect: 85, 87.5; null before any target"},
@@ -160,6 +153,18 @@ class DispatchFiguresSchema(Schema):
         }
     )
     target_met = fields.Boolean(allow_none=True)
+
+
+class DispatchFiguresSchema(TargetFieldsSchema):
+    """The dispatch figures of the year."""
+
+    counted = fields.Integer()
+    on_time = fields.Integer()
+    late = fields.Integer()
+    pending = fields.Integer()
+    excluded = fields.Nested(ExcludedSchema)
+    total = fields.Integer()
+    rate = fields.Float(allow_none=True)
     sla_minutes = fields.Float(allow_none=True)
     year_to_date = fields.Nested(YearToDateSchema, allow_none=True)
     by_agency = fields.List(fields.Nested(AgencyRowSchema))

@@ -7,7 +7,7 @@ from models.reports import FIRST_YEAR, LAST_YEAR
 from models.reports.access import SCORECARD_ROLES, scorecard_agency
 from models.reports.scorecard import scorecard
 from webapp.api.convention import ApiBlueprint, Year, acting_user
-from webapp.api.reports import LateReasonRowSchema, MonthRowSchema
+from webapp.api.reports import LateReasonRowSchema, MonthRowSchema, TargetFieldsSchema
 from webapp.security import role_required
 
 blp = ApiBlueprint(
@@ -59,7 +59,7 @@ class LateDispatchSchema(Schema):
     reason = fields.Nested(GivenReasonSchema, allow_none=True)
 
 
-class ScorecardSchema(Schema):
+class ScorecardSchema(TargetFieldsSchema):
     """An agency's standing in a year (the yearly report's rules, for one agency)."""
 
     agency = fields.String(metadata={"description": "agency code"})
@@ -76,20 +76,6 @@ class ScorecardSchema(Schema):
     cancelled = fields.Integer()
     transferred = fields.Integer()
     rate = fields.Float(allow_none=True, metadata={"description": "half up, 2 decimals"})
-    target = fields.Float(
-        allow_none=True, metadata={"description": "the target in effect; null before any target"}
-    )
-    target_year = fields.Integer(
-        allow_none=True,
-        metadata={"description": "the year the target was set for (earlier when carried over)"},
-    )
-    target_carried = fields.Boolean(
-        metadata={
-            "description": "true when the year has no target of its own and uses the "
-            "latest earlier year's"
-        }
-    )
-    target_met = fields.Boolean(allow_none=True)
     needed_in_a_row = fields.Integer(
         allow_none=True,
         metadata={

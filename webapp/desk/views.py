@@ -153,18 +153,20 @@ def _visit_page(visit, failed=None):
     )
 
 
-def _visit_action(visit_id: int, form, run, done):
-    """Validate `form`, run one operation on the visit, commit, flash, redirect; bad input
-    comes back with the message at its field."""
-    visit = visit_for(acting_user(), visit_id)
-    target = url_for("desk.visit", visit_id=visit.id)
+def _act(load, page, url, form, run, done):
+    """Validate `form`, run one operation on the record `load()` reads, commit, flash and go
+    where `done(result)` says (message, address). Bad input comes back on the record's page
+    with the message at its field (its panel open); a one-button form's, and a move another
+    user made first, as a message at the top of the record's page."""
+    record = load()
+    target = url(record)
     if not form.validate_on_submit():
         if isinstance(form, BUTTON_FORMS):
             flash_form_errors(form)
             return redirect(target)
-        return _visit_page(visit, form), 422
+        return page(record, form), 422
     try:
-        result = run(visit, form)
+        result = run(record, form)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
@@ -172,7 +174,7 @@ def _visit_action(visit_id: int, form, run, done):
             flash(exc.message, "error")
             return redirect(target)
         field_error(form, exc.message, getattr(exc, "field", None))
-        return _visit_page(visit_for(acting_user(), visit_id), form), 422
+        return page(load(), form), 422
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -180,6 +182,18 @@ def _visit_action(visit_id: int, form, run, done):
     message, target = done(result)
     flash(message, "success")
     return redirect(target)
+
+
+def _visit_action(visit_id: int, form, run, done):
+    """`_act` on a visit; `done(result)` gives the message and where to go."""
+    return _act(
+        lambda: visit_for(acting_user(), visit_id),
+        _visit_page,
+        lambda visit: url_for("desk.visit", visit_id=visit.id),
+        form,
+        run,
+        done,
+    )
 
 
 @bp.route("/visits/<int:visit_id>/notify", methods=["POST"])
@@ -271,32 +285,16 @@ def _dispatch_page(dispatch, failed=None):
 
 
 def _dispatch_action(dispatch_id: int, form, run, done):
-    """Validate `form`, run one operation on the dispatch, commit, flash, redirect. A form with
-    bad input comes back with the message at its field (its panel open); a move another user
-    made first comes back as a clear message."""
-    dispatch = dispatch_for(acting_user(), dispatch_id)
-    target = url_for("desk.dispatch", dispatch_id=dispatch.id)
-    if not form.validate_on_submit():
-        if isinstance(form, BUTTON_FORMS):
-            flash_form_errors(form)
-            return redirect(target)
-        return _dispatch_page(dispatch, form), 422
-    try:
-        result = run(dispatch, form)
-        db.session.commit()
-    except InvalidInput as exc:
-        db.session.rollback()
-        if isinstance(form, BUTTON_FORMS):
-            flash(exc.message, "error")
-            return redirect(target)
-        field_error(form, exc.message, getattr(exc, "field", None))
-        return _dispatch_page(dispatch_for(acting_user(), dispatch_id), form), 422
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(target)
-    flash(done(result), "success")
-    return redirect(url_for("desk.dispatch", dispatch_id=result.id))
+    """`_act` on a dispatch; `done(result)` gives the message, and the page is the resulting
+    dispatch's (a transfer's is the new one)."""
+    return _act(
+        lambda: dispatch_for(acting_user(), dispatch_id),
+        _dispatch_page,
+        lambda dispatch: url_for("desk.dispatch", dispatch_id=dispatch.id),
+        form,
+        run,
+        lambda result: (done(result), url_for("desk.dispatch", dispatch_id=result.id)),
+    )
 
 
 @bp.route("/dispatches/<int:dispatch_id>/arrive", methods=["POST"])
