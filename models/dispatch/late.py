@@ -194,7 +194,9 @@ def set_late_reason(
     reason = late_reason_by_code(code)
     note = clean_text(note, _("Explanation"), limit=MAX_NOTE)
     if reason.code == OTHER and not note:
-        raise InvalidInput(_("With the reason “Other”, say in the note what happened."))
+        raise InvalidInput(
+            _("With the reason “Other”, say in the note what happened."), field="note"
+        )
     row = db.session.get(DispatchLateReason, dispatch.id, populate_existing=True)
     before = _snapshot(row)
     if row is None:

@@ -253,6 +253,34 @@ def test_a_page_post_on_an_on_time_dispatch_says_why_and_changes_nothing(
     assert current_reason(dispatch.id) is None
 
 
+@pytest.mark.parametrize(
+    ("side", "data", "field", "message"),
+    [
+        ("agency", {"reason": ""}, "reason", "請選擇逾時原因。"),
+        ("agency", {"reason": "other"}, "note", "選擇「其他」時，請於說明欄敘明情形。"),
+        ("desk", {"reason": "other", "note": "  "}, "note", "選擇「其他」時，請於說明欄敘明情形。"),
+    ],
+)
+def test_a_reason_with_bad_input_comes_back_on_the_page_at_its_field(
+    late_dispatch, login_as, clerk_client, side, data, field, message
+):
+    """No reason chosen, or 「其他」 without a note: the dispatch page comes back (422) with the
+    message at the field and what was typed kept; nothing is recorded. With a reason already
+    recorded, the panel that changes it stays open."""
+    client = clerk_client if side == "desk" else login_as("agency", agency="social-welfare")[0]
+    url = f"/{side}/dispatches/{late_dispatch.id}"
+    response = client.post(f"{url}/late-reason", data=data)
+    assert response.status_code == 422
+    page = text(response)
+    assert f'<p class="error" id="{field}-error" data-field-error>{message}</p>' in page
+    assert current_reason(late_dispatch.id) is None
+
+    client.post(f"{url}/late-reason", data={"reason": "away"})
+    page = text(client.post(f"{url}/late-reason", data=data))
+    assert "<details open>" in page and f'id="{field}-error"' in page
+    assert current_reason(late_dispatch.id).reason.code == "away"
+
+
 def test_another_agency_cannot_reach_the_form(late_dispatch, login_as):
     client, _user = login_as("agency", agency="labor")
     url = f"/agency/dispatches/{late_dispatch.id}"

@@ -22,6 +22,7 @@ from models.reports.scorecard import scorecard
 from models.users import Role
 from webapp.agency import bp
 from webapp.agency.chart import year_line
+from webapp.agency.views import dispatch_page
 from webapp.desk.late import record_late_reason
 from webapp.reports.export import label, year_label, yes_no
 from webapp.reports.forms import YearPickForm
@@ -32,7 +33,7 @@ from webapp.security import acting_user, role_required
 @role_required(Role.AGENCY)
 def late_reason(dispatch_id: int):
     """Say why one of the agency's dispatches was late (another agency's is a 404)."""
-    return record_late_reason(dispatch_id, "agency.dispatch")
+    return record_late_reason(dispatch_id, "agency.dispatch", dispatch_page)
 
 
 @bp.route("/scorecard")

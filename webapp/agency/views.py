@@ -50,8 +50,12 @@ def inbox():
 @role_required(Role.AGENCY)
 def dispatch(dispatch_id: int):
     """One of the agency's dispatches with its timeline (another agency's is a 404)."""
-    dispatch = dispatch_for(acting_user(), dispatch_id)
-    form = AcknowledgeForm()
+    return dispatch_page(dispatch_for(acting_user(), dispatch_id))
+
+
+def dispatch_page(dispatch):
+    """The agency's page of one dispatch (also shown again with a form's errors)."""
+    form = AcknowledgeForm(formdata=None)
     form.responder.data = acting_user().name
     return render_template(
         "agency/dispatch.html",

@@ -5,7 +5,7 @@ Both pages include templates/desk/_late_reason.html, which asks `late_reason_pan
 what to show; the operation is `models.dispatch.late.set_late_reason` (409 when not late).
 """
 
-from flask import flash, redirect, url_for
+from flask import flash, g, redirect, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,7 +13,7 @@ from wtforms import SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from models.core import clock, db
-from models.core.errors import DomainError
+from models.core.errors import DomainError, InvalidInput
 from models.dispatch import dispatch_for
 from models.dispatch.late import (
     MAX_NOTE,
@@ -24,8 +24,8 @@ from models.dispatch.late import (
 )
 from models.users import Role
 from webapp.desk import bp
-from webapp.desk.views import flash_form_errors
-from webapp.forms import Form, choices
+from webapp.desk.views import dispatch_page
+from webapp.forms import Form, choices, field_error
 from webapp.security import acting_user, role_required
 
 
@@ -59,7 +59,9 @@ def late_reason_panel(dispatch) -> dict:
     late = dispatch.on_time_at(clock.now()) is False
     current = late_reason_of(dispatch.id)
     user = acting_user()
-    form = late_reason_form(current) if late and may_record_late_reason(user, dispatch) else None
+    form = None
+    if late and may_record_late_reason(user, dispatch):
+        form = g.get("late_reason_form") or late_reason_form(current)
     side = "agency" if user.role == Role.AGENCY else "desk"
     return {
         "late": late,
@@ -69,23 +71,33 @@ def late_reason_panel(dispatch) -> dict:
     }
 
 
-def record_late_reason(dispatch_id: int, page: str):
-    """Validate the form, record the reason, commit, flash, back to the dispatch's `page`."""
+def record_late_reason(dispatch_id: int, page: str, render):
+    """Validate the form, record the reason, commit, flash, back to the dispatch's `page`. A
+    form with bad input comes back on the page (`render(dispatch)`) with the message at its
+    field and the panel open."""
     dispatch = dispatch_for(acting_user(), dispatch_id)
     target = url_for(page, dispatch_id=dispatch.id)
     form = late_reason_form()
     if not form.validate_on_submit():
-        flash_form_errors(form)
-        return redirect(target)
+        return _with_errors(dispatch, form, render)
     try:
         set_late_reason(dispatch, form.reason.data, form.note.data or "", by=acting_user())
         db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        field_error(form, exc.message, getattr(exc, "field", None))
+        return _with_errors(dispatch_for(acting_user(), dispatch_id), form, render)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(target)
     flash(_("The reason for the late dispatch is saved."), "success")
     return redirect(target)
+
+
+def _with_errors(dispatch, form, render):
+    g.late_reason_form = form  # what late_reason_panel shows instead of a fresh form
+    return render(dispatch), 422
 
 
 @bp.app_context_processor
@@ -98,4 +110,4 @@ def late_reason_helpers():
 @role_required(Role.CLERK)
 def late_reason(dispatch_id: int):
     """A clerk records why the dispatch was late (for the agency, e.g. told by phone)."""
-    return record_late_reason(dispatch_id, "desk.dispatch")
+    return record_late_reason(dispatch_id, "desk.dispatch", dispatch_page)

@@ -254,7 +254,7 @@ def dispatch(dispatch_id: int):
     if dispatch.visit is not None:
         record_personal_data_view(dispatch.visit)
         db.session.commit()
-    return _dispatch_page(dispatch)
+    return dispatch_page(dispatch)
 
 
 # The dispatch page's forms by name; a form sent back with errors replaces its blank one.
@@ -268,7 +268,7 @@ DISPATCH_FORMS = {
 }
 
 
-def _dispatch_page(dispatch, failed=None):
+def dispatch_page(dispatch, failed=None):
     """The dispatch page; `failed` is a form with its errors, shown in place (its panel open)."""
     forms = {
         name: failed if isinstance(failed, cls) and cls is not ConfirmForm else cls(formdata=None)
@@ -289,7 +289,7 @@ def _dispatch_action(dispatch_id: int, form, run, done):
     dispatch's (a transfer's is the new one)."""
     return _act(
         lambda: dispatch_for(acting_user(), dispatch_id),
-        _dispatch_page,
+        dispatch_page,
         lambda dispatch: url_for("desk.dispatch", dispatch_id=dispatch.id),
         form,
         run,
