@@ -461,7 +461,7 @@ def correct_time(dispatch: Dispatch, field: str, value: datetime, reason: str, *
     if field not in TIME_FIELDS:
         raise InvalidInput(_("Unknown time field: %(field)s", field=field))
     if value is None or value.tzinfo is None:
-        raise InvalidInput(_("Give the corrected time with its date."))
+        raise InvalidInput(_("Give the corrected time with its date."), field="value")
     reason = clean_text(reason, _("Reason"), limit=MAX_TEXT, required=True)
     # Lock the row until commit (SELECT ... FOR UPDATE), then read it fresh.
     db.session.execute(select(Dispatch.id).where(Dispatch.id == dispatch.id).with_for_update())
@@ -472,18 +472,18 @@ def correct_time(dispatch: Dispatch, field: str, value: datetime, reason: str, *
     if field == "ended_at" and dispatch.state == DispatchState.ARRIVED:
         field, current = "arrived_at", dispatch.arrived_at
     if value > clock.now():
-        raise InvalidInput(_("A recorded time cannot be in the future."))
+        raise InvalidInput(_("A recorded time cannot be in the future."), field="value")
     if value == current:
-        raise InvalidInput(_("The corrected time is the same as the recorded one."))
+        raise InvalidInput(_("The corrected time is the same as the recorded one."), field="value")
     times = {f: getattr(dispatch, f) for f in TIME_FIELDS}
     times[field] = value
     if field == "arrived_at":
         times["ended_at"] = value
     later = [times[f] for f in TIME_FIELDS[1:] if times[f] is not None]
     if any(t < times["notified_at"] for t in later):
-        raise InvalidInput(_("No time can be earlier than the notification."))
+        raise InvalidInput(_("No time can be earlier than the notification."), field="value")
     if dispatch.visit is not None and times["notified_at"] < dispatch.visit.created_at:
-        raise InvalidInput(_("The notification cannot be earlier than the visit."))
+        raise InvalidInput(_("The notification cannot be earlier than the visit."), field="value")
     before = {f: _iso(getattr(dispatch, f)) for f in TIME_FIELDS}
     before["deadline_at"] = _iso(dispatch.deadline_at)
     changes = {field: value}

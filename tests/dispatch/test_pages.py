@@ -261,6 +261,33 @@ def test_a_supervisor_corrects_a_time_from_the_page(
     )
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "at", "message"),
+    [
+        ("arrived_at", "2024-03-04T11:00:00", "value", "登錄的時間不能晚於現在。"),
+        ("arrived_at", "2024-03-04T10:11:40", "value", "更正後的時間與原登錄相同。"),
+        ("acknowledged_at", "2024-03-04T10:05:00", "field", "本案尚未登錄此時間，無從更正。"),
+    ],
+)
+def test_a_refused_time_correction_is_said_at_the_input_it_is_about(
+    frozen_clock, clerk_client, login_as, notify_from_the_form, field, value, at, message
+):
+    """A time in the future or unchanged is refused at the time's input; a time the dispatch
+    does not have, at the choice of which time. The page comes back with the panel open."""
+    dispatch = notify_from_the_form()
+    clock.advance(seconds=700)
+    clerk_client.post(f"/desk/dispatches/{dispatch.id}/arrive")
+    chief, _user = login_as("supervisor")
+    response = chief.post(
+        f"/desk/dispatches/{dispatch.id}/correct",
+        data={"field": field, "value": value, "reason": "依監視器畫面更正"},
+    )
+    assert response.status_code == 422
+    assert f'<p class="error" id="{at}-error" data-field-error>{message}</p>' in text(response)
+    db.session.expire_all()
+    assert db.session.get(Dispatch, dispatch.id).arrived_at == clock.now()
+
+
 def test_supervisors_see_but_do_not_act(clerk_client, login_as, notify_from_the_form):
     dispatch = notify_from_the_form()
     chief, _user = login_as("supervisor")
