@@ -448,6 +448,45 @@ def load_session_user(session_id: str) -> User | None:
     return user
 
 
+@dataclass(frozen=True)
+class SessionViewer:
+    """What a poll needs to know of the signed-in user, copied from a loaded `User`: a poll
+    that is answered for it checks, inside its own statement, that the user's row still says
+    the same (`dispatch.live_rows`' `viewer_valid`), so it needs no statement to load them."""
+
+    id: int
+    username: str
+    name: str
+    role: str
+    agency_id: int | None
+    locale: str | None
+    session_version: int
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    @classmethod
+    def of(cls, user: User) -> "SessionViewer":
+        """The viewer a loaded user is now."""
+        return cls(
+            user.id,
+            user.username,
+            user.name,
+            user.role,
+            user.agency_id,
+            user.locale,
+            user.session_version,
+        )
+
+    def get_id(self) -> str:
+        """Session identity, as `User.get_id`."""
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, *roles: str) -> bool:
+        """True when the viewer's role is one of `roles`."""
+        return self.role in roles
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -152,7 +152,11 @@ def append_only_lifted(conn):
 
 
 def _clean_database() -> None:
-    """Empty every table and load the reference data again."""
+    """Empty every table and load the reference data again (and forget the live poll's kept
+    viewers: the emptied tables give their user ids to new users)."""
+    from webapp.security import forget_viewers
+
+    forget_viewers()
     db.session.remove()
     tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:

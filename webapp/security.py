@@ -5,11 +5,12 @@ from functools import wraps
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh as babel_refresh
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import Unauthorized
 
 from models.core import audit, clock
-from models.users import Role, load_session_user, user_for_token
+from models.users import Role, SessionViewer, load_session_user, user_for_token
 from webapp.extensions import csrf, login_manager
 
 # Endpoints an anonymous visitor may reach; every other route requires sign-in.
@@ -63,6 +64,46 @@ def role_required(*roles: str):
     return decorator
 
 
+# The live poll (every open board and inbox, every 2 s) is answered for a `SessionViewer`
+# kept per process after a session's first poll: the poll's one statement checks the user's
+# row itself (`live_rows`' viewer_valid) instead of a statement of its own to load the user.
+# Flask-Login still checks the session (its protection) before asking for the user.
+VIEWER_CHECKED_ENDPOINTS = {"dispatches.live"}
+VIEWERS_KEPT = 10_000
+_viewers: dict[str, SessionViewer] = {}
+
+
+def load_request_user(session_id: str):
+    """Flask-Login's user loader: the kept viewer for a live poll, else the user's row."""
+    checked = request.endpoint in VIEWER_CHECKED_ENDPOINTS and request.method == "GET"
+    viewer = _viewers.get(session_id) if checked else None
+    if viewer is not None:
+        return viewer
+    user = load_session_user(session_id)
+    if checked and user is not None:
+        if len(_viewers) >= VIEWERS_KEPT:
+            _viewers.clear()
+        _viewers[session_id] = SessionViewer.of(user)
+    return user
+
+
+def reload_viewer():
+    """The poll's viewer no longer matches the user's row: forget it and load the user again
+    for this request; None when the session no longer belongs to an active user."""
+    session_id = session.get("_user_id")
+    if session_id is not None:
+        _viewers.pop(session_id, None)
+    user = load_session_user(session_id) if session_id else None
+    g._login_user = user if user is not None else login_manager.anonymous_user()
+    babel_refresh()  # the language may have been the kept viewer's
+    return user
+
+
+def forget_viewers() -> None:
+    """Forget every kept viewer of this process (tests: a new database reuses user ids)."""
+    _viewers.clear()
+
+
 def acting_user():
     """The user behind this request (session or bearer token): the `by=` of every operation."""
     user = current_user._get_current_object()
@@ -86,7 +127,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to continue.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-    login_manager.user_loader(load_session_user)
+    login_manager.user_loader(load_request_user)
 
     @login_manager.unauthorized_handler
     def unauthorized():

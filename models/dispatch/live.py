@@ -5,14 +5,16 @@ still runs); the earlier ones are only counted (`queries.earlier_count`, capped)
 the end-of-day page (日結, `queries.earlier_open`).
 
 `live_rows` reads what one poll needs in ONE statement (the dispatch, its agency, its visit's
-flags, who acknowledged, the visitor's wait, whether the agency's inbox is open, and the
-earlier count) as plain rows: no ORM objects are built for a poll.
+flags, who acknowledged, the visitor's wait, whether the agency's inbox is open, the earlier
+count, and whether the viewer is still the user the poll was answered for) as plain rows: no
+ORM objects are built for a poll, and the poll needs no statement of its own to load the
+signed-in user (`users.SessionViewer`).
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import and_, bindparam, case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from models.core import db
@@ -31,6 +33,10 @@ class LiveRows:
     rows: list
     earlier: int
     own_seen_at: datetime | None  # the polling agency's inbox, when last noted
+    # The viewer's row still has the id, username, session version, role, agency and language
+    # the list was read for, and is active (False: read the user again; the rows may not be
+    # theirs to see).
+    viewer_valid: bool
 
 
 def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRows:
@@ -39,12 +45,17 @@ def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRo
     columns, `agency_code`, `agency_name_zh`, `agency_name_en`, `agency_extension`,
     `visit_kind`, `is_senior`, `needs_accessibility`, `visit_created_at`, `served_arrived_at`
     (the latest arrival among the visit's dispatches), `acknowledged_by_name`, `inbox_open`
-    and `overdue`. `own_agency_id`: also read when that agency's inbox was last noted."""
+    and `overdue` (after `earlier` and `viewer_valid`). `own_agency_id`: also read when that
+    agency's inbox was last noted."""
     stmt = _statement(user, own_agency_id)
     params = {
         "at": at,
         "day": day_start(at),
         "since": at - timedelta(seconds=INBOX_OPEN_SECONDS),
+        "viewer_id": user.id,
+        "viewer_username": user.username,
+        "viewer_version": user.session_version,
+        "viewer_locale": user.locale,
     }
     result = db.session.execute(stmt, params).all()
     first = result[0]
@@ -52,6 +63,7 @@ def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRo
         rows=[row for row in result if row.id is not None],
         earlier=first.earlier,
         own_seen_at=first.own_seen_at if own_agency_id is not None else None,
+        viewer_valid=bool(first.viewer_valid),
     )
 
 
@@ -81,8 +93,19 @@ def _build(user, own_agency_id: int | None):
         .scalar_subquery()
     )
     presence = aliased(InboxPresence)
+    # Role and agency are the statement's own (one statement per viewer scope).
+    viewer = exists().where(
+        User.id == bindparam("viewer_id"),
+        User.username == bindparam("viewer_username"),
+        User.session_version == bindparam("viewer_version"),
+        User.active.is_(True),
+        User.role == user.role,
+        User.agency_id.is_not_distinct_from(user.agency_id),
+        User.locale.is_not_distinct_from(bindparam("viewer_locale", type_=User.locale.type)),
+    )
     columns = [
         earlier.c[0].label("earlier"),
+        viewer.label("viewer_valid"),
         Dispatch.id,
         Dispatch.visit_id,
         Dispatch.agency_id,

@@ -305,3 +305,92 @@ def test_agency_staff_cannot_settle_the_end_of_day(clerk, login_as):
         assert dispatch_for(user, old.id).state == "notified"
     finally:
         clock.unfreeze()
+
+
+# --- The signed-in session's poll -------------------------------------------------------------
+
+FEED = "/api/v1/dispatches/open"
+POLL = {"X-CityDesk-Poll": "1"}
+
+
+def _statements(client, url=FEED):
+    seen = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(url, headers=POLL)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return response, seen
+
+
+def test_a_sessions_poll_is_one_statement_once_its_viewer_is_known(frozen_clock, clerk, login_as):
+    """The first poll of a session loads the user; the next ones check the user's row inside
+    the list's own statement: one statement a poll."""
+    _dispatch(clerk, "labor")
+    client, _user = login_as("clerk")
+    client.get(FEED, headers=POLL)
+    response, seen = _statements(client)
+    assert response.status_code == 200 and len(response.get_json()["dispatches"]) == 1
+    assert len(seen) == 1, seen
+    assert "FROM dispatch" in seen[0] and re.search(r'FROM "?user"?\s', seen[0])
+
+
+def test_a_deactivated_or_signed_out_user_is_refused_at_the_next_poll(
+    frozen_clock, clerk, login_as
+):
+    """The kept viewer is checked against the user's row at every poll: deactivated, or every
+    session ended (the session version moved), the next poll is a 401 with no list, and the
+    inbox is not noted."""
+    from models.users import end_sessions, update_user
+
+    _dispatch(clerk, "labor")
+    for end in (lambda u: update_user(u, active=False), end_sessions):
+        client, user = login_as("agency", agency="labor")
+        assert client.get(f"{FEED}?inbox=1", headers=POLL).status_code == 200
+        clock.advance(seconds=30)  # the inbox is due to be noted again
+        seen_before = open_inboxes(clock.now() - timedelta(seconds=29))
+        end(user)
+        db.session.commit()
+        response = client.get(f"{FEED}?inbox=1", headers=POLL)
+        assert response.status_code == 401
+        assert response.get_json()["message"] == "Sign in or send a valid bearer token"
+        assert "dispatches" not in response.get_json()
+        assert open_inboxes(clock.now() - timedelta(seconds=29)) == seen_before
+
+
+def test_a_poll_follows_a_change_of_the_users_agency_or_language(frozen_clock, clerk, login_as):
+    """A kept viewer whose row changed is read again in the same poll: an agency user moved to
+    another agency sees that agency's list at once, and a changed language answers in it."""
+    from models.users import update_user
+
+    _dispatch(clerk, "labor", subject="勞工局的事")
+    _dispatch(clerk, "health", subject="衛生局的事")
+    client, user = login_as("agency", agency="labor")
+    first = client.get(FEED, headers=POLL).get_json()["dispatches"]
+    assert [d["subject"] for d in first] == ["勞工局的事"]
+    update_user(user, agency="health")
+    db.session.commit()
+    moved = client.get(FEED, headers=POLL).get_json()["dispatches"]
+    assert [d["subject"] for d in moved] == ["衛生局的事"]
+    assert moved[0]["agency_name"] == "衛生局"
+    update_user(user, locale="en")
+    db.session.commit()
+    assert client.get(FEED, headers=POLL).get_json()["dispatches"][0]["agency_name"] == (
+        "Department of Health"
+    )
+
+
+def test_a_clerk_made_facility_staff_is_refused_at_the_next_poll(frozen_clock, clerk, login_as):
+    """The kept viewer's role is checked too: a clerk moved to facility work (a role that sees
+    no dispatches) gets a 403 at the next poll, not the list the clerk saw."""
+    from models.users import update_user
+
+    _dispatch(clerk, "labor")
+    client, user = login_as("clerk")
+    assert len(client.get(FEED, headers=POLL).get_json()["dispatches"]) == 1
+    update_user(user, role="facility")
+    db.session.commit()
+    response = client.get(FEED, headers=POLL)
+    assert response.status_code == 403
+    assert "dispatches" not in response.get_json()

@@ -53,8 +53,9 @@ from webapp.api.convention import (
     acting_user,
     page_of,
 )
+from webapp.extensions import login_manager
 from webapp.paging import API_DAY_MESSAGE, validate_day
-from webapp.security import session_locked
+from webapp.security import reload_viewer, session_locked
 
 visits_blp = ApiBlueprint("visits", __name__, path="/visits", description="Counter visits (clerks)")
 dispatches_blp = ApiBlueprint(
@@ -488,7 +489,7 @@ def live_etag(user, feed: LiveRows, *, locked: bool, locale: str, inbox: bool) -
     scope = user.agency_id if user.role == Role.AGENCY else "all"
     own = user.agency_id if inbox else None
     end = -1 if own is not None else None  # not when the inbox was last noted: it moves
-    rows = [tuple(r)[1:end] + (r.agency_id == own,) for r in feed.rows]
+    rows = [tuple(r)[2:end] + (r.agency_id == own,) for r in feed.rows]  # after earlier, viewer
     key = repr((LIVE_ETAG_VERSION, scope, locked, locale[:2], feed.earlier, rows))
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
@@ -650,8 +651,13 @@ def live(args):
     answered 304 without being built."""
     user = _dispatch_viewer()
     at = clock.now()
+    feed = _feed(user, at, args["inbox"])
+    if not feed.viewer_valid:  # the user's row changed since the viewer was kept: read it again
+        if reload_viewer() is None:
+            return login_manager.unauthorized()  # as for any session that lost its user
+        user = _dispatch_viewer()
+        feed = _feed(user, at, args["inbox"])
     inbox = args["inbox"] and user.role == Role.AGENCY
-    feed = live_rows(user, at, own_agency_id=user.agency_id if inbox else None)
     if inbox and inbox_seen_due(feed.own_seen_at, at):
         record_inbox_seen(user.agency_id, at)
         db.session.commit()
@@ -668,6 +674,11 @@ def live(args):
     )
     response.set_etag(tag, weak=True)
     return response
+
+
+def _feed(user, at: datetime, inbox: bool) -> LiveRows:
+    own = user.agency_id if inbox and user.role == Role.AGENCY else None
+    return live_rows(user, at, own_agency_id=own)
 
 
 @dispatches_blp.route("/<int:dispatch_id>")
