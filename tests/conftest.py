@@ -389,7 +389,9 @@ def browser_login(page, username: str, password: str = TEST_PASSWORD) -> None:
     page.locator("#username").fill(username)
     page.locator("#password").fill(password)
     page.locator("main form [type=submit]").first.click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    # The next page's document is enough (its "load", which also waits for every script and
+    # image, timed out on a loaded CI machine).
+    page.wait_for_url(lambda url: "/login" not in url, wait_until="domcontentloaded")
 
 
 def screenshot(page, name: str) -> Path:
