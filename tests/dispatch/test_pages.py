@@ -235,13 +235,18 @@ def test_the_timeline_shows_who_did_what_and_durations(
         assert expected in page, expected
 
 
-def test_a_supervisor_corrects_a_time_from_the_page(
-    frozen_clock, clerk_client, login_as, notify_from_the_form
-):
+def _arrived_late_and_a_chief(clerk_client, login_as, notify_from_the_form):
+    """A dispatch whose responder arrived 700 s after the notice, and a supervisor's client."""
     dispatch = notify_from_the_form()
     clock.advance(seconds=700)
     clerk_client.post(f"/desk/dispatches/{dispatch.id}/arrive")
-    chief, _user = login_as("supervisor")
+    return dispatch, login_as("supervisor")[0]
+
+
+def test_a_supervisor_corrects_a_time_from_the_page(
+    frozen_clock, clerk_client, login_as, notify_from_the_form
+):
+    dispatch, chief = _arrived_late_and_a_chief(clerk_client, login_as, notify_from_the_form)
     response = chief.post(
         f"/desk/dispatches/{dispatch.id}/correct",
         data={"field": "arrived_at", "value": "2024-03-04T10:09:30", "reason": "依監視器畫面更正"},
@@ -273,17 +278,16 @@ def test_a_refused_time_correction_is_said_at_the_input_it_is_about(
     frozen_clock, clerk_client, login_as, notify_from_the_form, field, value, at, message
 ):
     """A time in the future or unchanged is refused at the time's input; a time the dispatch
-    does not have, at the choice of which time. The page comes back with the panel open."""
-    dispatch = notify_from_the_form()
-    clock.advance(seconds=700)
-    clerk_client.post(f"/desk/dispatches/{dispatch.id}/arrive")
-    chief, _user = login_as("supervisor")
+    does not have, at the choice of which time; the page comes back with the panel open."""
+    dispatch, chief = _arrived_late_and_a_chief(clerk_client, login_as, notify_from_the_form)
     response = chief.post(
         f"/desk/dispatches/{dispatch.id}/correct",
         data={"field": field, "value": value, "reason": "依監視器畫面更正"},
     )
     assert response.status_code == 422
-    assert f'<p class="error" id="{at}-error" data-field-error>{message}</p>' in text(response)
+    page = text(response)
+    assert f'<p class="error" id="{at}-error" data-field-error>{message}</p>' in page
+    assert re.search(r"<details open>\s*<summary>更正登錄時間</summary>", page)
     db.session.expire_all()
     assert db.session.get(Dispatch, dispatch.id).arrived_at == clock.now()
 
