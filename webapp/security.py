@@ -10,6 +10,7 @@ from flask_login import current_user, logout_user
 from werkzeug.exceptions import Unauthorized
 
 from models.core import audit, clock
+from models.dispatch.access import can_see_dispatches
 from models.users import Role, SessionViewer, load_session_user, user_for_token
 from webapp.extensions import csrf, login_manager
 
@@ -80,7 +81,9 @@ def load_request_user(session_id: str):
     if viewer is not None:
         return viewer
     user = load_session_user(session_id)
-    if checked and user is not None:
+    # Kept only for a user the poll answers: a refused one (403) is read again at each poll,
+    # so that a role that now sees dispatches is not refused from a kept copy.
+    if checked and user is not None and can_see_dispatches(user):
         if len(_viewers) >= VIEWERS_KEPT:
             _viewers.clear()
         _viewers[session_id] = SessionViewer.of(user)

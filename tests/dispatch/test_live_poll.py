@@ -394,3 +394,16 @@ def test_a_clerk_made_facility_staff_is_refused_at_the_next_poll(frozen_clock, c
     response = client.get(FEED, headers=POLL)
     assert response.status_code == 403
     assert "dispatches" not in response.get_json()
+
+
+def test_facility_staff_made_a_clerk_sees_the_board_at_the_next_poll(frozen_clock, clerk, login_as):
+    """A refused poll keeps nothing: facility staff (403) made a clerk get the list at once."""
+    from models.users import update_user
+
+    _dispatch(clerk, "labor")
+    client, user = login_as("facility")
+    assert client.get(FEED, headers=POLL).status_code == 403
+    update_user(user, role="clerk")
+    db.session.commit()
+    response = client.get(FEED, headers=POLL)
+    assert response.status_code == 200 and len(response.get_json()["dispatches"]) == 1
