@@ -53,7 +53,23 @@ class WeakPassword(InvalidInput):
     field = "password"
 
 
-class User(db.Model):
+class SignedIn:
+    """Flask-Login's protocol for a signed-in person (a `User`, or the live poll's kept
+    `SessionViewer`), kept here so that any layer can ask the same questions."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """Session identity: the id plus the session version (sign-out bumps it)."""
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, *roles: str) -> bool:
+        """True when the role is one of `roles`."""
+        return self.role in roles
+
+
+class User(SignedIn, db.Model):
     """A person who signs in to CityDesk."""
 
     __tablename__ = "user"
@@ -76,26 +92,9 @@ class User(db.Model):
 
     agency: Mapped[Agency | None] = relationship(lazy="joined")
 
-    # Flask-Login's protocol, kept here so that any layer can ask the same questions.
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
     @property
     def is_active(self) -> bool:
         return self.active
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        """Session identity: the id plus the session version (sign-out bumps it)."""
-        return f"{self.id}:{self.session_version}"
-
-    def has_role(self, *roles: str) -> bool:
-        """True when the user's role is one of `roles`."""
-        return self.role in roles
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password (werkzeug's default, scrypt) once it is strong enough."""
@@ -449,7 +448,7 @@ def load_session_user(session_id: str) -> User | None:
 
 
 @dataclass(frozen=True)
-class SessionViewer:
+class SessionViewer(SignedIn):
     """What a poll needs to know of the signed-in user, copied from a loaded `User`: a poll
     that is answered for it checks, inside its own statement, that the user's row still says
     the same (`dispatch.live_rows`' `viewer_valid`), so it needs no statement to load them."""
@@ -461,9 +460,7 @@ class SessionViewer:
     agency_id: int | None
     locale: str | None
     session_version: int
-    is_authenticated = True
-    is_active = True
-    is_anonymous = False
+    is_active = True  # checked against the row at each poll (`viewer_valid`)
 
     @classmethod
     def of(cls, user: User) -> "SessionViewer":
@@ -477,14 +474,6 @@ class SessionViewer:
             user.locale,
             user.session_version,
         )
-
-    def get_id(self) -> str:
-        """Session identity, as `User.get_id`."""
-        return f"{self.id}:{self.session_version}"
-
-    def has_role(self, *roles: str) -> bool:
-        """True when the viewer's role is one of `roles`."""
-        return self.role in roles
 
 
 def _hash_token(token: str) -> str:
