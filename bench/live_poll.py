@@ -22,8 +22,10 @@ a clerk's session cookie and `X-CityDesk-Poll: 1`; the 304 path sends the list's
 Then the tab capacity: `--tabs` simulated browser tabs (a tenth clerks' boards, the rest agency
 inboxes over the ten desk agencies, `?inbox=1`), each: one request, its answer, 2 s wait, again
 with If-None-Match, for `--tab-seconds` after a warm-up, while a clerk logs a visit with an
-agency every 5 s (so the lists do change); it prints p50/p95/max, how many 200 and 304, and the
-RSS of each gunicorn worker afterwards. Goals (issue 14): ratio >= 0.40 at 10 and 50
+agency every 5 s (so the lists do change); first the same tabs on the bare endpoint (its
+baseline: what this machine gives any Flask endpoint that reads the list), then on CityDesk; it
+prints polls/s, p50/p95/max, how many 200 and 304, the ratios, and the RSS of each gunicorn
+worker afterwards. Goals (issue 14): ratio >= 0.40 at 10 and 50
 connections; tabs p95 < 200 ms; worker RSS < 150 MB.
 """
 
@@ -296,8 +298,10 @@ def comparable(body: bytes) -> dict:
     return data
 
 
-async def tabs_run(port, sessions, writer_token, seconds, warmup=10.0) -> dict:
-    """Browser-like tabs: request, answer, 2 s wait, again with If-None-Match."""
+async def tabs_run(port, tabs, writer_port, writer_token, seconds, warmup=10.0) -> dict:
+    """Browser-like tabs on `port`, each `(path, headers)`: request, answer, 2 s wait, again
+    with If-None-Match when the answer had an ETag; a visit with an agency is logged on
+    `writer_port` every 5 s."""
     results: list[tuple[float, int, float]] = []  # (at, status, ms)
     errors = 0
     start = time.perf_counter()
@@ -305,12 +309,11 @@ async def tabs_run(port, sessions, writer_token, seconds, warmup=10.0) -> dict:
 
     async def tab(i):
         nonlocal errors
-        kind, cookie = sessions[i]
-        path = FEED + ("?inbox=1" if kind == "agency" else "")
+        path, base = tabs[i]
         etag = None
         await asyncio.sleep(random.uniform(0, 2))
         while time.perf_counter() < end:
-            headers = {"Cookie": cookie, "Accept": "application/json", "X-CityDesk-Poll": "1"}
+            headers = dict(base)
             if etag:
                 headers["If-None-Match"] = etag
             t = time.perf_counter()
@@ -331,7 +334,7 @@ async def tabs_run(port, sessions, writer_token, seconds, warmup=10.0) -> dict:
             body = json.dumps(
                 {"kind": "inquiry", "subject": f"新案件 {n}", "agency": DESK_AGENCIES[n % 10]}
             ).encode()
-            reader, w = await asyncio.open_connection("127.0.0.1", port)
+            reader, w = await asyncio.open_connection("127.0.0.1", writer_port)
             head = (
                 f"POST /api/v1/visits HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                 f"Authorization: Bearer {writer_token}\r\nContent-Type: application/json\r\n"
@@ -341,7 +344,7 @@ async def tabs_run(port, sessions, writer_token, seconds, warmup=10.0) -> dict:
             await reader.read()
             w.close()
 
-    await asyncio.gather(writer(), *(tab(i) for i in range(len(sessions))))
+    await asyncio.gather(writer(), *(tab(i) for i in range(len(tabs))))
     measured = [r for r in results if r[0] >= warmup]
     ms = [r[2] for r in measured]
     return {
@@ -485,30 +488,45 @@ def main(argv=None) -> int:
         print("ratio = CityDesk ÷ bare requests/s (goal ≥ 0.40 at 10 and 50 connections)")
 
         if not args.skip_tabs:
-            clerks = [("clerk", sign_in(city_port, u)) for u in data["clerks"]]
-            staff = [("agency", sign_in(city_port, u)) for u in data["agencies"]]
+            clerks = [sign_in(city_port, u) for u in data["clerks"]]
+            staff = [sign_in(city_port, u) for u in data["agencies"]]
             # a tenth of the tabs are the clerks' boards, the rest the agencies' inboxes
-            order = [
-                clerks[(i // 10) % len(clerks)] if i % 10 == 0 else staff[i % len(staff)]
+            city_tabs = [
+                (FEED, board | {"Cookie": clerks[(i // 10) % len(clerks)]})
+                if i % 10 == 0
+                else (FEED + "?inbox=1", board | {"Cookie": staff[i % len(staff)]})
                 for i in range(args.tabs)
             ]
-            load = os.getloadavg()
+            # the baseline: the same tabs on the bare endpoint (it sends no ETag: every
+            # answer is the whole list)
+            bare_tabs = [("/open", {})] * args.tabs
             print(
                 f"\nTabs: {args.tabs} browser-like tabs (one request, its answer, 2 s, again "
-                f"with If-None-Match) for {args.tab_seconds:.0f} s "
-                f"after 10 s of warm-up; a new dispatch every 5 s; load average before "
-                f"{load[0]:.2f}"
+                f"with If-None-Match) for {args.tab_seconds:.0f} s after 10 s of warm-up, a new "
+                "dispatch every 5 s; first on the bare endpoint (the baseline), then on CityDesk"
             )
-            result = asyncio.run(tabs_run(city_port, order, data["writer_token"], args.tab_seconds))
+            runs = {}
+            for name, port, tabs in (
+                ("bare", bare_port, bare_tabs),
+                ("CityDesk", city_port, city_tabs),
+            ):
+                load = os.getloadavg()
+                runs[name] = result = asyncio.run(
+                    tabs_run(port, tabs, city_port, data["writer_token"], args.tab_seconds)
+                )
+                print(
+                    f"  {name:<8} (load average before {load[0]:.2f}): {result['requests']:,} "
+                    f"polls ({result['rps']:.0f}/s): {result['ok']:,} × 200, "
+                    f"{result['not_modified']:,} × 304, {result['other']} other, "
+                    f"{result['errors']} connection errors; latency p50 {result['p50']:.0f} ms, "
+                    f"p95 {result['p95']:.0f} ms, max {result['max']:.0f} ms"
+                )
             rss = worker_rss(city.pid)
+            city_run, bare_run = runs["CityDesk"], runs["bare"]
             print(
-                f"  {result['requests']:,} polls ({result['rps']:.0f}/s): {result['ok']:,} × 200, "
-                f"{result['not_modified']:,} × 304, {result['other']} other, "
-                f"{result['errors']} connection errors"
-            )
-            print(
-                f"  latency p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms "
-                f"(goal < 200 ms), max {result['max']:.0f} ms"
+                f"  CityDesk ÷ bare: polls/s {city_run['rps'] / bare_run['rps']:.2f}, p95 "
+                f"{city_run['p95'] / max(bare_run['p95'], 0.001):.2f} × "
+                "(goal: CityDesk p95 < 200 ms)"
             )
             print(
                 "  worker RSS after the run: "

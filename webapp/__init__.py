@@ -3,11 +3,14 @@
 import logging
 import os
 import secrets
+import time
+from contextvars import ContextVar
 from pathlib import Path
 
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models.core import db
@@ -123,6 +126,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.permanent_session_lifetime = app.config["IDLE_TIMEOUT_MINUTES"] * 60
 
     _init_extensions(app)
+    _ping_on_checkout(app)
     _register_blueprints(app)
 
     from webapp import errors, filters, i18n, labels, nav, security
@@ -157,7 +161,51 @@ def _autocommit_polls(app: Flask) -> None:
             and request.method == "GET"
             and not db.session().in_transaction()
         ):
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            taken = _POLL_CHECKOUT.set(True)
+            try:
+                db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            finally:
+                _POLL_CHECKOUT.reset(taken)
+
+
+# A poll's connection is not pinged when it came back to the pool less than this many seconds
+# ago (see _ping_on_checkout).
+POLL_UNPINGED_SECONDS = 30
+_POLL_CHECKOUT: ContextVar[bool] = ContextVar("poll_checkout", default=False)
+
+
+def _ping_on_checkout(app: Flask) -> None:
+    """On PostgreSQL every connection taken from the pool is pinged first (a restarted server
+    or a dropped connection costs no request), except a poll's when the connection was in use
+    a moment ago: polls are most of the requests and the ping is a round trip each (issue 14).
+    If the server went away in that moment the poll fails once, its error invalidates the
+    pool, and the page polls again 2 s later on a new connection."""
+    if app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
+        return  # configured: SQLAlchemy pings every checkout itself
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine = db.engine
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def returned(_dbapi_connection, record) -> None:
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection, record, _proxy) -> None:
+        returned_at = record.info.get("returned_at")  # cleared when it reconnects
+        if returned_at is None:
+            return  # connected just now
+        if _POLL_CHECKOUT.get() and time.monotonic() - returned_at < POLL_UNPINGED_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError from exc  # the pool takes a new connection
+            raise
 
 
 def _check_audit_sealing(app: Flask) -> None:
@@ -176,8 +224,6 @@ def _configure_engine(app: Flask) -> None:
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if uri.startswith("sqlite"):
         options.setdefault("connect_args", {}).setdefault("timeout", 30)
-    else:
-        options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

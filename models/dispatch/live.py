@@ -57,7 +57,8 @@ def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRo
         "viewer_version": user.session_version,
         "viewer_locale": user.locale,
     }
-    result = db.session.execute(stmt, params).all()
+    # Columns only: run on the session's connection, without the ORM's result handling.
+    result = db.session.connection().execute(stmt, params).all()
     first = result[0]
     return LiveRows(
         rows=[row for row in result if row.id is not None],
