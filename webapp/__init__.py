@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models.core import db
@@ -204,7 +204,9 @@ def _ping_on_checkout(app: Flask) -> None:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as exc:
             if dialect.is_disconnect(exc, dbapi_connection, None):
-                raise DisconnectionError from exc  # the pool takes a new connection
+                # as SQLAlchemy's own pre-ping: the pool takes a new connection and drops the
+                # others it held before now (the server most likely restarted)
+                raise InvalidatePoolError from exc
             raise
 
 
