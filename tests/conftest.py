@@ -77,6 +77,9 @@ def make_app(database_url: str, instance_path: Path, **overrides):
         # (PostgreSQL's default, a sealer thread, has its own tests in test_audit.py).
         "AUDIT_SEALING": "inline",
         "SERVER_NAME": None,
+        # Every poll runs its statement (the kept answers, read from PostgreSQL's notices a
+        # moment after each commit, have their own tests in tests/dispatch/test_live_kept.py).
+        "LIVE_KEEP_SECONDS": 0,
     }
     config.update(overrides)
     application = create_app(config)
@@ -92,6 +95,9 @@ _APPS: list = []
 def _dispose_engines():
     """Close every pooled connection at the end (unclosed ones warn, and warnings are errors)."""
     yield
+    from webapp.api.live_kept import forget_answers
+
+    forget_answers()  # the kept answers' listening connection
     for application in _APPS:
         with application.app_context():
             db.engine.dispose()
@@ -153,10 +159,12 @@ def append_only_lifted(conn):
 
 def _clean_database() -> None:
     """Empty every table and load the reference data again (and forget the live poll's kept
-    viewers: the emptied tables give their user ids to new users)."""
+    viewers and answers: the emptied tables give their user ids to new users)."""
+    from webapp.api.live_kept import forget_answers
     from webapp.security import forget_viewers
 
     forget_viewers()
+    forget_answers()
     db.session.remove()
     tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:

@@ -7,7 +7,7 @@ import time
 from contextvars import ContextVar
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InvalidatePoolError
@@ -32,6 +32,9 @@ class DefaultConfig:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     DISPATCH_SLA_SECONDS = 600
     IDLE_TIMEOUT_MINUTES = 30
+    # On PostgreSQL a live poll's answer is kept per process for at most this many seconds,
+    # ended at once by a change (webapp/api/live_kept.py); 0: every poll runs its statement.
+    LIVE_KEEP_SECONDS = 10
     # How many proxies in front of CityDesk set X-Forwarded-For/-Proto (0: none; the client's
     # address is the connection's). Sign-in throttling counts per that address.
     PROXY_HOPS = 0
@@ -131,7 +134,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     from webapp import errors, filters, i18n, labels, nav, security
 
-    _autocommit_polls(app)  # before the sign-in guard: its user look-up is the first statement
     i18n.init_app(app)
     nav.init_app(app)
     filters.init_app(app)
@@ -145,27 +147,19 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-# Endpoints polled every 2 s by every open tab that only read (and at most upsert one row):
-# on PostgreSQL they run without a transaction, which saves the BEGIN and ROLLBACK round trips.
-AUTOCOMMIT_ENDPOINTS = {"dispatches.live"}
-
-
-def _autocommit_polls(app: Flask) -> None:
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+def poll_connection() -> None:
+    """The live poll's connection, taken before its first statement: on PostgreSQL without a
+    transaction (no BEGIN and ROLLBACK round trips: the poll only reads, and at most upserts
+    one row) and not pinged when it was in use a moment ago (`_ping_on_checkout`). Nothing
+    when the request already has one (the session's first poll read its user) or on SQLite.
+    A poll answered from its kept answer takes none."""
+    if db.engine.dialect.name == "sqlite" or db.session().in_transaction():
         return
-
-    @app.before_request
-    def autocommit_poll():
-        if (
-            request.endpoint in AUTOCOMMIT_ENDPOINTS
-            and request.method == "GET"
-            and not db.session().in_transaction()
-        ):
-            taken = _POLL_CHECKOUT.set(True)
-            try:
-                db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            finally:
-                _POLL_CHECKOUT.reset(taken)
+    taken = _POLL_CHECKOUT.set(True)
+    try:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    finally:
+        _POLL_CHECKOUT.reset(taken)
 
 
 # A poll's connection is not pinged when it came back to the pool less than this many seconds

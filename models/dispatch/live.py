@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, case, exists, func, select
 from sqlalchemy.orm import aliased
 
-from models.core import db
+from models.core import clock, db
 from models.dispatch.access import visible_condition
 from models.dispatch.presence import INBOX_OPEN_SECONDS
 from models.dispatch.queries import day_start, earlier_count, on_board
@@ -37,6 +37,22 @@ class LiveRows:
     # the list was read for, and is active (False: read the user again; the rows may not be
     # theirs to see).
     viewer_valid: bool
+
+    def holds_until(self, at: datetime) -> datetime:
+        """The first instant after `at` at which this list changes with no write: a listed
+        dispatch becomes overdue, a listed agency's inbox counts as closed, or the Taipei day
+        ends (today's dispatches become earlier ones). Until then, only a write changes it."""
+        ends = [clock.day_bounds(clock.local(at).date())[1]]
+        for row in self.rows:
+            if row.deadline_at >= at:  # overdue is `deadline_at < at`
+                ends.append(row.deadline_at + INSTANT)
+            if row.inbox_seen_at is not None:  # open is `seen_at >= at - INBOX_OPEN_SECONDS`
+                ends.append(row.inbox_seen_at + timedelta(seconds=INBOX_OPEN_SECONDS) + INSTANT)
+        return min(ends)
+
+
+# The smallest step of a stored instant: `deadline_at < at` turns true one step after it.
+INSTANT = timedelta(microseconds=1)
 
 
 def live_rows(user, at: datetime, *, own_agency_id: int | None = None) -> LiveRows:
@@ -134,6 +150,8 @@ def _build(user, own_agency_id: int | None):
         acked_by.name.label("acknowledged_by_name"),
         presence.agency_id.is_not(None).label("inbox_open"),
         (Dispatch.deadline_at < at).label("overdue"),
+        # when the agency's inbox was last seen: for holds_until, not shown (it moves)
+        presence.seen_at.label("inbox_seen_at"),
     ]
     if own_agency_id is not None:
         columns.append(

@@ -5,8 +5,9 @@ on the board and settled on the end-of-day page (日結)."""
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
-from models.core import clock
+from models.core import clock, db
 from tests.conftest import PHONE, browser_login, screenshot
 from tests.dispatch.test_browser import watch_errors
 
@@ -15,9 +16,25 @@ pytestmark = pytest.mark.browser
 FEED = "/api/v1/dispatches/open"
 
 
+@pytest.mark.parametrize(
+    "keep_seconds",
+    [
+        0,
+        pytest.param(
+            10,
+            marks=pytest.mark.postgres_only(
+                reason="answers are kept on PostgreSQL only (its NOTIFY ends them)"
+            ),
+        ),
+    ],
+    ids=["every-poll-reads", "kept-answers"],
+)
 def test_board_polls_with_if_none_match_gets_304_and_still_updates_live(
-    new_page, make_dispatch, clerk
+    new_page, make_dispatch, clerk, csrf_app, monkeypatch, keep_seconds
 ):
+    """With kept answers (PostgreSQL) the unchanged list's 304s come without a statement, and
+    a new dispatch still shows: its commit's notice ends the board's kept answer."""
+    monkeypatch.setitem(csrf_app.config, "LIVE_KEEP_SECONDS", keep_seconds)
     clock.freeze(clock.now() - timedelta(days=2))
     try:
         old = make_dispatch("labor", subject="前天忘了結案")
@@ -39,8 +56,20 @@ def test_board_polls_with_if_none_match_gets_304_and_still_updates_live(
     earlier = page.locator("[data-earlier]")
     assert earlier.is_visible()
     assert "1" in earlier.inner_text() and "日結" in earlier.inner_text()
-    page.wait_for_timeout(5_000)  # two or three polls of an unchanged list
+    read = []  # the server's list statements while the list stays unchanged
+    with csrf_app.app_context():
+        engine = db.engine
+    listener = lambda *a: read.append(a[2]) if "FROM dispatch" in a[2] else None  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        page.wait_for_timeout(5_000)  # two or three polls of an unchanged list
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
     assert answers[0] == 200 and answers.count(304) >= 2, answers
+    if keep_seconds:  # answered from the kept answer (read at the first poll)
+        assert read == []
+    else:
+        assert len(read) >= 2
     assert sent[0] is None and all(tag and tag.startswith('W/"') for tag in sent[1:]), sent
 
     before = len(answers)
@@ -49,7 +78,7 @@ def test_board_polls_with_if_none_match_gets_304_and_still_updates_live(
     item.wait_for(state="visible", timeout=5_000)  # no reload: a 200 with the new list
     assert 200 in answers[before:], answers  # the changed list came whole, not as a 304
     assert page.locator('[data-count="open"]').inner_text() == "進行中 2 件"
-    screenshot(page, "live-poll-board-earlier")
+    screenshot(page, f"live-poll-board-earlier-{keep_seconds}")
 
     # The end of day: the earlier dispatch is listed, settled with a reason, and gone.
     earlier.get_by_role("link").click()

@@ -46,6 +46,7 @@ from models.dispatch import (
 from models.dispatch.privacy import mask_name, mask_phone
 from models.dispatch.queries import DETAILS
 from models.users import Role, User
+from webapp import poll_connection
 from webapp.api.convention import (
     ApiBlueprint,
     PageArgsSchema,
@@ -53,6 +54,7 @@ from webapp.api.convention import (
     acting_user,
     page_of,
 )
+from webapp.api.live_kept import KeptAnswer, change_count, keep_answer, kept_answer
 from webapp.extensions import login_manager
 from webapp.paging import API_DAY_MESSAGE, validate_day
 from webapp.security import reload_viewer, session_locked
@@ -488,10 +490,15 @@ def live_etag(user, feed: LiveRows, *, locked: bool, locale: str, inbox: bool) -
     two bodies with the same tag (they follow the clock)."""
     scope = user.agency_id if user.role == Role.AGENCY else "all"
     own = user.agency_id if inbox else None
-    end = -1 if own is not None else None  # not when the inbox was last noted: it moves
-    rows = [tuple(r)[2:end] + (r.agency_id == own,) for r in feed.rows]  # after earlier, viewer
+    rows = [_shown(r) + (r.agency_id == own,) for r in feed.rows]
     key = repr((LIVE_ETAG_VERSION, scope, locked, locale[:2], feed.earlier, rows))
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def _shown(row) -> tuple:
+    """A live row's columns that the viewer sees: after `earlier` and `viewer_valid`, before
+    when the inboxes were last seen (those move every few seconds)."""
+    return tuple(row)[2 : row._fields.index("inbox_seen_at")]
 
 
 def visit_data(visit: Visit) -> dict:
@@ -651,6 +658,11 @@ def live(args):
     answered 304 without being built."""
     user = _dispatch_viewer()
     at = clock.now()
+    locked, locale = session_locked(), str(get_locale() or "zh")
+    count = change_count()  # read before the statement: a change during it makes it stale
+    unchanged = _kept_unchanged(user, args["inbox"], locked, locale, count, at)
+    if unchanged is not None:
+        return unchanged
     feed = _feed(user, at, args["inbox"])
     if not feed.viewer_valid:  # the user's row changed since the viewer was kept: read it again
         if reload_viewer() is None:
@@ -658,16 +670,13 @@ def live(args):
         user = _dispatch_viewer()
         feed = _feed(user, at, args["inbox"])
     inbox = args["inbox"] and user.role == Role.AGENCY
-    if inbox and inbox_seen_due(feed.own_seen_at, at):
-        record_inbox_seen(user.agency_id, at)
-        db.session.commit()
-    locked = session_locked()
-    locale = str(get_locale() or "zh")
+    own_seen_at = _note_inbox_if_due(user, inbox, feed.own_seen_at, at)
     tag = live_etag(user, feed, locked=locked, locale=locale, inbox=inbox)
+    if count is not None and feed.viewer_valid:
+        kept = KeptAnswer(tag, count, feed.holds_until(at), own_seen_at)
+        keep_answer(_scope(user, args["inbox"], locked, locale), user.id, kept, at)
     if request.if_none_match.contains_weak(tag):
-        response = current_app.response_class(status=304)
-        response.set_etag(tag, weak=True)
-        return response
+        return _not_modified(tag)
     own = user.agency_id if inbox else None
     response = current_app.json.response(
         live_body(feed, at, locale=locale, locked=locked, own_agency_id=own)
@@ -676,7 +685,41 @@ def live(args):
     return response
 
 
+def _kept_unchanged(user, inbox: bool, locked: bool, locale: str, count, at: datetime):
+    """A 304 from the answer kept for the caller's scope, when it still holds and is the one
+    the caller has (its inbox still noted as seen); else None."""
+    kept = kept_answer(_scope(user, inbox, locked, locale), user.id, count, at)
+    if kept is None or not request.if_none_match.contains_weak(kept.etag):
+        return None
+    kept.own_seen_at = _note_inbox_if_due(user, inbox, kept.own_seen_at, at)
+    return _not_modified(kept.etag)
+
+
+def _scope(user, inbox: bool, locked: bool, locale: str) -> tuple:
+    """What a live answer depends on besides the rows: whose list, inbox or board, locked or
+    not, the language (the key of a kept answer)."""
+    own = user.agency_id if inbox and user.role == Role.AGENCY else None
+    return (user.role, user.agency_id, own, locked, locale[:2])
+
+
+def _note_inbox_if_due(user, inbox: bool, seen_at: datetime | None, at: datetime):
+    """Note an agency's inbox as seen when due; returns when it was last noted."""
+    if not (inbox and user.role == Role.AGENCY and inbox_seen_due(seen_at, at)):
+        return seen_at
+    poll_connection()
+    record_inbox_seen(user.agency_id, at)
+    db.session.commit()
+    return at
+
+
+def _not_modified(tag: str):
+    response = current_app.response_class(status=304)
+    response.set_etag(tag, weak=True)
+    return response
+
+
 def _feed(user, at: datetime, inbox: bool) -> LiveRows:
+    poll_connection()
     own = user.agency_id if inbox and user.role == Role.AGENCY else None
     return live_rows(user, at, own_agency_id=own)
 
