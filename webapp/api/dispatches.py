@@ -669,7 +669,8 @@ def live(args):
             return login_manager.unauthorized()  # as for any session that lost its user
         user = _dispatch_viewer()
         feed = _feed(user, at, args["inbox"])
-    inbox = args["inbox"] and user.role == Role.AGENCY
+    own = _own_inbox(user, args["inbox"])
+    inbox = own is not None
     own_seen_at = _note_inbox_if_due(user, inbox, feed.own_seen_at, at)
     tag = live_etag(user, feed, locked=locked, locale=locale, inbox=inbox)
     if count is not None and feed.viewer_valid:
@@ -677,7 +678,6 @@ def live(args):
         keep_answer(_scope(user, args["inbox"], locked, locale), user.id, kept, at)
     if request.if_none_match.contains_weak(tag):
         return _not_modified(tag)
-    own = user.agency_id if inbox else None
     response = current_app.json.response(
         live_body(feed, at, locale=locale, locked=locked, own_agency_id=own)
     )
@@ -698,13 +698,12 @@ def _kept_unchanged(user, inbox: bool, locked: bool, locale: str, count, at: dat
 def _scope(user, inbox: bool, locked: bool, locale: str) -> tuple:
     """What a live answer depends on besides the rows: whose list, inbox or board, locked or
     not, the language (the key of a kept answer)."""
-    own = user.agency_id if inbox and user.role == Role.AGENCY else None
-    return (user.role, user.agency_id, own, locked, locale[:2])
+    return (user.role, user.agency_id, _own_inbox(user, inbox), locked, locale[:2])
 
 
 def _note_inbox_if_due(user, inbox: bool, seen_at: datetime | None, at: datetime):
     """Note an agency's inbox as seen when due; returns when it was last noted."""
-    if not (inbox and user.role == Role.AGENCY and inbox_seen_due(seen_at, at)):
+    if _own_inbox(user, inbox) is None or not inbox_seen_due(seen_at, at):
         return seen_at
     poll_connection()
     record_inbox_seen(user.agency_id, at)
@@ -720,8 +719,12 @@ def _not_modified(tag: str):
 
 def _feed(user, at: datetime, inbox: bool) -> LiveRows:
     poll_connection()
-    own = user.agency_id if inbox and user.role == Role.AGENCY else None
-    return live_rows(user, at, own_agency_id=own)
+    return live_rows(user, at, own_agency_id=_own_inbox(user, inbox))
+
+
+def _own_inbox(user, inbox: bool) -> int | None:
+    """The agency whose inbox polls (`?inbox=1` by its staff), else None."""
+    return user.agency_id if inbox and user.role == Role.AGENCY else None
 
 
 @dispatches_blp.route("/<int:dispatch_id>")
