@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.engine import Engine
 
 from models.core import db
 from models.dispatch.live_changes import ChangeWatch
@@ -31,7 +32,7 @@ class KeptAnswer:
 
 _answers: dict[tuple, KeptAnswer] = {}
 _checked: dict[int, int] = {}  # user id → the change count a poll's statement last checked it at
-_watches: dict[str, ChangeWatch] = {}
+_watches: dict[Engine, ChangeWatch] = {}
 
 
 def change_count() -> int | None:
@@ -71,12 +72,11 @@ def forget_answers() -> None:
 
 
 def _watch() -> ChangeWatch | None:
-    url = db.engine.url
-    if url.get_backend_name() != "postgresql":
-        return None
-    key = url.render_as_string(hide_password=False)
-    watch = _watches.get(key)
+    engine = db.engine
+    watch = _watches.get(engine)  # a dict look-up a poll: the URL is rendered once
     if watch is None:
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        watch = _watches[key] = ChangeWatch(conninfo)
+        if engine.url.get_backend_name() != "postgresql":
+            return None
+        url = engine.url.set(drivername="postgresql")
+        watch = _watches[engine] = ChangeWatch(url.render_as_string(hide_password=False))
     return watch
