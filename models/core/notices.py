@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from models.core import audit, clock, db
 from models.core.errors import Conflict, NotFound
 from models.core.outbox import Channel, DeliveryState, Notification
+from models.core.sql import guarded_update
 
 # The pages a notice links to. Their blueprints own these paths: change them here only
 # (test_notice_links_use_the_one_page_path checks them against the routes, and that no other
@@ -102,13 +103,7 @@ def mark_read(user, notification_id: int) -> Notification:
     )
     if notice is None:
         raise NotFound(_("No such notification."))
-    db.session.execute(
-        update(Notification)
-        .where(Notification.id == notice.id, Notification.read_at.is_(None))
-        .values(read_at=clock.now())
-    )
-    db.session.flush()
-    db.session.refresh(notice)
+    guarded_update(notice, Notification.read_at.is_(None), read_at=clock.now())  # read once
     return notice
 
 
@@ -161,20 +156,21 @@ def retry(notification_id: int) -> Notification:
     notice = db.session.get(Notification, notification_id)
     if notice is None:
         raise NotFound(_("No such notification."))
-    result = db.session.execute(
-        update(Notification)
-        .where(Notification.id == notice.id, Notification.state == DeliveryState.DEAD.value)
-        .values(state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=clock.now())
+    last_error = notice.last_error
+    retried = guarded_update(
+        notice,
+        Notification.state == DeliveryState.DEAD.value,
+        state=DeliveryState.PENDING.value,
+        attempts=0,
+        next_attempt_at=clock.now(),
     )
-    if result.rowcount != 1:
+    if not retried:
         raise Conflict(_("Only a notice whose every attempt failed can be retried."))
     audit.record(
         "notification.retry",
         "notification",
         notice.id,
-        {"state": DeliveryState.DEAD.value, "last_error": notice.last_error},
+        {"state": DeliveryState.DEAD.value, "last_error": last_error},
         {"state": DeliveryState.PENDING.value},
     )
-    db.session.flush()
-    db.session.refresh(notice)
     return notice

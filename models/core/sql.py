@@ -3,9 +3,30 @@
 import json
 from datetime import datetime
 
-from sqlalchemy import JSON, Row, Text, bindparam, cast, column, func, select
+from sqlalchemy import JSON, Row, Text, bindparam, cast, column, func, inspect, select, update
 
 from models.core import db
+
+
+def guarded_update(obj, *conditions, **values) -> bool:
+    """Change `obj`'s row only while `conditions` still hold there (UPDATE ... WHERE key AND
+    conditions RETURNING the row): True with `obj` reloaded from the changed row; False when
+    another request changed it first, with `obj` reloaded as it is now (for the message).
+    Exactly one of two concurrent guarded updates wins; the winner needs no second read."""
+    model = type(obj)
+    mapper = inspect(model)
+    values_of_key = mapper.primary_key_from_instance(obj)
+    key = [c == v for c, v in zip(mapper.primary_key, values_of_key, strict=True)]
+    changed = db.session.execute(
+        update(model)
+        .where(*key, *conditions)
+        .values(**values)
+        .returning(model)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).first()
+    if changed is None:
+        db.session.refresh(obj)
+    return changed is not None
 
 
 def insert_ignore(model, values: dict, conflict: list[str], returning) -> Row | None:

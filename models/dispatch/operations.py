@@ -11,10 +11,11 @@ import re
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.core.sql import guarded_update
 from models.core.text import clean_text, storable
 from models.dispatch.access import require_own_agency_or_clerk, require_role, visible_condition
 from models.dispatch.ack_links import AckLink, LinkRefused, Refusal
@@ -138,14 +139,7 @@ def _state_message(dispatch: Dispatch) -> str:
 def _move(dispatch: Dispatch, from_states, **values) -> None:
     """Move a dispatch with one conditional UPDATE on its current state; Conflict if another
     request moved it first (exactly one of two concurrent clicks wins)."""
-    result = db.session.execute(
-        update(Dispatch)
-        .where(Dispatch.id == dispatch.id, Dispatch.state.in_([s.value for s in from_states]))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(dispatch)
-    if result.rowcount != 1:
+    if not guarded_update(dispatch, Dispatch.state.in_([s.value for s in from_states]), **values):
         raise Conflict(_state_message(dispatch))
 
 
@@ -158,13 +152,13 @@ def _close_visit_when_done(visit: Visit | None, at: datetime) -> None:
         .where(Dispatch.visit_id == visit.id, Dispatch.state.in_(OPEN_VALUES))
         .exists()
     )
-    db.session.execute(
-        update(Visit)
-        .where(Visit.id == visit.id, Visit.status == VisitStatus.DISPATCHED.value, ~still_open)
-        .values(status=VisitStatus.CLOSED.value, closed_at=at)
-        .execution_options(synchronize_session=False)
+    guarded_update(
+        visit,
+        Visit.status == VisitStatus.DISPATCHED.value,
+        ~still_open,
+        status=VisitStatus.CLOSED.value,
+        closed_at=at,
     )
-    db.session.refresh(visit)
 
 
 def _user_id(user) -> int | None:
@@ -244,14 +238,13 @@ def settle_visit(visit: Visit, note: str = "", *, by=None) -> Visit:
     require_role(by, Role.CLERK)
     note = clean_text(note, _("Note"), limit=MAX_TEXT)
     at = clock.now()
-    result = db.session.execute(
-        update(Visit)
-        .where(Visit.id == visit.id, Visit.status == VisitStatus.OPEN.value)
-        .values(status=VisitStatus.SETTLED.value, closed_at=at)
-        .execution_options(synchronize_session=False)
+    settled = guarded_update(
+        visit,
+        Visit.status == VisitStatus.OPEN.value,
+        status=VisitStatus.SETTLED.value,
+        closed_at=at,
     )
-    db.session.refresh(visit)
-    if result.rowcount != 1:
+    if not settled:
         raise Conflict(_("Visit #%(id)d is no longer open.", id=visit.id))
     if note:
         _add_note(visit, note, by=by)
@@ -288,14 +281,13 @@ def notify(visit: Visit, agency: Agency | str | None = None, *, by=None) -> Disp
     """Notify an agency for an open visit: a dispatch whose 10-minute clock starts now."""
     require_role(by, Role.CLERK)
     agency_row = agency_to_notify(visit, agency)
-    result = db.session.execute(
-        update(Visit)
-        .where(Visit.id == visit.id, Visit.status == VisitStatus.OPEN.value)
-        .values(status=VisitStatus.DISPATCHED.value, agency_id=agency_row.id)
-        .execution_options(synchronize_session=False)
+    dispatched = guarded_update(
+        visit,
+        Visit.status == VisitStatus.OPEN.value,
+        status=VisitStatus.DISPATCHED.value,
+        agency_id=agency_row.id,
     )
-    db.session.refresh(visit)
-    if result.rowcount != 1:
+    if not dispatched:
         raise Conflict(
             _("Visit #%(id)d was already dispatched or closed.", id=visit.id),
         )
@@ -333,14 +325,7 @@ def acknowledge_by_link(link: AckLink, responder: str) -> Dispatch:
     reason = ack_refusal(link)
     if reason is not None:
         raise LinkRefused(reason, link)
-    claimed = db.session.execute(
-        update(AckLink)
-        .where(AckLink.id == link.id, AckLink.used_at.is_(None))
-        .values(used_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(link)
-    if claimed.rowcount != 1:
+    if not guarded_update(link, AckLink.used_at.is_(None), used_at=clock.now()):
         raise LinkRefused(Refusal.USED, link)
     dispatch = acknowledge(link.dispatch, responder, by=ack_acting_user(link))
     audit.record(

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from models import photos, workdays
 from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput
+from models.core.sql import guarded_update
 from models.facility.access import require_manager
 from models.facility.errors import FieldError, MissingAfterPhoto
 from models.facility.lookups import floors, zones
@@ -378,14 +379,10 @@ def finish_round(inspection: InspectionRound, *, by: User) -> InspectionRound:
                 first=first,
             )
         )
-    result = db.session.execute(
-        update(InspectionRound)
-        .where(InspectionRound.id == inspection.id, InspectionRound.finished_at.is_(None))
-        .values(finished_at=clock.now())
-        .execution_options(synchronize_session=False)
+    finished = guarded_update(
+        inspection, InspectionRound.finished_at.is_(None), finished_at=clock.now()
     )
-    db.session.refresh(inspection)
-    if result.rowcount != 1:
+    if not finished:
         raise Conflict(_l("This round is finished already."))
     findings = len(round_findings(inspection))
     audit.record(

@@ -9,12 +9,13 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, select, update
+from sqlalchemy import false, select
 from sqlalchemy.orm import selectinload
 
 from models import photos, workdays
 from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.core.sql import guarded_update
 from models.core.text import clean_text
 from models.facility.access import (
     TICKET_MANAGER_ROLES,
@@ -64,14 +65,8 @@ def _state_name(defect: Defect):
 
 def _move(defect: Defect, from_states, to_state: TicketState, **values) -> None:
     """The guarded state change: UPDATE ... WHERE state IN (...); the loser gets Conflict."""
-    result = db.session.execute(
-        update(Defect)
-        .where(Defect.id == defect.id, Defect.state.in_([str(s) for s in from_states]))
-        .values(state=to_state.value, **values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(defect)
-    if result.rowcount != 1:
+    states = Defect.state.in_([str(s) for s in from_states])
+    if not guarded_update(defect, states, state=to_state.value, **values):
         raise Conflict(
             _l(
                 "Ticket #%(id)s was changed by someone else meanwhile (it is now %(state)s). "

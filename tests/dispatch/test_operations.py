@@ -1,10 +1,11 @@
 """The dispatch operations: notices, permissions, illegal moves, notes, corrections, audit."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from models.core import audit, clock, db
 from models.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -220,6 +221,37 @@ def test_illegal_moves_are_conflicts_with_a_clear_message(frozen_clock, make_dis
         acknowledge(cancelled, "林社工", by=clerk)
     db.session.rollback()
     assert db.session.get(Dispatch, cancelled.id).acknowledged_at is None
+
+
+def test_a_state_change_is_one_update_that_returns_the_row(frozen_clock, make_dispatch, clerk):
+    dispatch = make_dispatch()
+    db.session.refresh(dispatch)  # loaded, as a request has it before it moves it
+    sent = []
+    listen = lambda *args: sent.append(args[2])  # noqa: E731 (statement of before_cursor_execute)
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        acknowledge(dispatch, "林社工", by=clerk)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    on_dispatch = [s for s in sent if re.search(r"\bdispatch\b", s.split(" WHERE ")[0])]
+    assert len(on_dispatch) == 1, on_dispatch  # no second read of the row after the change
+    assert on_dispatch[0].startswith("UPDATE dispatch") and "RETURNING" in on_dispatch[0]
+    assert dispatch.state == DispatchState.ACKNOWLEDGED.value
+    assert dispatch.acknowledged_at == clock.now() and dispatch.responder == "林社工"
+
+
+def test_a_lost_race_reloads_the_row_as_the_winner_left_it(make_dispatch, clerk):
+    dispatch = make_dispatch()
+    db.session.refresh(dispatch)
+    # Another request arrived first: the row changes behind the loaded object's back.
+    table = Dispatch.__table__
+    db.session.execute(
+        update(table).where(table.c.id == dispatch.id).values(state=DispatchState.ARRIVED.value)
+    )
+    assert dispatch.state == DispatchState.NOTIFIED.value  # stale in memory
+    with pytest.raises(Conflict, match="arrived|到場"):
+        acknowledge(dispatch, "林社工", by=clerk)
+    assert dispatch.state == DispatchState.ARRIVED.value and dispatch.responder is None
 
 
 def test_cancel_needs_a_reason(make_dispatch, clerk):
