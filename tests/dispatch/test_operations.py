@@ -227,7 +227,10 @@ def test_a_state_change_is_one_update_that_returns_the_row(frozen_clock, make_di
     dispatch = make_dispatch()
     db.session.refresh(dispatch)  # loaded, as a request has it before it moves it
     sent = []
-    listen = lambda *args: sent.append(args[2])  # noqa: E731 (statement of before_cursor_execute)
+
+    def listen(_conn, _cursor, statement, *_rest):
+        sent.append(statement)
+
     event.listen(db.engine, "before_cursor_execute", listen)
     try:
         acknowledge(dispatch, "林社工", by=clerk)
