@@ -192,8 +192,15 @@ class JobRunner:
             self.scheduler.add_job(
                 self._run, spec.trigger(), args=[spec], id=spec.name, name=spec.name
             )
-        self.scheduler.start()
+        # Started before the scheduler runs: its first leadership tick (a thread of its own,
+        # at once) may take over and wake the catch-up jobs before start() returns, and a wake
+        # is dropped while this is False.
         self._started = True
+        try:
+            self.scheduler.start()
+        except BaseException:
+            self._started = False
+            raise
         log.info(kv(job="scheduler", holder=self.holder, result="started"))
 
     def _leadership_tick(self) -> None:

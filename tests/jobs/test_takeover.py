@@ -165,6 +165,40 @@ def test_a_notice_claimed_by_a_dead_leader_is_sent_once_right_after_takeover(
     assert (row.state, row.attempts) == ("sent", 2)
 
 
+def test_a_takeover_at_the_first_tick_wakes_the_relay_even_before_start_returns(
+    app, monkeypatch, mail_to, dispatch_row
+):
+    """The scheduler's first leadership tick runs in its own thread as soon as it starts: it may
+    take over and wake the catch-up jobs before `start()` has returned. Those wakes count."""
+    _slow_schedule(app, monkeypatch)
+    monkeypatch.setitem(app.config, "OUTBOX_LEASE_SECONDS", 120)
+    notice_id = _email_notice(app, dispatch_row)
+    settings = RelaySettings.from_config(app.config)
+    assert relay.claim(settings, [Channel.EMAIL.value]) == [(notice_id, 1)]
+    _dead_leader_held_the_scheduler()
+    db.session.commit()
+
+    runner = JobRunner(app, process="new leader")
+    start_scheduler = runner.scheduler.start
+
+    def start_and_let_the_first_tick_take_over(*args, **kwargs):
+        start_scheduler(*args, **kwargs)
+        deadline = time.monotonic() + 5
+        while not runner.leadership.is_leader and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # its takeover (reclaim, wakes) is done before start() returns
+
+    runner.scheduler.start = start_and_let_the_first_tick_take_over
+    started = time.monotonic()
+    runner.start()
+    try:
+        assert runner.leadership.is_leader
+        assert len(mail_to.wait_for(1, seconds=10)) == 1
+        assert time.monotonic() - started < 10  # not at the relay's 60-second cadence
+    finally:
+        runner.shutdown()
+
+
 def test_a_relay_whose_scheduler_stopped_leading_sends_nothing(app, mail_to, dispatch_row):
     _email_notice(app, dispatch_row)
     db.session.commit()
