@@ -135,17 +135,23 @@ def _email_notice(app, dispatch_row, address="desk@sw.example") -> int:
     return notice.id
 
 
-def test_a_notice_claimed_by_a_dead_leader_is_sent_once_right_after_takeover(
-    app, monkeypatch, mail_to, dispatch_row
-):
+def _claimed_by_the_dead_leader(app, monkeypatch, dispatch_row) -> int:
+    """An e-mail notice the dead leader's relay claimed, then died before sending (its lease
+    has 2 minutes), and that leader's expired scheduler lease; the notice's id."""
     _slow_schedule(app, monkeypatch)
     monkeypatch.setitem(app.config, "OUTBOX_LEASE_SECONDS", 120)
     notice_id = _email_notice(app, dispatch_row)
-    # The dead leader's relay claimed it, then died before sending: its lease has 2 minutes.
     settings = RelaySettings.from_config(app.config)
     assert relay.claim(settings, [Channel.EMAIL.value]) == [(notice_id, 1)]
     _dead_leader_held_the_scheduler()
     db.session.commit()
+    return notice_id
+
+
+def test_a_notice_claimed_by_a_dead_leader_is_sent_once_right_after_takeover(
+    app, monkeypatch, mail_to, dispatch_row
+):
+    notice_id = _claimed_by_the_dead_leader(app, monkeypatch, dispatch_row)
     [row] = notices(channel="email")
     assert row.state == "sending" and row.next_attempt_at > clock.now() + timedelta(seconds=100)
     message_id = f"<citydesk.{notice_id}.{int(row.created_at.timestamp())}@city.example>"
@@ -170,14 +176,7 @@ def test_a_takeover_at_the_first_tick_wakes_the_relay_even_before_start_returns(
 ):
     """The scheduler's first leadership tick runs in its own thread as soon as it starts: it may
     take over and wake the catch-up jobs before `start()` has returned. Those wakes count."""
-    _slow_schedule(app, monkeypatch)
-    monkeypatch.setitem(app.config, "OUTBOX_LEASE_SECONDS", 120)
-    notice_id = _email_notice(app, dispatch_row)
-    settings = RelaySettings.from_config(app.config)
-    assert relay.claim(settings, [Channel.EMAIL.value]) == [(notice_id, 1)]
-    _dead_leader_held_the_scheduler()
-    db.session.commit()
-
+    _claimed_by_the_dead_leader(app, monkeypatch, dispatch_row)
     runner = JobRunner(app, process="new leader")
     start_scheduler = runner.scheduler.start
 
