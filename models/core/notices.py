@@ -103,7 +103,8 @@ def mark_read(user, notification_id: int) -> Notification:
     )
     if notice is None:
         raise NotFound(_("No such notification."))
-    guarded_update(notice, Notification.read_at.is_(None), read_at=clock.now())  # read once
+    # A notice read before keeps its first read_at (the guard does not hold: nothing changes).
+    guarded_update(notice, Notification.read_at.is_(None), read_at=clock.now())
     return notice
 
 

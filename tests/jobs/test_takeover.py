@@ -1,6 +1,7 @@
 """A new scheduler leader catches up: it runs the jobs a dead leader left, and reclaims the
 notices that leader had claimed at once instead of waiting for their lease."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -178,15 +179,18 @@ def test_a_takeover_at_the_first_tick_wakes_the_relay_even_before_start_returns(
     take over and wake the catch-up jobs before `start()` has returned. Those wakes count."""
     _claimed_by_the_dead_leader(app, monkeypatch, dispatch_row)
     runner = JobRunner(app, process="new leader")
-    start_scheduler = runner.scheduler.start
+    start_scheduler, take_over = runner.scheduler.start, runner._run_soon
+    taken_over = threading.Event()
+
+    def take_over_and_tell():
+        take_over()
+        taken_over.set()
 
     def start_and_let_the_first_tick_take_over(*args, **kwargs):
         start_scheduler(*args, **kwargs)
-        deadline = time.monotonic() + 5
-        while not runner.leadership.is_leader and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.5)  # its takeover (reclaim, wakes) is done before start() returns
+        assert taken_over.wait(5)  # its takeover (reclaim, wakes) is done before start() returns
 
+    runner._run_soon = take_over_and_tell
     runner.scheduler.start = start_and_let_the_first_tick_take_over
     started = time.monotonic()
     runner.start()
