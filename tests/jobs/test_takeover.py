@@ -188,14 +188,14 @@ def test_a_takeover_at_the_first_tick_wakes_the_relay_even_before_start_returns(
 
     def start_and_let_the_first_tick_take_over(*args, **kwargs):
         start_scheduler(*args, **kwargs)
-        assert taken_over.wait(5)  # its takeover (reclaim, wakes) is done before start() returns
+        taken_over.wait(5)  # its takeover (reclaim, wakes) is done before start() returns
 
     runner._run_soon = take_over_and_tell
     runner.scheduler.start = start_and_let_the_first_tick_take_over
     started = time.monotonic()
-    runner.start()
-    try:
-        assert runner.leadership.is_leader
+    try:  # asserted after start(): a failure inside it would leave the scheduler running
+        runner.start()
+        assert taken_over.is_set() and runner.leadership.is_leader
         assert len(mail_to.wait_for(1, seconds=10)) == 1
         assert time.monotonic() - started < 10  # not at the relay's 60-second cadence
     finally:
