@@ -53,6 +53,14 @@ def _browser_language(languages) -> str | None:
     return None
 
 
+def reads_chinese() -> bool:
+    """Is the reader Chinese? True unless the current locale is English (Chinese is the
+    default: no request, no locale, or any zh locale)."""
+    from flask_babel import get_locale
+
+    return not str(get_locale() or "zh").startswith("en")
+
+
 def select_locale() -> str:
     """The signed-in user's language, else the session's choice, else (on pages opened from
     an e-mail) the browser's, else Traditional Chinese."""

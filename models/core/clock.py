@@ -72,6 +72,11 @@ def roc_year(year: int) -> int:
 ROC_OFFSET = 1911  # ROC year 1 is 1912
 
 
+def gregorian_year(roc: int) -> int:
+    """Gregorian year of an ROC (民國) year."""
+    return roc + ROC_OFFSET
+
+
 def parse_year(value: object) -> int:
     """The Gregorian year of a year typed as ROC (115, 民國115年) or Gregorian (2026).
 
