@@ -31,20 +31,42 @@ TEST_AUDIT_KEY = "test-audit-key-" + "0" * 49
 SQLITE_TEMPLATE = "CITYDESK_TEST_SQLITE_TEMPLATE"
 
 
-def _database_url(tmp_path_factory) -> str:
+def _database_url(tmp_path_factory, worker: str) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url
+        return _worker_database(url, worker) if worker != "master" else url
     path = tmp_path_factory.mktemp("db") / "citydesk-test.sqlite3"
     if os.environ.get(SQLITE_TEMPLATE):
         shutil.copyfile(os.environ[SQLITE_TEMPLATE], path)
     return "sqlite:///" + str(path)
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """A PostgreSQL database of this pytest-xdist worker's own, beside TEST_DATABASE_URL's
+    (created when missing, emptied by the session's schema reset): workers never share rows."""
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    """The test database: TEST_DATABASE_URL, else SQLite in a temporary folder."""
-    return _database_url(tmp_path_factory)
+def database_url(tmp_path_factory, worker_id) -> str:
+    """The test database: TEST_DATABASE_URL (one database per xdist worker, named after it),
+    else SQLite in a temporary folder."""
+    return _database_url(tmp_path_factory, worker_id)
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    """pytest-xdist's worker name (gw0, gw1…), or "master" when the suite runs in one process."""
+    workerinput = getattr(request.config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else "master"
 
 
 @pytest.fixture(scope="session")
@@ -168,25 +190,61 @@ def _clean_database() -> None:
     db.session.remove()
     tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:
+        with append_only_lifted(conn):
+            for table in tables:
+                conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            with append_only_lifted(conn):
-                for table in tables:
-                    conn.execute(table.delete())
+            _restart_sequences(conn)
         seed_reference_data(conn)
         ensure_chain_head(conn)
 
 
+_SEQUENCES: list[str] = []
+
+
+def _restart_sequences(conn) -> None:
+    """Start every sequence owned by a table's column at 1 again, as `TRUNCATE … RESTART
+    IDENTITY` did (a DELETE and one setval statement cost a tenth of a TRUNCATE per test)."""
+    if not _SEQUENCES:
+        _SEQUENCES.extend(
+            conn.scalars(
+                sa.text(
+                    "SELECT quote_ident(n.nspname) || '.' || quote_ident(s.relname)"
+                    " FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace"
+                    " JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
+                    " WHERE s.relkind = 'S' AND n.nspname = current_schema()"
+                )
+            )
+        )
+    if _SEQUENCES:
+        calls = ", ".join(f"setval('{name}', 1, false)" for name in _SEQUENCES)
+        conn.execute(sa.text(f"SELECT {calls}"))
+
+
 @pytest.fixture(autouse=True)
-def _app_context(app):
-    """Every test runs in an app context on a clean database with a real clock."""
+def _app_context(app, request):
+    """Every test runs in an app context on a clean database with a real clock (a test marked
+    `module_data` starts from the data its module's fixture built once, see module_database)."""
+    with app.app_context():
+        if request.node.get_closest_marker("module_data") is None:
+            _clean_database()
+        yield
+        db.session.remove()
+    clock.unfreeze()
+
+
+@contextmanager
+def module_database(app):
+    """For a module-scoped fixture: a clean database to build the module's data in once, for
+    tests marked `module_data` that only read it (the accessibility and phone sweeps); the
+    next test of another module starts clean again."""
     with app.app_context():
         _clean_database()
         yield
         db.session.remove()
-    clock.unfreeze()
+    with app.app_context():
+        _clean_database()
+        db.session.remove()
 
 
 @pytest.fixture
@@ -213,15 +271,35 @@ def frozen_clock():
     clock.unfreeze()
 
 
-@pytest.fixture
-def fast_passwords(monkeypatch):
-    """Cheap password hashes, for tests that create many users and test no hashing."""
-    from functools import partial
-
+def _cheap_hash(password: str) -> str:
     from werkzeug.security import generate_password_hash
 
-    cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
-    monkeypatch.setattr("models.users.generate_password_hash", cheap)
+    return generate_password_hash(password, method="pbkdf2:sha256:1000")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes():
+    """Every test hashes passwords cheaply (scrypt costs 0.35 s a hash, 0.31 s a check); a test
+    about hashing itself is marked `real_password_hash` (fast_passwords puts scrypt back)."""
+    import models.users as users
+
+    real = users.generate_password_hash
+    users.generate_password_hash = _cheap_hash
+    users._DUMMY_HASH = None
+    yield
+    users.generate_password_hash = real
+    users._DUMMY_HASH = None
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(request, monkeypatch):
+    """Cheap password hashes (the session's default); scrypt, werkzeug's default, for a test
+    marked `real_password_hash`."""
+    if request.node.get_closest_marker("real_password_hash") is not None:
+        from werkzeug.security import generate_password_hash
+
+        monkeypatch.setattr("models.users.generate_password_hash", generate_password_hash)
+        monkeypatch.setattr("models.users._DUMMY_HASH", None)
 
 
 @pytest.fixture
@@ -358,6 +436,13 @@ ARTIFACTS = Path(
 )
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that drives Chromium is a browser test, marked or not (CI runs them once)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

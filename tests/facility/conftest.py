@@ -7,11 +7,6 @@ from models.users import create_token
 from tests.facility.support import Api, image_bytes, move, new_ticket, upload
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(fast_passwords):
-    """These tests create many users and test no hashing."""
-
-
 @pytest.fixture
 def people(create_user):
     """A reporter (clerk), two facility staff, a supervisor and an agency user."""

@@ -13,7 +13,8 @@ from models.reference import Agency
 from tests.conftest import DESKTOP, PHONE, screenshot
 from tests.foundation.conftest import DEMO_LOGINS
 
-pytestmark = pytest.mark.browser
+# The demo data is built once for the four sweeps (they only read it).
+pytestmark = [pytest.mark.browser, pytest.mark.module_data]
 
 AXE = (Path(__file__).parent.parent / "vendor/axe-core-4.14.1/axe.min.js").read_text()
 
@@ -105,7 +106,7 @@ def _violations(page) -> list[dict]:
 @pytest.mark.parametrize(("viewport", "size"), [("desktop", DESKTOP), ("phone", PHONE)])
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_main_pages_have_no_serious_accessibility_violations(
-    browser, live_server, demo, viewport, size, language
+    browser, live_server, module_demo, viewport, size, language
 ):
     found = {}
     contexts = {}
@@ -126,7 +127,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
                 if role is not None:
                     page.goto("/login")
                     page.locator("#username").fill(DEMO_LOGINS[role])
-                    page.locator("#password").fill(demo[DEMO_LOGINS[role]])
+                    page.locator("#password").fill(module_demo[DEMO_LOGINS[role]])
                     page.locator("main form [type=submit]").click()
                     page.wait_for_url(lambda url: "/login" not in url)
                 contexts[role] = (context, page)

@@ -107,6 +107,7 @@ def test_post_without_csrf_token_is_refused(csrf_app, create_user):
     )
 
 
+@pytest.mark.real_password_hash
 def test_password_is_never_stored_or_logged_in_clear(app, client, create_user, caplog):
     secret = "Un1que-Passw0rd-Marker"
     caplog.set_level(logging.DEBUG)
@@ -182,6 +183,7 @@ def test_throttling_holds_across_workers(app, csrf_app, create_user, frozen_cloc
     assert sign_in_wait("shared", "127.0.0.1") > 0
 
 
+@pytest.mark.real_password_hash
 def test_unknown_and_known_accounts_answer_alike(client, create_user, frozen_clock, monkeypatch):
     """Same words, and one password hash checked either way (no timing difference to find)."""
     create_user(role="clerk", username="known")

@@ -259,9 +259,10 @@ def walk(page, app, role: str, origin: str, name: str) -> tuple[list[str], dict[
     return visited, found
 
 
+@pytest.mark.module_data  # the demo data is built once for every role and language
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("role", ["anonymous", *DEMO_LOGINS])
-def test_every_page_fits_a_360px_phone(browser, live_server, app, phone_demo, role, language):
+def test_every_page_fits_a_360px_phone(browser, live_server, app, module_demo, role, language):
     name = f"{language}-{role}"
     locale = "zh-TW" if language == "zh" else "en-US"
     context = browser.new_context(viewport=PHONE_360, base_url=live_server, locale=locale)
@@ -282,7 +283,7 @@ def test_every_page_fits_a_360px_phone(browser, live_server, app, phone_demo, ro
                     found[f"{name} {shot}"] = problems
         else:
             page.locator("#username").fill(DEMO_LOGINS[role])
-            page.locator("#password").fill(phone_demo[DEMO_LOGINS[role]])
+            page.locator("#password").fill(module_demo[DEMO_LOGINS[role]])
             page.locator("main form [type=submit]").click()
             page.wait_for_url(lambda url: "/login" not in url)
             visited, found = walk(page, app, role, live_server, name)

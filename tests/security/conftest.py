@@ -31,11 +31,6 @@ class World:
     ids: dict = field(default_factory=dict)
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(fast_passwords):
-    """These tests create many users and test no hashing."""
-
-
 def build_world(
     create_user,
     *,
