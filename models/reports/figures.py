@@ -12,7 +12,6 @@ months start, so it is exact and the same on SQLite and PostgreSQL.
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -132,14 +131,10 @@ def duration_histogram_query(year: int, until_column):
 def _minutes(histogram: list[tuple[int, int]]) -> dict[str, Any]:
     count = sum(n for _s, n in histogram)
 
-    def minutes(fraction: Fraction) -> float | None:
-        seconds = percentile(histogram, fraction)
-        return round_fraction(None if seconds is None else seconds / 60, TENTHS)
-
     return {
         "count": count,
-        "median": minutes(Fraction(1, 2)),
-        "p90": minutes(Fraction(9, 10)),
+        "median": clock.minutes(percentile(histogram, Fraction(1, 2))),
+        "p90": clock.minutes(percentile(histogram, Fraction(9, 10))),
     }
 
 
@@ -164,9 +159,7 @@ def _dispatch_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
     # The time limit the narrative names: the one the year's dispatches ran under (the setting
     # in force when there are none); None when it changed during the year.
     lengths = set(sla_lengths) or {sla_seconds()}
-    sla_minutes = None
-    if len(lengths) == 1:
-        sla_minutes = json_number((Decimal(lengths.pop()) / 60).quantize(TENTHS, ROUND_HALF_UP))
+    sla_minutes = json_number(clock.minutes(lengths.pop())) if len(lengths) == 1 else None
     ytd = None
     if year == clock.taipei_year(at):
         ytd = {
