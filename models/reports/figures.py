@@ -247,16 +247,23 @@ def _due_figures(within: int, past: int, not_yet: int) -> dict[str, Any]:
     }
 
 
-def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
-    today = clock.local(at).date()
-    dues = DueDates()
+def _defect_tallies(year: int) -> tuple[dict[int, Counter], dict[int, Counter]]:
+    """Fixed and open defects of the year, by category id and by zone id."""
     by_category: dict[int, Counter] = defaultdict(Counter)
     by_zone: dict[int, Counter] = defaultdict(Counter)
     for category_id, zone_id, fixed, n in db.session.execute(defect_tally_query(year)):
         key = "fixed" if fixed else "open"
         by_category[category_id][key] += n
         by_zone[zone_id][key] += n
+    return by_category, by_zone
 
+
+def _defect_dues(
+    year: int, at: datetime, refs: Refs
+) -> tuple[dict[int, Counter], dict[int, Counter]]:
+    """By category id: the working days each fixed defect took, and the due statuses."""
+    today = clock.local(at).date()
+    dues = DueDates()
     days_by_category: dict[int, Counter] = defaultdict(Counter)
     due_by_category: dict[int, Counter] = defaultdict(Counter)
     category_days = {c.id: c.due_working_days for c in refs.categories}
@@ -266,33 +273,19 @@ def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
         due_by_category[category_id][status] += n
         if fixed_on is not None:
             days_by_category[category_id][dues.days_to_fix(found_on, fixed_on)] += n
+    return days_by_category, due_by_category
 
-    def median_days(histogram: Counter) -> float | None:
-        return round_fraction(percentile(histogram.items(), Fraction(1, 2)), TENTHS)
 
-    categories = []
-    all_days: Counter = Counter()
-    all_due: Counter = Counter()
-    for category in refs.categories:
-        tally, due = by_category[category.id], due_by_category[category.id]
-        all_days.update(days_by_category[category.id])
-        all_due.update(due)
-        categories.append(
-            {
-                "category": category.code,
-                **_names(category),
-                "due_working_days": category.due_working_days,
-                "found": tally["fixed"] + tally["open"],
-                "fixed": tally["fixed"],
-                "open": tally["open"],
-                "median_working_days_to_fix": median_days(days_by_category[category.id]),
-                **_due_figures(due["within_due"], due["past_due"], due["not_yet_due"]),
-            }
-        )
-    zones = [z for z in refs.zones if z.active or z.id in by_zone]
-    fixed = sum(c["fixed"] for c in categories)
-    found = sum(c["found"] for c in categories)
+def _median_days(histogram: Counter) -> float | None:
+    return round_fraction(percentile(histogram.items(), Fraction(1, 2)), TENTHS)
 
+
+def _tally_figures(tally: Counter) -> dict[str, int]:
+    return {"found": tally["fixed"] + tally["open"], "fixed": tally["fixed"], "open": tally["open"]}
+
+
+def _inspection_rounds(year: int, at: datetime, refs: Refs) -> list[dict[str, Any]]:
+    """Rounds done and planned so far, for each zone with an active plan or a round done."""
     plans = {p.zone_id: p for p in db.session.scalars(select(InspectionPlan))}
     done = dict(db.session.execute(rounds_query(year)).all())
     days_so_far = period_days(year, at)
@@ -311,24 +304,41 @@ def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
                 "frequency_days": plan.frequency_days if active_plan else None,
             }
         )
+    return rounds
+
+
+def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
+    by_category, by_zone = _defect_tallies(year)
+    days_by_category, due_by_category = _defect_dues(year, at, refs)
+    categories = []
+    all_days: Counter = Counter()
+    all_due: Counter = Counter()
+    for category in refs.categories:
+        due = due_by_category[category.id]
+        all_days.update(days_by_category[category.id])
+        all_due.update(due)
+        categories.append(
+            {
+                "category": category.code,
+                **_names(category),
+                "due_working_days": category.due_working_days,
+                **_tally_figures(by_category[category.id]),
+                "median_working_days_to_fix": _median_days(days_by_category[category.id]),
+                **_due_figures(due["within_due"], due["past_due"], due["not_yet_due"]),
+            }
+        )
+    zones = [z for z in refs.zones if z.active or z.id in by_zone]
+    fixed = sum(c["fixed"] for c in categories)
+    found = sum(c["found"] for c in categories)
     return {
         "found": found,
         "fixed": fixed,
         "open": found - fixed,
-        "median_working_days_to_fix": median_days(all_days),
+        "median_working_days_to_fix": _median_days(all_days),
         **_due_figures(all_due["within_due"], all_due["past_due"], all_due["not_yet_due"]),
         "by_category": categories,
-        "by_zone": [
-            {
-                "zone": z.code,
-                **_names(z),
-                "found": by_zone[z.id]["fixed"] + by_zone[z.id]["open"],
-                "fixed": by_zone[z.id]["fixed"],
-                "open": by_zone[z.id]["open"],
-            }
-            for z in zones
-        ],
-        "inspection_rounds": rounds,
+        "by_zone": [{"zone": z.code, **_names(z), **_tally_figures(by_zone[z.id])} for z in zones],
+        "inspection_rounds": _inspection_rounds(year, at, refs),
     }
 
 
