@@ -39,7 +39,7 @@ RULES: dict[str, list[str]] = {
         "Dispatch.outcome_expr",
         "Visit.visitor_wait",
     ],
-    "models/core/clock.py": ["taipei_year", "roc_year", "year_bounds", "in_year"],
+    "models/core/clock.py": ["taipei_year", "roc_year", "year_bounds", "in_year", "minutes"],
     "models/reports/rules.py": [
         "target_in_effect",
         "target_met",
@@ -60,7 +60,6 @@ RULES: dict[str, list[str]] = {
     "models/core/audit.py": ["content_hash", "verify_chain"],
     "models/dispatch/access.py": ["can_see_dispatches", "visible_condition"],
     "models/dispatch/operations.py": ["_move"],
-    "models/dispatch/visitors.py": ["wait_minutes"],
     "models/dispatch/late.py": ["may_record_late_reason"],
     "models/dispatch/live.py": ["LiveRows.holds_until"],
 }

@@ -16,7 +16,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from models.core import audit, db
+from models.core import audit, audit_checkpoint, db
 from models.core.errors import DomainError
 
 
@@ -394,13 +394,13 @@ def audit_verify_command(checkpoint_file):
     if checkpoint_file is not None:
         try:
             with open(checkpoint_file, "rb") as handle:
-                data = handle.read(audit.CHECKPOINT_MAX_BYTES + 1)
-            checkpoint = audit.load_checkpoint(data)
+                data = handle.read(audit_checkpoint.CHECKPOINT_MAX_BYTES + 1)
+            checkpoint = audit_checkpoint.load_checkpoint(data)
         except OSError as exc:
             raise _CannotCheck(
                 f"Cannot read the checkpoint {checkpoint_file}: {exc.strerror}."
             ) from None
-        except audit.BadCheckpoint as exc:
+        except audit_checkpoint.BadCheckpoint as exc:
             raise _CannotCheck(f"{checkpoint_file} is not a usable checkpoint: {exc}.") from None
     report = audit.verify_chain()
     if not report.ok:
@@ -419,7 +419,7 @@ def audit_verify_command(checkpoint_file):
     if checkpoint is None:
         return
     seq = checkpoint["seq"]
-    problem = audit.checkpoint_problem(checkpoint, report)
+    problem = audit_checkpoint.checkpoint_problem(checkpoint, report)
     if problem:
         click.echo(
             f"The audit trail no longer extends the checkpoint of entry {seq} "
@@ -450,8 +450,8 @@ def audit_checkpoint_command(output):
     import json
 
     try:
-        checkpoint = audit.make_checkpoint()
-    except audit.BrokenChain as exc:
+        checkpoint = audit_checkpoint.make_checkpoint()
+    except audit_checkpoint.BrokenChain as exc:
         report = exc.report
         fail(
             f"No checkpoint: the audit trail is broken at entry {report.broken_seq}: "

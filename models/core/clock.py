@@ -6,6 +6,8 @@ browser's. Tests use `freeze()`/`advance()` instead of sleeping.
 
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -47,6 +49,15 @@ def unfreeze() -> None:
 def frozen_at() -> datetime | None:
     """Where the clock is stopped, or None while it follows real time."""
     return _frozen
+
+
+def minutes(seconds: int | Fraction | None) -> float | None:
+    """Seconds as minutes with one decimal, rounded half up (None stays None)."""
+    if seconds is None:
+        return None
+    exact = Fraction(seconds) / 60  # exact: 183 s is 3.05 min, which rounds up to 3.1
+    tenths = (Decimal(exact.numerator) / exact.denominator).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return float(tenths)
 
 
 def local(at: datetime) -> datetime:

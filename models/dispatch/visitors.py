@@ -10,7 +10,6 @@ the visitor waits, and the visitor's one answer after the responder arrived.
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -119,11 +118,8 @@ def add_care_note(visit: Visit, code: str, *, by=None, dispatch: Dispatch | None
     return note
 
 
-def wait_minutes(seconds: int | None) -> float | None:
-    """Whole seconds as minutes with one decimal, half up (None stays None)."""
-    if seconds is None:
-        return None
-    return float((Decimal(seconds) / 60).quantize(Decimal("0.1"), ROUND_HALF_UP))
+# The visitor's wait in minutes is the one minutes rule (one decimal, half up) of the clock.
+wait_minutes = clock.minutes
 
 
 def rating_for(visit: Visit) -> VisitRating | None:
@@ -172,6 +168,6 @@ def rate_visit(visit: Visit, score: str, *, by=None) -> VisitRating:
         {"score": score, "dispatch_id": served.id, "wait_seconds": seconds},
     )
     if score == RatingScore.DISSATISFIED:
-        enqueue_dissatisfied(served, visit_id=visit.id, wait_minutes=wait_minutes(seconds))
+        enqueue_dissatisfied(served, visit_id=visit.id, wait_minutes=clock.minutes(seconds))
     db.session.flush()
     return rating

@@ -219,14 +219,8 @@ def set_sla_seconds(seconds: int) -> None:
     db.session.flush()
 
 
-def target_for(year: int) -> Decimal | None:
-    """The dispatch target for a year, or None when none is set."""
-    row = db.session.get(YearTarget, year)
-    return row.dispatch_target if row else None
-
-
 def set_target(year: int, target: Decimal) -> YearTarget:
-    """Set a year's on-time target (0-100)."""
+    """Set a year's on-time target (0-100); read it with reports.rules.target_in_effect."""
     if not Decimal(0) <= target <= Decimal(100):
         raise InvalidInput(_l("A target is a percentage between 0 and 100."))
     if not 2000 <= year <= 2100:

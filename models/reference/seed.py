@@ -88,100 +88,101 @@ LATE_REASONS = [
 ]
 
 
+# The reference tables as plain tables, not the ORM models: the data migrations call this
+# module, which must keep working whatever columns later migrations add (give those server
+# defaults).
+AGENCY_COLUMNS = (
+    "code",
+    "name_zh",
+    "name_en",
+    "has_desk",
+    "extension",
+    "emails",
+    "webhook_url",
+    "webhook_secret",
+    "active",
+    "sort_order",
+)
+AGENCY_TABLE = sa.table("agency", *(sa.column(c) for c in AGENCY_COLUMNS))
+ZONE_TABLE = sa.table(
+    "zone", *(sa.column(c) for c in ("code", "name_zh", "name_en", "active", "sort_order"))
+)
+FLOOR_TABLE = sa.table("floor", *(sa.column(c) for c in ("code", "active", "sort_order")))
+CATEGORY_TABLE = sa.table(
+    "defect_category",
+    *(sa.column(c) for c in ("code", "name_zh", "name_en", "due_working_days", "sort_order")),
+)
+TARGET_TABLE = sa.table(
+    "year_target", sa.column("year"), sa.column("dispatch_target", sa.Numeric(7, 2))
+)
+LATE_REASON_TABLE = sa.table(
+    "late_reason", *(sa.column(c) for c in ("code", "label_zh", "label_en", "active", "sort_order"))
+)
+
+
+def _agency_rows() -> list[dict]:
+    """The seeded agencies as rows of the agency table, in their order."""
+    return [
+        {
+            "code": code,
+            "name_zh": zh,
+            "name_en": en,
+            "has_desk": desk,
+            "extension": ext,
+            "emails": "",
+            "webhook_url": "",
+            # No secret until an administrator sets one (not a hard-coded password).
+            "webhook_secret": "",  # nosec B105
+            "active": True,
+            "sort_order": order,
+        }
+        for order, (code, zh, en, desk, ext) in enumerate(AGENCIES)
+    ]
+
+
+def _zone_rows() -> list[dict]:
+    """The seeded zones as rows of the zone table, in their order."""
+    return [
+        {"code": code, "name_zh": zh, "name_en": en, "active": True, "sort_order": order}
+        for order, (code, zh, en) in enumerate(ZONES)
+    ]
+
+
+def _floor_rows() -> list[dict]:
+    """The seeded floors as rows of the floor table, in their order."""
+    return [
+        {"code": code, "active": True, "sort_order": order} for order, code in enumerate(FLOORS)
+    ]
+
+
+def _category_rows() -> list[dict]:
+    """The seeded defect categories as rows of the defect_category table, in their order."""
+    return [
+        {"code": code, "name_zh": zh, "name_en": en, "due_working_days": days, "sort_order": order}
+        for order, (code, zh, en, days) in enumerate(CATEGORIES)
+    ]
+
+
+def _target_rows() -> list[dict]:
+    """The seeded on-time targets as rows of the year_target table."""
+    return [{"year": year, "dispatch_target": value} for year, value in TARGETS.items()]
+
+
+def _insert_missing(connection: Connection, table, key: str, rows: list[dict]) -> None:
+    """Insert the rows whose `key` is not in `table` yet; never changes existing ones."""
+    have = set(connection.scalars(sa.select(table.c[key])))
+    fresh = [row for row in rows if row[key] not in have]
+    if fresh:
+        connection.execute(table.insert(), fresh)
+
+
 def seed_reference_data(connection: Connection) -> None:
-    """Insert whatever reference rows are missing; never changes existing ones.
-
-    Written against plain tables (not the ORM models) because the data migration calls it:
-    it must keep working whatever columns later migrations add (give those server defaults).
-    """
-    agency = sa.table(
-        "agency",
-        *(
-            sa.column(c)
-            for c in (
-                "code",
-                "name_zh",
-                "name_en",
-                "has_desk",
-                "extension",
-                "emails",
-                "webhook_url",
-                "webhook_secret",
-                "active",
-                "sort_order",
-            )
-        ),
-    )
-    zone = sa.table(
-        "zone", *(sa.column(c) for c in ("code", "name_zh", "name_en", "active", "sort_order"))
-    )
-    floor = sa.table("floor", *(sa.column(c) for c in ("code", "active", "sort_order")))
-    category = sa.table(
-        "defect_category",
-        *(sa.column(c) for c in ("code", "name_zh", "name_en", "due_working_days", "sort_order")),
-    )
-    target = sa.table(
-        "year_target", sa.column("year"), sa.column("dispatch_target", sa.Numeric(7, 2))
-    )
-
-    def missing(table, key, rows):
-        have = set(connection.scalars(sa.select(table.c[key])))
-        fresh = [row for row in rows if row[key] not in have]
-        if fresh:
-            connection.execute(table.insert(), fresh)
-
-    missing(
-        agency,
-        "code",
-        [
-            {
-                "code": code,
-                "name_zh": zh,
-                "name_en": en,
-                "has_desk": desk,
-                "extension": ext,
-                "emails": "",
-                "webhook_url": "",
-                # No secret until an administrator sets one (not a hard-coded password).
-                "webhook_secret": "",  # nosec B105
-                "active": True,
-                "sort_order": order,
-            }
-            for order, (code, zh, en, desk, ext) in enumerate(AGENCIES)
-        ],
-    )
-    missing(
-        zone,
-        "code",
-        [
-            {"code": code, "name_zh": zh, "name_en": en, "active": True, "sort_order": order}
-            for order, (code, zh, en) in enumerate(ZONES)
-        ],
-    )
-    missing(
-        floor,
-        "code",
-        [{"code": code, "active": True, "sort_order": order} for order, code in enumerate(FLOORS)],
-    )
-    missing(
-        category,
-        "code",
-        [
-            {
-                "code": code,
-                "name_zh": zh,
-                "name_en": en,
-                "due_working_days": days,
-                "sort_order": order,
-            }
-            for order, (code, zh, en, days) in enumerate(CATEGORIES)
-        ],
-    )
-    missing(
-        target,
-        "year",
-        [{"year": year, "dispatch_target": value} for year, value in TARGETS.items()],
-    )
+    """Insert whatever reference rows are missing; never changes existing ones."""
+    _insert_missing(connection, AGENCY_TABLE, "code", _agency_rows())
+    _insert_missing(connection, ZONE_TABLE, "code", _zone_rows())
+    _insert_missing(connection, FLOOR_TABLE, "code", _floor_rows())
+    _insert_missing(connection, CATEGORY_TABLE, "code", _category_rows())
+    _insert_missing(connection, TARGET_TABLE, "year", _target_rows())
     seed_late_reasons(connection)
     from models.workdays import seed_calendar
 
@@ -193,13 +194,8 @@ def seed_late_reasons(connection: Connection) -> None:
     nothing before their table exists (migration 0015 makes it)."""
     if not sa.inspect(connection).has_table("late_reason"):
         return
-    columns = ("code", "label_zh", "label_en", "active", "sort_order")
-    table = sa.table("late_reason", *(sa.column(c) for c in columns))
-    have = set(connection.scalars(sa.select(table.c.code)))
-    fresh = [
+    rows = [
         {"code": code, "label_zh": zh, "label_en": en, "active": True, "sort_order": 10 * n}
         for n, (code, zh, en) in enumerate(LATE_REASONS, start=1)
-        if code not in have
     ]
-    if fresh:
-        connection.execute(table.insert(), fresh)
+    _insert_missing(connection, LATE_REASON_TABLE, "code", rows)

@@ -13,6 +13,7 @@
 - `importer.py` / `import_rows.py` — importing past records from CSV, all or nothing
 """
 
+from models.core.clock import minutes  # the pages' and exports' minutes: the one time rule
 from models.reports.access import REPORT_READER_ROLES, YEAR_CLOSER_ROLES
 from models.reports.close import (
     ReportSnapshot,
@@ -48,7 +49,6 @@ from models.reports.rules import (
     OUTCOME_FILTERS,
     TargetInEffect,
     check_year,
-    minutes,
     month_bounds,
     month_expr,
     month_starts,

@@ -12,7 +12,6 @@ months start, so it is exact and the same on SQLite and PostgreSQL.
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -132,14 +131,10 @@ def duration_histogram_query(year: int, until_column):
 def _minutes(histogram: list[tuple[int, int]]) -> dict[str, Any]:
     count = sum(n for _s, n in histogram)
 
-    def minutes(fraction: Fraction) -> float | None:
-        seconds = percentile(histogram, fraction)
-        return round_fraction(None if seconds is None else seconds / 60, TENTHS)
-
     return {
         "count": count,
-        "median": minutes(Fraction(1, 2)),
-        "p90": minutes(Fraction(9, 10)),
+        "median": clock.minutes(percentile(histogram, Fraction(1, 2))),
+        "p90": clock.minutes(percentile(histogram, Fraction(9, 10))),
     }
 
 
@@ -164,9 +159,7 @@ def _dispatch_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
     # The time limit the narrative names: the one the year's dispatches ran under (the setting
     # in force when there are none); None when it changed during the year.
     lengths = set(sla_lengths) or {sla_seconds()}
-    sla_minutes = None
-    if len(lengths) == 1:
-        sla_minutes = json_number((Decimal(lengths.pop()) / 60).quantize(TENTHS, ROUND_HALF_UP))
+    sla_minutes = json_number(clock.minutes(lengths.pop())) if len(lengths) == 1 else None
     ytd = None
     if year == clock.taipei_year(at):
         ytd = {
@@ -254,16 +247,23 @@ def _due_figures(within: int, past: int, not_yet: int) -> dict[str, Any]:
     }
 
 
-def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
-    today = clock.local(at).date()
-    dues = DueDates()
+def _defect_tallies(year: int) -> tuple[dict[int, Counter], dict[int, Counter]]:
+    """Fixed and open defects of the year, by category id and by zone id."""
     by_category: dict[int, Counter] = defaultdict(Counter)
     by_zone: dict[int, Counter] = defaultdict(Counter)
     for category_id, zone_id, fixed, n in db.session.execute(defect_tally_query(year)):
         key = "fixed" if fixed else "open"
         by_category[category_id][key] += n
         by_zone[zone_id][key] += n
+    return by_category, by_zone
 
+
+def _defect_dues(
+    year: int, at: datetime, refs: Refs
+) -> tuple[dict[int, Counter], dict[int, Counter]]:
+    """By category id: the working days each fixed defect took, and the due statuses."""
+    today = clock.local(at).date()
+    dues = DueDates()
     days_by_category: dict[int, Counter] = defaultdict(Counter)
     due_by_category: dict[int, Counter] = defaultdict(Counter)
     category_days = {c.id: c.due_working_days for c in refs.categories}
@@ -273,33 +273,19 @@ def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
         due_by_category[category_id][status] += n
         if fixed_on is not None:
             days_by_category[category_id][dues.days_to_fix(found_on, fixed_on)] += n
+    return days_by_category, due_by_category
 
-    def median_days(histogram: Counter) -> float | None:
-        return round_fraction(percentile(histogram.items(), Fraction(1, 2)), TENTHS)
 
-    categories = []
-    all_days: Counter = Counter()
-    all_due: Counter = Counter()
-    for category in refs.categories:
-        tally, due = by_category[category.id], due_by_category[category.id]
-        all_days.update(days_by_category[category.id])
-        all_due.update(due)
-        categories.append(
-            {
-                "category": category.code,
-                **_names(category),
-                "due_working_days": category.due_working_days,
-                "found": tally["fixed"] + tally["open"],
-                "fixed": tally["fixed"],
-                "open": tally["open"],
-                "median_working_days_to_fix": median_days(days_by_category[category.id]),
-                **_due_figures(due["within_due"], due["past_due"], due["not_yet_due"]),
-            }
-        )
-    zones = [z for z in refs.zones if z.active or z.id in by_zone]
-    fixed = sum(c["fixed"] for c in categories)
-    found = sum(c["found"] for c in categories)
+def _median_days(histogram: Counter) -> float | None:
+    return round_fraction(percentile(histogram.items(), Fraction(1, 2)), TENTHS)
 
+
+def _tally_figures(tally: Counter) -> dict[str, int]:
+    return {"found": tally["fixed"] + tally["open"], "fixed": tally["fixed"], "open": tally["open"]}
+
+
+def _inspection_rounds(year: int, at: datetime, refs: Refs) -> list[dict[str, Any]]:
+    """Rounds done and planned so far, for each zone with an active plan or a round done."""
     plans = {p.zone_id: p for p in db.session.scalars(select(InspectionPlan))}
     done = dict(db.session.execute(rounds_query(year)).all())
     days_so_far = period_days(year, at)
@@ -318,24 +304,41 @@ def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
                 "frequency_days": plan.frequency_days if active_plan else None,
             }
         )
+    return rounds
+
+
+def _defect_figures(year: int, at: datetime, refs: Refs) -> dict[str, Any]:
+    by_category, by_zone = _defect_tallies(year)
+    days_by_category, due_by_category = _defect_dues(year, at, refs)
+    categories = []
+    all_days: Counter = Counter()
+    all_due: Counter = Counter()
+    for category in refs.categories:
+        due = due_by_category[category.id]
+        all_days.update(days_by_category[category.id])
+        all_due.update(due)
+        categories.append(
+            {
+                "category": category.code,
+                **_names(category),
+                "due_working_days": category.due_working_days,
+                **_tally_figures(by_category[category.id]),
+                "median_working_days_to_fix": _median_days(days_by_category[category.id]),
+                **_due_figures(due["within_due"], due["past_due"], due["not_yet_due"]),
+            }
+        )
+    zones = [z for z in refs.zones if z.active or z.id in by_zone]
+    fixed = sum(c["fixed"] for c in categories)
+    found = sum(c["found"] for c in categories)
     return {
         "found": found,
         "fixed": fixed,
         "open": found - fixed,
-        "median_working_days_to_fix": median_days(all_days),
+        "median_working_days_to_fix": _median_days(all_days),
         **_due_figures(all_due["within_due"], all_due["past_due"], all_due["not_yet_due"]),
         "by_category": categories,
-        "by_zone": [
-            {
-                "zone": z.code,
-                **_names(z),
-                "found": by_zone[z.id]["fixed"] + by_zone[z.id]["open"],
-                "fixed": by_zone[z.id]["fixed"],
-                "open": by_zone[z.id]["open"],
-            }
-            for z in zones
-        ],
-        "inspection_rounds": rounds,
+        "by_zone": [{"zone": z.code, **_names(z), **_tally_figures(by_zone[z.id])} for z in zones],
+        "inspection_rounds": _inspection_rounds(year, at, refs),
     }
 
 

@@ -122,11 +122,11 @@ def needed_in_a_row(on_time: int, counted: int, target: Decimal | None) -> int |
     return high
 
 
-def json_number(value: Decimal | None) -> int | float | None:
-    """A Decimal as a JSON number: an int when whole (85), else a float (87.5)."""
+def json_number(value: Decimal | float | None) -> int | float | None:
+    """A Decimal or float as a JSON number: an int when whole (85), else a float (87.5)."""
     if value is None:
         return None
-    if value == value.to_integral_value():
+    if value == int(value):
         return int(value)
     return float(value)
 
@@ -167,11 +167,6 @@ def round_fraction(value: Fraction | None, places: Decimal) -> float | None:
         return None
     exact = Decimal(value.numerator) / Decimal(value.denominator)
     return float(exact.quantize(places, ROUND_HALF_UP))
-
-
-def minutes(seconds: int | None) -> float | None:
-    """Whole seconds as minutes with one decimal, rounded half up (None stays None)."""
-    return None if seconds is None else round_fraction(Fraction(seconds, 60), TENTHS)
 
 
 # --- Time slices ------------------------------------------------------------------------------

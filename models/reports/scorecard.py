@@ -24,7 +24,6 @@ from models.reports.late import late_reason_counts, reason_rows
 from models.reports.rules import (
     TargetInEffect,
     check_year,
-    minutes,
     month_bounds,
     needed_in_a_row,
     rate,
@@ -106,7 +105,7 @@ def late_dispatches(
                 "notified_at": _iso(dispatch.notified_at),
                 "deadline_at": _iso(dispatch.deadline_at),
                 "arrived_at": _iso(dispatch.arrived_at),
-                "minutes_to_arrival": minutes(seconds),
+                "minutes_to_arrival": clock.minutes(seconds),
                 "reason": None
                 if given is None
                 else {

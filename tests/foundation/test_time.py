@@ -116,3 +116,19 @@ def test_in_year_takes_its_first_instant_and_leaves_the_next_years_first(app):
     assert not counted(first - timedelta(seconds=1))
     assert counted(next_first - timedelta(seconds=1))
     assert not counted(next_first)
+
+
+def test_minutes_from_seconds_have_one_decimal_rounded_half_up():
+    """The one minutes rule (visitor's wait, report durations, the report's time limit): 183 s
+    is 3.05 min, 3.1 half up (banker's rounding would give 3.0); 177 s is 2.95, 3.0."""
+    from fractions import Fraction
+
+    assert clock.minutes(183) == 3.1
+    assert clock.minutes(177) == 3.0
+    assert clock.minutes(600) == 10.0 and isinstance(clock.minutes(600), float)
+    assert clock.minutes(0) == 0.0
+    assert clock.minutes(2) == 0.0  # 0.033… min
+    assert clock.minutes(3) == 0.1  # 0.05 min: half up
+    assert clock.minutes(Fraction(3051, 10)) == 5.1  # a percentile of 305.1 s is 5.085 min
+    assert clock.minutes(Fraction(3045, 10)) == 5.1  # 5.075 min: half up
+    assert clock.minutes(None) is None

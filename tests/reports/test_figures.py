@@ -196,6 +196,18 @@ def test_each_outcome_is_counted_by_the_rules(in_2024):
     assert (d["late"], d["pending"]) == (4, 0)
 
 
+def test_the_time_limit_in_minutes_is_a_whole_number_when_whole(in_2024):
+    """`sla_minutes` goes through the one minutes rule (models.core.clock.minutes) and is a JSON
+    integer when whole (10, not 10.0); 603 s is 10.05 min, 10.1 half up."""
+    rd.dispatch("2024-03-01 10:00", arrived=5)
+    rd.dispatch("2023-03-01 10:00", arrived=5, sla=603)
+    db.session.commit()
+    whole = yearly_report(2024)["dispatch"]["sla_minutes"]
+    assert whole == 10 and type(whole) is int
+    assert "超過10分鐘到場" in yearly_report(2024)["narrative"][0]
+    assert yearly_report(2023)["dispatch"]["sla_minutes"] == 10.1
+
+
 def test_needed_in_a_row_uses_the_rounded_rate():
     assert needed_in_a_row(51, 59, Decimal(85)) == 0
     assert needed_in_a_row(8, 10, Decimal(87)) == 6

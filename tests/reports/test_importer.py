@@ -151,6 +151,30 @@ def test_a_duplicate_reference_in_the_file(english, frozen_clock):
     assert dispatch_count() == 0
 
 
+@pytest.mark.parametrize("repeat_differs", [False, True], ids=["same", "changed"])
+def test_a_repeat_of_an_already_imported_reference_is_one_problem_on_the_repeat(
+    english, frozen_clock, repeat_differs
+):
+    """D-1 is stored; a file with D-1 twice gets exactly one problem: the repeat appears twice.
+    The first D-1 matches the stored record (skipped, no problem) and the repeat is never
+    compared with the stored record, even when its data differs (no second problem)."""
+    run("dispatches", GOOD_DISPATCHES)
+    before = dispatch_count()
+    stored = "D-1,social-welfare,2023-03-05 14:03,arrived,2023-03-05 14:09,,,陳情"
+    changed = "D-1,social-welfare,2023-03-05 14:03,arrived,2023-03-05 14:19,,,陳情"
+    data = csv_bytes(
+        DISPATCH_HEADER,
+        stored,
+        "D-8,labor,2023-05-01 09:00,arrived,2023-05-01 09:04,,,",
+        changed if repeat_differs else stored,
+    )
+    result = run("dispatches", data)
+    assert [str(p) for p in result.problems] == [
+        "line 4, column reference: D-1 appears twice (first on line 2)"
+    ]
+    assert dispatch_count() == before  # not even D-8
+
+
 def test_every_problem_is_listed_not_only_the_first(frozen_clock):
     data = csv_bytes(
         DISPATCH_HEADER,
