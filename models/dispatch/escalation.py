@@ -351,12 +351,12 @@ def next_due_at(at: datetime, *, fallback: Rungs) -> datetime | None:
 
     for ladder_id, rungs in _ladders_in_use(fallback):
         same = _same_ladder(ladder_id)
-        deadline = earliest(same, open_, Dispatch.deadline_at >= at)
+        deadline = earliest(same, open_, ~Dispatch.past_deadline(at))
         if deadline is not None:
             found.append(deadline + WAKE_MARGIN)
         if rungs.chief_after is not None:
             after = timedelta(seconds=rungs.chief_after)
-            deadline = earliest(same, open_, Dispatch.deadline_at >= at - after)
+            deadline = earliest(same, open_, ~Dispatch.past_deadline(at - after))
             if deadline is not None:
                 found.append(deadline + after + WAKE_MARGIN)
         if rungs.reminder_before is not None:

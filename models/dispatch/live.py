@@ -44,7 +44,7 @@ class LiveRows:
         ends (today's dispatches become earlier ones). Until then, only a write changes it."""
         ends = [clock.day_bounds(clock.local(at).date())[1]]
         for row in self.rows:
-            if row.deadline_at >= at:  # overdue is `deadline_at < at`
+            if row.deadline_at >= at:  # not yet `Dispatch.past_deadline(at)` (plain rows here)
                 ends.append(row.deadline_at + INSTANT)
             if row.inbox_seen_at is not None:  # open is `seen_at >= at - INBOX_OPEN_SECONDS`
                 ends.append(row.inbox_seen_at + timedelta(seconds=INBOX_OPEN_SECONDS) + INSTANT)
@@ -149,7 +149,7 @@ def _build(user, own_agency_id: int | None):
         served.label("served_arrived_at"),
         acked_by.name.label("acknowledged_by_name"),
         presence.agency_id.is_not(None).label("inbox_open"),
-        (Dispatch.deadline_at < at).label("overdue"),
+        Dispatch.past_deadline(at).label("overdue"),
         # when the agency's inbox was last seen: for holds_until, not shown (it moves)
         presence.seen_at.label("inbox_seen_at"),
     ]
@@ -161,7 +161,7 @@ def _build(user, own_agency_id: int | None):
             .label("own_seen_at")
         )
     priority_first = case((Visit.priority_expr(), 0), else_=1)
-    overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
+    overdue_first = case((Dispatch.past_deadline(at), 0), else_=1)
     return (
         select(*columns)
         .select_from(earlier)
