@@ -98,55 +98,18 @@ def _statement(user, own_agency_id: int | None):
 
 
 def _build(user, own_agency_id: int | None):
+    """The poll's statement for one viewer scope; its instants are the bound parameters `at`,
+    `day` and `since`."""
     instant = Dispatch.__table__.c.deadline_at.type
     at, day = bindparam("at", type_=instant), bindparam("day", type_=instant)
     since = bindparam("since", type_=instant)
     earlier = earlier_count(user, at, day).subquery("earlier")
-    acked_by = aliased(User)
-    other = aliased(Dispatch)
-    served = (
-        select(func.max(other.arrived_at))
-        .where(other.visit_id == Dispatch.visit_id)
-        .scalar_subquery()
-    )
-    presence = aliased(InboxPresence)
-    # Role and agency are the statement's own (one statement per viewer scope).
-    viewer = exists().where(
-        User.id == bindparam("viewer_id"),
-        User.username == bindparam("viewer_username"),
-        User.session_version == bindparam("viewer_version"),
-        User.active.is_(True),
-        User.role == user.role,
-        User.agency_id.is_not_distinct_from(user.agency_id),
-        User.locale.is_not_distinct_from(bindparam("viewer_locale", type_=User.locale.type)),
-    )
+    acked_by, presence = aliased(User), aliased(InboxPresence)
     columns = [
         earlier.c[0].label("earlier"),
-        viewer.label("viewer_valid"),
-        Dispatch.id,
-        Dispatch.visit_id,
-        Dispatch.agency_id,
-        Dispatch.subject,
-        Dispatch.state,
-        Dispatch.notified_at,
-        Dispatch.sla_seconds,
-        Dispatch.deadline_at,
-        Dispatch.acknowledged_at,
-        Dispatch.responder,
-        Dispatch.eta_minutes,
-        Dispatch.arrived_at,
-        Dispatch.ended_at,
-        Dispatch.end_reason,
-        Dispatch.transferred_to_id,
-        Agency.code.label("agency_code"),
-        Agency.name_zh.label("agency_name_zh"),
-        Agency.name_en.label("agency_name_en"),
-        Agency.extension.label("agency_extension"),
-        Visit.kind.label("visit_kind"),
-        Visit.is_senior,
-        Visit.needs_accessibility,
-        Visit.created_at.label("visit_created_at"),
-        served.label("served_arrived_at"),
+        _viewer_valid(user).label("viewer_valid"),
+        *_listed_columns(),
+        _served_arrived_at().label("served_arrived_at"),
         acked_by.name.label("acknowledged_by_name"),
         presence.agency_id.is_not(None).label("inbox_open"),
         Dispatch.past_deadline(at).label("overdue"),
@@ -173,4 +136,57 @@ def _build(user, own_agency_id: int | None):
             presence, and_(presence.agency_id == Dispatch.agency_id, presence.seen_at >= since)
         )
         .order_by(priority_first, overdue_first, Dispatch.deadline_at, Dispatch.id)
+    )
+
+
+def _viewer_valid(user):
+    """SQL condition: the viewer's row is still the one the poll is answered for (the bound
+    parameters `viewer_*`) and active; role and agency are the statement's own."""
+    return exists().where(
+        User.id == bindparam("viewer_id"),
+        User.username == bindparam("viewer_username"),
+        User.session_version == bindparam("viewer_version"),
+        User.active.is_(True),
+        User.role == user.role,
+        User.agency_id.is_not_distinct_from(user.agency_id),
+        User.locale.is_not_distinct_from(bindparam("viewer_locale", type_=User.locale.type)),
+    )
+
+
+def _listed_columns() -> list:
+    """The dispatch's, its agency's and its visit's columns a live row shows."""
+    return [
+        Dispatch.id,
+        Dispatch.visit_id,
+        Dispatch.agency_id,
+        Dispatch.subject,
+        Dispatch.state,
+        Dispatch.notified_at,
+        Dispatch.sla_seconds,
+        Dispatch.deadline_at,
+        Dispatch.acknowledged_at,
+        Dispatch.responder,
+        Dispatch.eta_minutes,
+        Dispatch.arrived_at,
+        Dispatch.ended_at,
+        Dispatch.end_reason,
+        Dispatch.transferred_to_id,
+        Agency.code.label("agency_code"),
+        Agency.name_zh.label("agency_name_zh"),
+        Agency.name_en.label("agency_name_en"),
+        Agency.extension.label("agency_extension"),
+        Visit.kind.label("visit_kind"),
+        Visit.is_senior,
+        Visit.needs_accessibility,
+        Visit.created_at.label("visit_created_at"),
+    ]
+
+
+def _served_arrived_at():
+    """A scalar subquery: the latest arrival among the dispatch's visit's dispatches."""
+    other = aliased(Dispatch)
+    return (
+        select(func.max(other.arrived_at))
+        .where(other.visit_id == Dispatch.visit_id)
+        .scalar_subquery()
     )
