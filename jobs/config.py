@@ -128,12 +128,13 @@ class Ladder:
     Since migration 0017 the supervisor's ladder (models.dispatch.ladder) drives the sweep: the
     configured rungs seed its first default version, and apply to a dispatch that recorded no
     version (one written outside CityDesk's operations, or notified while none existed).
-    `max_age` stays a setting."""
+    `max_age` stays a setting. No defaults here: the values are read from the configuration,
+    whose defaults are the domain's (models.dispatch.ladder.DEFAULT_*)."""
 
-    reminder_before: int | None = 180
-    breach_to_supervisors: bool = True
-    chief_after: int | None = 300
-    max_age: timedelta = timedelta(hours=24)
+    reminder_before: int | None
+    breach_to_supervisors: bool
+    chief_after: int | None
+    max_age: timedelta
 
     @classmethod
     def from_config(cls, config) -> "Ladder":

@@ -140,26 +140,84 @@ class _GuardedBackend(httpcore.SyncBackend):
         raise error or httpcore.ConnectError(f"{host} has no address")
 
 
-class WebhookSender:
-    """POSTs signed JSON events with one HTTP client per relay run."""
+# httpcore's exceptions as httpx's (most specific first): the sender catches httpx's.
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+_HTTPCORE_ERRORS = tuple(core for core, _mapped in _HTTPX_ERRORS)
 
-    RETRY_STATUSES = {408, 425, 429}
 
-    def __init__(self, timeout: float, policy: AddressPolicy):
-        transport = httpx.HTTPTransport()
-        # httpx offers no resolver hook: its pool gets the guarded network backend instead.
-        transport._pool = httpcore.ConnectionPool(
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport over an httpcore connection pool whose network backend is
+    `_GuardedBackend` (httpx has no resolver hook of its own): every connection goes to an
+    address the policy allows. Responses are read in full here (webhook answers are short)."""
+
+    def __init__(self, policy: AddressPolicy):
+        self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
             network_backend=_GuardedBackend(policy),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request through the guarded pool; httpcore's errors come out as httpx's."""
+        url = request.url
+        try:
+            answer = self._pool.request(
+                request.method,
+                httpcore.URL(
+                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+                ),
+                headers=request.headers.raw,
+                content=request.read(),
+                extensions=request.extensions,  # the timeouts httpx sets per request
+            )
+        except _HTTPCORE_ERRORS as exc:  # AddressRefused (the policy's) passes through as is
+            raise _as_httpx(exc) from exc
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            content=answer.content,
+            extensions=answer.extensions,
+        )
+
+    def close(self) -> None:
+        """Close the pool's connections."""
+        self._pool.close()
+
+
+def _as_httpx(exc: Exception) -> httpx.HTTPError:
+    """The httpx error for an httpcore one (same name and message)."""
+    mapped = next(mapped for core, mapped in _HTTPX_ERRORS if isinstance(exc, core))
+    return mapped(str(exc))
+
+
+class WebhookSender:
+    """POSTs signed JSON events with one HTTP client per relay run."""
+
+    RETRY_STATUSES = {408, 425, 429}
+
+    def __init__(self, timeout: float, policy: AddressPolicy):
         self._client = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": "CityDesk-Webhook/1.0"},
-            transport=transport,
+            transport=GuardedTransport(policy),
         )
         self.timeout = timeout
 

@@ -168,9 +168,11 @@ def _webhook_agency(notice: Notification, dispatch: Dispatch | None) -> Agency |
     return agency or (dispatch.agency if dispatch else None)
 
 
-def prepare(notice: Notification, attempts: int, mail: MailSettings) -> Prepared:
-    """Render a claimed notice for its channel, or name the problem that stops it for good."""
-    dispatch = db.session.get(Dispatch, notice.dispatch_id) if notice.dispatch_id else None
+def prepare(
+    notice: Notification, dispatch: Dispatch | None, attempts: int, mail: MailSettings
+) -> Prepared:
+    """Render a claimed notice (`dispatch`: its dispatch as loaded, None when it has none) for
+    its channel, or name the problem that stops it for good."""
     ready = Prepared(
         id=notice.id,
         attempts=attempts,

@@ -218,30 +218,41 @@ class _Recorder:
                 log.warning(kv(**attempt.fields, result=outcome, error=attempt.error))
 
 
-def _load(claimed: list[tuple[int, int]]) -> list:
-    """Read a claimed batch's notices and their dispatches in two queries; `_prepare` finds
-    them in the session while the caller holds the list returned (the session's identity map
-    does not keep them alive by itself)."""
+def _load(claimed: list[tuple[int, int]]) -> tuple[dict, dict]:
+    """Read a claimed batch's notices and their dispatches (with visits) in two queries:
+    ({notice id: Notification}, {dispatch id: Dispatch})."""
     ids = [notice_id for notice_id, _attempts in claimed]
-    rows: list = list(db.session.scalars(select(Notification).where(Notification.id.in_(ids))))
-    dispatch_ids = {notice.dispatch_id for notice in rows if notice.dispatch_id}
+    stmt = select(Notification).where(Notification.id.in_(ids))
+    notices = {notice.id: notice for notice in db.session.scalars(stmt)}
+    dispatch_ids = {notice.dispatch_id for notice in notices.values() if notice.dispatch_id}
+    dispatches = {}
     if dispatch_ids:
-        rows += db.session.scalars(
+        stmt = (
             select(Dispatch)
             .where(Dispatch.id.in_(dispatch_ids))
             .options(selectinload(Dispatch.visit))
-        ).all()
-    return rows
+        )
+        dispatches = {dispatch.id: dispatch for dispatch in db.session.scalars(stmt)}
+    return notices, dispatches
 
 
-def _prepare(notice_id: int, attempts: int, settings: RelaySettings) -> Prepared:
+def _prepare_batch(claimed: list[tuple[int, int]], settings: RelaySettings) -> list[Prepared]:
+    """Load and render a claimed batch, in claim order."""
+    notices, dispatches = _load(claimed)
+    batch = []
+    for notice_id, attempts in claimed:
+        notice = notices[notice_id]
+        batch.append(_prepare(notice, dispatches.get(notice.dispatch_id), attempts, settings))
+    return batch
+
+
+def _prepare(notice: Notification, dispatch, attempts: int, settings: RelaySettings) -> Prepared:
     """Render a claimed notice; one that cannot be rendered is dead with the reason (after a
     fix, an administrator retries it) instead of failing every later run."""
-    notice = db.session.get(Notification, notice_id)
     try:
-        return prepare(notice, attempts, settings.mail)
+        return prepare(notice, dispatch, attempts, settings.mail)
     except Exception as exc:
-        log.exception(kv(job=NAME, notification=notice_id, result="unrenderable"))
+        log.exception(kv(job=NAME, notification=notice.id, result="unrenderable"))
         return Prepared(
             id=notice.id,
             attempts=attempts,
@@ -277,9 +288,7 @@ def relay(app: Flask, *, acting=None) -> dict:
                 if not claimed:
                     break
                 claimed_at = time.monotonic()
-                loaded = _load(claimed)
-                batch = [_prepare(notice_id, attempts, settings) for notice_id, attempts in claimed]
-                del loaded
+                batch = _prepare_batch(claimed, settings)
                 db.session.rollback()  # no transaction stays open while we talk
                 for ready in batch:
                     if time.monotonic() - claimed_at > settings.lease_seconds - margin or (

@@ -37,6 +37,7 @@ RULES: dict[str, list[str]] = {
         "Dispatch.outcome",
         "Dispatch.on_time_at",
         "Dispatch.outcome_expr",
+        "Dispatch.past_deadline",
         "Visit.visitor_wait",
     ],
     "models/core/clock.py": ["taipei_year", "roc_year", "year_bounds", "in_year", "minutes"],

@@ -14,6 +14,11 @@ from sqlalchemy.exc import InvalidatePoolError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models.core import db
+from models.dispatch.ladder import (
+    DEFAULT_BREACH_TO_SUPERVISORS,
+    DEFAULT_CHIEF_AFTER,
+    DEFAULT_REMINDER_BEFORE,
+)
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -69,9 +74,10 @@ class DefaultConfig:
     JOBS_DIGEST_AT = "08:30"  # the monthly digest, first working day of the month, Asia/Taipei
     JOBS_LEASE_SECONDS = 15  # scheduler lease (SQLite): a standby takes over after this
     JOBS_RENEW_SECONDS = 5  # the holder renews, a standby retries, this often
-    ESCALATION_REMINDER_SECONDS = 180  # remind the agency this long before the deadline
-    ESCALATION_BREACH_TO_SUPERVISORS = True  # the breach notice also goes to supervisors
-    ESCALATION_CHIEF_SECONDS = 300  # tell the service-centre chief this long after it
+    # The escalation ladder's defaults are the domain's (models.dispatch.ladder).
+    ESCALATION_REMINDER_SECONDS = DEFAULT_REMINDER_BEFORE
+    ESCALATION_BREACH_TO_SUPERVISORS = DEFAULT_BREACH_TO_SUPERVISORS
+    ESCALATION_CHIEF_SECONDS = DEFAULT_CHIEF_AFTER
     ESCALATION_MAX_AGE_HOURS = 24  # older breaches are recorded but send nothing
     MAIL_SERVER = ""  # no server: e-mail notices wait in the outbox
     MAIL_PORT = 25

@@ -30,6 +30,15 @@ def require_own_agency_or_clerk(user, dispatch: Dispatch) -> None:
         require_role(user, Role.CLERK)
 
 
+def may_act_for_agency(user, dispatch: Dispatch) -> bool:
+    """True when `require_own_agency_or_clerk` lets `user` act for the dispatch's agency."""
+    try:
+        require_own_agency_or_clerk(user, dispatch)
+    except (NotFound, Forbidden):
+        return False
+    return True
+
+
 def can_see_dispatches(user) -> bool:
     """True for the roles that see dispatches at all (clerk, supervisor, agency staff)."""
     role = None if user is None else user.role

@@ -240,7 +240,21 @@ def take_group(
     audit entry per step. Flushes; the caller commits. A step taken more than `max_age` after
     the deadline is recorded but sends nothing. Returns the steps taken and whether the pass
     was full (`limit` dispatches: more may be due)."""
-    rungs = group.rungs
+    dispatches = _lock_candidates(group, at, only, limit)
+    full = len(dispatches) == limit
+    due = _due_numbers(group, dispatches, at)
+    if not due:
+        return [], full
+    row_ids = _insert_records(group, due, at)
+    mine = [(dispatch, number) for dispatch, number in due if dispatch.id in row_ids]
+    written = _write_notices(group, mine, row_ids, at, max_age)
+    result = [_audited_step(group, dispatch, number, written, at) for dispatch, number in mine]
+    db.session.flush()
+    return result, full
+
+
+def _lock_candidates(group: Group, at: datetime, only: list[int] | None, limit: int):
+    """The group's candidate dispatches at `at`, locked (`FOR UPDATE`), in id order."""
     stmt = (
         select(Dispatch)
         .where(*_candidates(group, at, only))
@@ -249,24 +263,31 @@ def take_group(
         .options(selectinload(Dispatch.visit))
         .with_for_update(of=Dispatch)
     )
-    dispatches = list(db.session.scalars(stmt).unique())
-    full = len(dispatches) == limit
-    due: list[tuple[Dispatch, int]] = []
-    if group.step == EscalationStep.REMINDER:
-        taken = _taken([dispatch.id for dispatch in dispatches])
-        for dispatch in dispatches:
-            number = reminder_number(dispatch, rungs, at)
-            if number is not None and (dispatch.id, step_key(group.step, number)) not in taken:
-                due.append((dispatch, number))
-    else:
-        due = [(dispatch, 1) for dispatch in dispatches]
-    if not due:
-        return [], full
+    return list(db.session.scalars(stmt).unique())
+
+
+def _due_numbers(group: Group, dispatches: list[Dispatch], at: datetime):
+    """[(dispatch, number)] the step is due for: for reminders the number due and not yet
+    recorded (`ladder.reminder_number`), for the breach and the chief 1 (the search said)."""
+    if group.step != EscalationStep.REMINDER:
+        return [(dispatch, 1) for dispatch in dispatches]
+    taken = _taken([dispatch.id for dispatch in dispatches])
+    due = []
+    for dispatch in dispatches:
+        number = reminder_number(dispatch, group.rungs, at)
+        if number is not None and (dispatch.id, step_key(group.step, number)) not in taken:
+            due.append((dispatch, number))
+    return due
+
+
+def _insert_records(group: Group, due, at: datetime) -> dict[int, int]:
+    """Insert the step records (ON CONFLICT DO NOTHING); {dispatch id: record id} of those
+    inserted here (a dispatch absent: another sweep took it)."""
     records = [
         {
             "dispatch_id": dispatch.id,
             "step": step_key(group.step, number),
-            "due_at": step_due_at(dispatch, group.step, rungs, number),
+            "due_at": step_due_at(dispatch, group.step, group.rungs, number),
             "recorded_at": at,
             "notices": 0,
         }
@@ -278,15 +299,18 @@ def take_group(
         ["dispatch_id", "step"],
         [DispatchEscalation.dispatch_id, DispatchEscalation.id],
     )
-    row_ids = dict(inserted)  # dispatch id -> step record id; absent: another sweep took it
-    mine = [(dispatch, number) for dispatch, number in due if dispatch.id in row_ids]
+    return dict(inserted)
+
+
+def _write_notices(group: Group, mine, row_ids: dict[int, int], at, max_age) -> Counter:
+    """Enqueue the steps' notices (none past `max_age` after the deadline) and store each
+    record's count; {dispatch id: notices written}."""
     audience = Audience()
     rows = []
     for dispatch, number in mine:
         if at - dispatch.deadline_at <= max_age:
-            rows += notice_rows(
-                dispatch, step_notice(dispatch, group.step, number, rungs, audience)
-            )
+            notice = step_notice(dispatch, group.step, number, group.rungs, audience)
+            rows += notice_rows(dispatch, notice)
     written = Counter(enqueue_many(rows, at=at))
     by_count: dict[int, list[int]] = defaultdict(list)
     for dispatch, _number in mine:
@@ -299,32 +323,33 @@ def take_group(
                 .values(notices=count)
                 .execution_options(synchronize_session=False)
             )
-    result = []
-    for dispatch, number in mine:
-        step = Taken(
-            dispatch_id=dispatch.id,
-            step=group.step,
-            key=step_key(group.step, number),
-            due_at=step_due_at(dispatch, group.step, rungs, number),
-            recorded_at=at,
-            notices=written[dispatch.id],
-        )
-        audit.record(
-            AUDIT_ACTIONS[group.step],
-            "dispatch",
-            dispatch.id,
-            None,
-            {
-                "step": step.key,
-                "ladder_version": dispatch.ladder_id,
-                "due_at": step.due_at.isoformat(),
-                "recorded_at": at.isoformat(),
-                "notices": step.notices,
-            },
-        )
-        result.append(step)
-    db.session.flush()
-    return result, full
+    return written
+
+
+def _audited_step(group: Group, dispatch: Dispatch, number: int, written, at) -> Taken:
+    """The step taken for one dispatch, with its audit entry."""
+    step = Taken(
+        dispatch_id=dispatch.id,
+        step=group.step,
+        key=step_key(group.step, number),
+        due_at=step_due_at(dispatch, group.step, group.rungs, number),
+        recorded_at=at,
+        notices=written[dispatch.id],
+    )
+    audit.record(
+        AUDIT_ACTIONS[group.step],
+        "dispatch",
+        dispatch.id,
+        None,
+        {
+            "step": step.key,
+            "ladder_version": dispatch.ladder_id,
+            "due_at": step.due_at.isoformat(),
+            "recorded_at": at.isoformat(),
+            "notices": step.notices,
+        },
+    )
+    return step
 
 
 def step_notice(
@@ -351,12 +376,12 @@ def next_due_at(at: datetime, *, fallback: Rungs) -> datetime | None:
 
     for ladder_id, rungs in _ladders_in_use(fallback):
         same = _same_ladder(ladder_id)
-        deadline = earliest(same, open_, Dispatch.deadline_at >= at)
+        deadline = earliest(same, open_, ~Dispatch.past_deadline(at))
         if deadline is not None:
             found.append(deadline + WAKE_MARGIN)
         if rungs.chief_after is not None:
             after = timedelta(seconds=rungs.chief_after)
-            deadline = earliest(same, open_, Dispatch.deadline_at >= at - after)
+            deadline = earliest(same, open_, ~Dispatch.past_deadline(at - after))
             if deadline is not None:
                 found.append(deadline + after + WAKE_MARGIN)
         if rungs.reminder_before is not None:

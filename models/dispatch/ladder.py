@@ -43,6 +43,12 @@ REMINDER_BEFORE = (30, 240 * 60)
 REPEAT_EVERY = (60, 60 * 60)
 CHIEF_AFTER = (30, 240 * 60)
 
+# The shipped ladder, the one statement of its values: `Rungs()` and the default configuration
+# (webapp.DefaultConfig's CITYDESK_ESCALATION_*) both read them.
+DEFAULT_REMINDER_BEFORE = 180  # remind the agency this long before the deadline
+DEFAULT_BREACH_TO_SUPERVISORS = True  # the breach notice also goes to supervisors
+DEFAULT_CHIEF_AFTER = 300  # tell the service-centre chief this long after it
+
 
 @dataclass(frozen=True)
 class Rungs:
@@ -50,10 +56,10 @@ class Rungs:
     repeated reminders, supervisors told of the breach, seconds after the deadline for the
     chief (None turns a rung off)."""
 
-    reminder_before: int | None = 180
+    reminder_before: int | None = DEFAULT_REMINDER_BEFORE
     repeat_every: int | None = None
-    breach_to_supervisors: bool = True
-    chief_after: int | None = 300
+    breach_to_supervisors: bool = DEFAULT_BREACH_TO_SUPERVISORS
+    chief_after: int | None = DEFAULT_CHIEF_AFTER
 
     @classmethod
     def from_config(cls, config) -> "Rungs":

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.core import audit, clock, db
 from models.core.errors import Conflict, InvalidInput
 from models.core.text import clean_text
-from models.dispatch.access import require_own_agency_or_clerk, require_role
+from models.dispatch.access import may_act_for_agency, require_own_agency_or_clerk, require_role
 from models.dispatch.tables import Dispatch, Outcome
 from models.users import Role, User
 
@@ -160,11 +160,8 @@ def late_reasons_of(dispatch_ids: list[int]) -> dict[int, DispatchLateReason]:
 
 def may_record_late_reason(user, dispatch: Dispatch) -> bool:
     """True when `user` may record why `dispatch` was late (its own agency's staff, a clerk)."""
-    if user is None:
-        return False
-    if user.role == Role.AGENCY:
-        return user.agency_id == dispatch.agency_id
-    return user.role == Role.CLERK
+    # A person, by the access rule `set_late_reason` checks (which also lets a process act).
+    return user is not None and may_act_for_agency(user, dispatch)
 
 
 def _snapshot(row: DispatchLateReason | None) -> dict | None:

@@ -44,7 +44,7 @@ class LiveRows:
         ends (today's dispatches become earlier ones). Until then, only a write changes it."""
         ends = [clock.day_bounds(clock.local(at).date())[1]]
         for row in self.rows:
-            if row.deadline_at >= at:  # overdue is `deadline_at < at`
+            if row.deadline_at >= at:  # not yet `Dispatch.past_deadline(at)` (plain rows here)
                 ends.append(row.deadline_at + INSTANT)
             if row.inbox_seen_at is not None:  # open is `seen_at >= at - INBOX_OPEN_SECONDS`
                 ends.append(row.inbox_seen_at + timedelta(seconds=INBOX_OPEN_SECONDS) + INSTANT)
@@ -98,20 +98,51 @@ def _statement(user, own_agency_id: int | None):
 
 
 def _build(user, own_agency_id: int | None):
+    """The poll's statement for one viewer scope; its instants are the bound parameters `at`,
+    `day` and `since`."""
     instant = Dispatch.__table__.c.deadline_at.type
     at, day = bindparam("at", type_=instant), bindparam("day", type_=instant)
     since = bindparam("since", type_=instant)
     earlier = earlier_count(user, at, day).subquery("earlier")
-    acked_by = aliased(User)
-    other = aliased(Dispatch)
-    served = (
-        select(func.max(other.arrived_at))
-        .where(other.visit_id == Dispatch.visit_id)
-        .scalar_subquery()
+    acked_by, presence = aliased(User), aliased(InboxPresence)
+    columns = [
+        earlier.c[0].label("earlier"),
+        _viewer_valid(user).label("viewer_valid"),
+        *_listed_columns(),
+        _served_arrived_at().label("served_arrived_at"),
+        acked_by.name.label("acknowledged_by_name"),
+        presence.agency_id.is_not(None).label("inbox_open"),
+        Dispatch.past_deadline(at).label("overdue"),
+        # when the agency's inbox was last seen: for holds_until, not shown (it moves)
+        presence.seen_at.label("inbox_seen_at"),
+    ]
+    if own_agency_id is not None:
+        columns.append(
+            select(InboxPresence.seen_at)
+            .where(InboxPresence.agency_id == own_agency_id)
+            .scalar_subquery()
+            .label("own_seen_at")
+        )
+    priority_first = case((Visit.priority_expr(), 0), else_=1)
+    overdue_first = case((Dispatch.past_deadline(at), 0), else_=1)
+    return (
+        select(*columns)
+        .select_from(earlier)
+        .outerjoin(Dispatch, and_(on_board(at, day), visible_condition(user)))
+        .outerjoin(Agency, Agency.id == Dispatch.agency_id)
+        .outerjoin(Visit, Visit.id == Dispatch.visit_id)
+        .outerjoin(acked_by, acked_by.id == Dispatch.acknowledged_by_id)
+        .outerjoin(
+            presence, and_(presence.agency_id == Dispatch.agency_id, presence.seen_at >= since)
+        )
+        .order_by(priority_first, overdue_first, Dispatch.deadline_at, Dispatch.id)
     )
-    presence = aliased(InboxPresence)
-    # Role and agency are the statement's own (one statement per viewer scope).
-    viewer = exists().where(
+
+
+def _viewer_valid(user):
+    """SQL condition: the viewer's row is still the one the poll is answered for (the bound
+    parameters `viewer_*`) and active; role and agency are the statement's own."""
+    return exists().where(
         User.id == bindparam("viewer_id"),
         User.username == bindparam("viewer_username"),
         User.session_version == bindparam("viewer_version"),
@@ -120,9 +151,11 @@ def _build(user, own_agency_id: int | None):
         User.agency_id.is_not_distinct_from(user.agency_id),
         User.locale.is_not_distinct_from(bindparam("viewer_locale", type_=User.locale.type)),
     )
-    columns = [
-        earlier.c[0].label("earlier"),
-        viewer.label("viewer_valid"),
+
+
+def _listed_columns() -> list:
+    """The dispatch's, its agency's and its visit's columns a live row shows."""
+    return [
         Dispatch.id,
         Dispatch.visit_id,
         Dispatch.agency_id,
@@ -146,31 +179,14 @@ def _build(user, own_agency_id: int | None):
         Visit.is_senior,
         Visit.needs_accessibility,
         Visit.created_at.label("visit_created_at"),
-        served.label("served_arrived_at"),
-        acked_by.name.label("acknowledged_by_name"),
-        presence.agency_id.is_not(None).label("inbox_open"),
-        (Dispatch.deadline_at < at).label("overdue"),
-        # when the agency's inbox was last seen: for holds_until, not shown (it moves)
-        presence.seen_at.label("inbox_seen_at"),
     ]
-    if own_agency_id is not None:
-        columns.append(
-            select(InboxPresence.seen_at)
-            .where(InboxPresence.agency_id == own_agency_id)
-            .scalar_subquery()
-            .label("own_seen_at")
-        )
-    priority_first = case((Visit.priority_expr(), 0), else_=1)
-    overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
+
+
+def _served_arrived_at():
+    """A scalar subquery: the latest arrival among the dispatch's visit's dispatches."""
+    other = aliased(Dispatch)
     return (
-        select(*columns)
-        .select_from(earlier)
-        .outerjoin(Dispatch, and_(on_board(at, day), visible_condition(user)))
-        .outerjoin(Agency, Agency.id == Dispatch.agency_id)
-        .outerjoin(Visit, Visit.id == Dispatch.visit_id)
-        .outerjoin(acked_by, acked_by.id == Dispatch.acknowledged_by_id)
-        .outerjoin(
-            presence, and_(presence.agency_id == Dispatch.agency_id, presence.seen_at >= since)
-        )
-        .order_by(priority_first, overdue_first, Dispatch.deadline_at, Dispatch.id)
+        select(func.max(other.arrived_at))
+        .where(other.visit_id == Dispatch.visit_id)
+        .scalar_subquery()
     )

@@ -183,19 +183,8 @@ def log_visit(
     """Log a walk-in visitor: left open, or at once notified to `agency` (`notify_now`) or
     settled at the counter (`settle_now`)."""
     require_role(by, Role.CLERK)
-    if notify_now and settle_now:
-        raise InvalidInput(_("A visit settled at the counter is not dispatched."))
-    if kind not in {k.value for k in VisitKind}:
-        raise InvalidInput(
-            _("Unknown kind of visit: %(kind)s", kind=kind)
-            + " (inquiry, petition, application, other)"
-        )
-    name = clean_text(petitioner_name, _("Petitioner name"), limit=100)
-    phone = clean_text(petitioner_phone, _("Phone"), limit=40)
-    if phone and not PHONE_RE.match(phone):
-        raise InvalidInput(
-            _("A phone number has digits and may have + - ( ) # and spaces."), "petitioner_phone"
-        )
+    _check_visit_kind(kind, notify_now=notify_now, settle_now=settle_now)
+    name, phone = _petitioner(petitioner_name, petitioner_phone)
     visit = Visit(
         kind=kind,
         subject=clean_text(subject, _("Subject"), limit=200, required=True),
@@ -212,6 +201,38 @@ def log_visit(
     )
     db.session.add(visit)
     db.session.flush()
+    _audit_new_visit(visit)
+    if notify_now:
+        notify(visit, by=by)
+    elif settle_now:
+        settle_visit(visit, by=by)
+    return visit
+
+
+def _check_visit_kind(kind: str, *, notify_now: bool, settle_now: bool) -> None:
+    """InvalidInput for an unknown kind of visit, or one both dispatched and settled."""
+    if notify_now and settle_now:
+        raise InvalidInput(_("A visit settled at the counter is not dispatched."))
+    if kind not in {k.value for k in VisitKind}:
+        raise InvalidInput(
+            _("Unknown kind of visit: %(kind)s", kind=kind)
+            + " (inquiry, petition, application, other)"
+        )
+
+
+def _petitioner(name: str | None, phone: str | None) -> tuple[str, str]:
+    """The petitioner's name and phone, checked (empty when not given)."""
+    name = clean_text(name, _("Petitioner name"), limit=100)
+    phone = clean_text(phone, _("Phone"), limit=40)
+    if phone and not PHONE_RE.match(phone):
+        raise InvalidInput(
+            _("A phone number has digits and may have + - ( ) # and spaces."), "petitioner_phone"
+        )
+    return name, phone
+
+
+def _audit_new_visit(visit: Visit) -> None:
+    """The audit entry of a visit logged (personal data only as whether there is any)."""
     audit.record(
         "visit.create",
         "visit",
@@ -226,11 +247,6 @@ def log_visit(
             "needs_accessibility": visit.needs_accessibility,
         },
     )
-    if notify_now:
-        notify(visit, by=by)
-    elif settle_now:
-        settle_visit(visit, by=by)
-    return visit
 
 
 def settle_visit(visit: Visit, note: str = "", *, by=None) -> Visit:

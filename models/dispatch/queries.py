@@ -48,7 +48,7 @@ def on_board(at, start=None):
     start = day_start(at) if start is None else start
     return and_(
         Dispatch.state.in_(OPEN_VALUES),
-        or_(Dispatch.notified_at >= start, Dispatch.deadline_at >= at),
+        or_(Dispatch.notified_at >= start, ~Dispatch.past_deadline(at)),
     )
 
 
@@ -59,7 +59,7 @@ def from_earlier_day(at, start=None):
     return and_(
         Dispatch.state.in_(OPEN_VALUES),
         Dispatch.notified_at < start,
-        Dispatch.deadline_at < at,
+        Dispatch.past_deadline(at),
     )
 
 
@@ -91,7 +91,7 @@ def open_dispatches(at: datetime | None = None):
     """A select() of the open dispatches on the live pages (`on_board`), overdue first, then
     by deadline."""
     at = at or clock.now()
-    overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
+    overdue_first = case((Dispatch.past_deadline(at), 0), else_=1)
     return (
         select(Dispatch)
         .where(on_board(at))
@@ -105,7 +105,7 @@ def visible_open_dispatches(user, at: datetime | None = None) -> list[Dispatch]:
     overdue first."""
     at = at or clock.now()
     priority_first = case((Visit.priority_expr(), 0), else_=1)
-    overdue_first = case((Dispatch.deadline_at < at, 0), else_=1)
+    overdue_first = case((Dispatch.past_deadline(at), 0), else_=1)
     stmt = (
         select(Dispatch)
         .outerjoin(Visit, Dispatch.visit_id == Visit.id)

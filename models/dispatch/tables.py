@@ -254,14 +254,20 @@ class Dispatch(db.Model):
                     else_=literal(Outcome.CANCELLED.value),
                 ),
             ),
-            (cls.deadline_at < at, literal(Outcome.LATE.value)),
+            (cls.past_deadline(at), literal(Outcome.LATE.value)),
             else_=literal(Outcome.PENDING.value),
         )
 
     @classmethod
+    def past_deadline(cls, at):
+        """SQL condition: the deadline has passed at `at` (the one statement of it in SQL; its
+        negation `~past_deadline(at)` renders as `deadline_at >= at`)."""
+        return cls.deadline_at < at
+
+    @classmethod
     def overdue_clause(cls, at: datetime):
         """SQL condition: open and past the deadline at `at`."""
-        return and_(cls.state.in_(OPEN_VALUES), cls.deadline_at < at)
+        return and_(cls.state.in_(OPEN_VALUES), cls.past_deadline(at))
 
     @classmethod
     def serves_visit_clause(cls):

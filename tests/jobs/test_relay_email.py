@@ -126,10 +126,10 @@ def test_a_notice_that_cannot_be_rendered_is_dead_and_the_others_still_go(
 
     real_prepare = jobs.relay.prepare
 
-    def prepare(notice, attempts, mail):
+    def prepare(notice, dispatch, attempts, mail):
         if notice.recipient == "broken@city.example":
             raise KeyError("deadline_at")
-        return real_prepare(notice, attempts, mail)
+        return real_prepare(notice, dispatch, attempts, mail)
 
     monkeypatch.setattr(jobs.relay, "prepare", prepare)
     enqueue("test:1", "test.notice", Channel.EMAIL, "broken@city.example", {"title": "A"})

@@ -150,6 +150,37 @@ def test_chief_is_told_five_minutes_after_the_deadline_if_nobody_arrived(
     assert [s.step for s in steps_for(open_one.id)] == ["breach", "chief"]
 
 
+def test_a_breach_due_with_the_chiefs_step_is_recorded_and_notified_first(
+    frozen_clock, run, dispatch_row, agency_contacts, create_user
+):
+    """The sweep was down past deadline + 5 minutes: one sweep takes both steps, the breach
+    first (its record, its notices and its audit entry all come before the chief's)."""
+    create_user(role="supervisor", email="chief@city.example", receives_escalations=True)
+    dispatch = dispatch_row(sla=600)
+    clock.advance(seconds=600 + 300 + 1)  # the breach and the chief's step both due now
+    result = run(overdue_sweep)
+    assert result["breach"] == 1 and result["chief"] == 1
+
+    assert [(e.step, e.dispatch_id) for e in _escalations()] == [
+        ("breach", dispatch.id),
+        ("chief", dispatch.id),
+    ]
+    breach = notices(event_key=f"dispatch:{dispatch.id}:breach")
+    chief = notices(event_key=f"dispatch:{dispatch.id}:chief")
+    assert breach and chief
+    assert max(n.id for n in breach) < min(n.id for n in chief)
+    # Entries are inserted unsealed; the sealer numbers them (seq) in id order.
+    entries = db.session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.action.in_(["dispatch.breached", "dispatch.escalated"]))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [(e.action, e.object_id) for e in entries] == [
+        ("dispatch.breached", str(dispatch.id)),
+        ("dispatch.escalated", str(dispatch.id)),
+    ]
+
+
 def test_closed_dispatches_are_never_escalated(frozen_clock, run, dispatch_row, agency_contacts):
     for state in ("arrived", "cancelled", "transferred"):
         dispatch_row(sla=60, state=state, ended_at=clock.now())
