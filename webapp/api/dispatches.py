@@ -46,7 +46,6 @@ from models.dispatch import (
 from models.dispatch.privacy import mask_name, mask_phone
 from models.dispatch.queries import DETAILS
 from models.users import Role, User
-from webapp import poll_connection
 from webapp.api.convention import (
     ApiBlueprint,
     PageArgsSchema,
@@ -57,6 +56,7 @@ from webapp.api.convention import (
 from webapp.api.live_kept import KeptAnswer, change_count, keep_answer, kept_answer
 from webapp.extensions import login_manager
 from webapp.paging import API_DAY_MESSAGE, validate_day
+from webapp.pool_ping import poll_connection
 from webapp.security import reload_viewer, session_locked
 
 visits_blp = ApiBlueprint("visits", __name__, path="/visits", description="Counter visits (clerks)")
