@@ -499,7 +499,13 @@ def to_xlsx(stmt, filters: Filters) -> bytes:
                 ]
             )
         offset += batch
-    total = min(offset, EXPORT_LIMIT) if offset else 0
+    _about_sheet(book, filters, min(offset, EXPORT_LIMIT) if offset else 0)
+    return book.close()
+
+
+def _about_sheet(book: Book, filters: Filters, total: int) -> None:
+    """The export's filters in words, when and by whom it was made, and a word when the
+    limit cut it short."""
     about = book.sheet(_("Filters"), [_("Item"), _("Value")])
     for label, value in _filter_lines(filters):
         about.row([label, value])
@@ -508,7 +514,6 @@ def to_xlsx(stmt, filters: Filters) -> bytes:
     if total >= EXPORT_LIMIT:
         note = _("Only the newest %(n)d entries: narrow the filters.", n=total)
         about.row([_("Attention"), note])
-    return book.close()
 
 
 def _filter_lines(filters: Filters) -> list[tuple[str, str]]:
