@@ -131,83 +131,104 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_request_user)
+    login_manager.unauthorized_handler(_unauthorized)
+    app.before_request(lambda: _guard(app))
+    app.jinja_env.globals["session_locked"] = session_locked
+    app.teardown_request(_forget_actor)
+    app.after_request(lambda response: _security_headers(app, response))
 
-    @login_manager.unauthorized_handler
-    def unauthorized():
-        if is_api_request():
+
+def _unauthorized():
+    """No sign-in: a 401 for the API, else the sign-in page (back here after it)."""
+    if is_api_request():
+        from webapp.errors import json_error
+
+        return json_error(401, "unauthorized", "Sign in or send a valid bearer token")
+    flash(login_manager.login_message, "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _guard(app: Flask):
+    """Before each request: who asks (bearer token or session), the audit actor, CSRF on
+    state changes, and sign-in unless the endpoint is public."""
+    # Start from no cached user: when requests share an app context (the test client
+    # inside a test's context) Flask-Login would otherwise reuse the previous request's.
+    g.pop("_login_user", None)
+    g.via_token = False
+    refused = _authenticate(app)
+    if refused is not None:
+        return refused
+    user = current_user if current_user.is_authenticated else None
+    g.actor_token = audit.set_actor(
+        audit.Actor(
+            user.id if user else None,
+            user.username if user else "anonymous",
+            request.remote_addr,
+        )
+    )
+    return _check_access(app, user)
+
+
+def _authenticate(app: Flask):
+    """A bearer token's user for this request (a 401 for a bad token), else the session's
+    (signed out or locked when idle too long); a response when refused, else None."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = user_for_token(header[7:].strip())
+        if user is None:
             from webapp.errors import json_error
 
-            return json_error(401, "unauthorized", "Sign in or send a valid bearer token")
-        flash(login_manager.login_message, "info")
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return json_error(401, "unauthorized", "Invalid or revoked token")
+        g._login_user = user  # Flask-Login's per-request user; the session is not touched
+        g.via_token = True
+    elif current_user.is_authenticated:
+        return _idle_expired(app)
+    return None
 
-    @app.before_request
-    def guard():
-        # Start from no cached user: when requests share an app context (the test client
-        # inside a test's context) Flask-Login would otherwise reuse the previous request's.
-        g.pop("_login_user", None)
-        g.via_token = False
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            user = user_for_token(header[7:].strip())
-            if user is None:
-                from webapp.errors import json_error
 
-                return json_error(401, "unauthorized", "Invalid or revoked token")
-            g._login_user = user  # Flask-Login's per-request user; the session is not touched
-            g.via_token = True
-        elif current_user.is_authenticated:
-            expired = _idle_expired(app)
-            if expired is not None:
-                return expired
-        user = current_user if current_user.is_authenticated else None
-        g.actor_token = audit.set_actor(
-            audit.Actor(
-                user.id if user else None,
-                user.username if user else "anonymous",
-                request.remote_addr,
-            )
-        )
-        view = app.view_functions.get(request.endpoint) if request.endpoint else None
-        is_public = request.endpoint in PUBLIC_ENDPOINTS or getattr(view, "is_public", False)
-        if user is None and view is not None and not is_public and is_api_request():
-            return login_manager.unauthorized()  # an API call without credentials: 401
-        if (
-            request.method in STATE_CHANGING
-            and not g.via_token
-            and app.config.get("WTF_CSRF_ENABLED", True)
-        ):
-            csrf.protect()
-        if is_public:
-            return None
-        if view is None:
-            return None  # a 404/405 follows; nothing is revealed
-        if user is None:
-            return login_manager.unauthorized()
+def _check_access(app: Flask, user):
+    """CSRF on a state change (not for a bearer token), and sign-in unless the endpoint is
+    public; a response when refused, else None."""
+    view = app.view_functions.get(request.endpoint) if request.endpoint else None
+    is_public = request.endpoint in PUBLIC_ENDPOINTS or getattr(view, "is_public", False)
+    if user is None and view is not None and not is_public and is_api_request():
+        return login_manager.unauthorized()  # an API call without credentials: 401
+    if (
+        request.method in STATE_CHANGING
+        and not g.via_token
+        and app.config.get("WTF_CSRF_ENABLED", True)
+    ):
+        csrf.protect()
+    if is_public:
         return None
+    if view is None:
+        return None  # a 404/405 follows; nothing is revealed
+    if user is None:
+        return login_manager.unauthorized()
+    return None
 
-    app.jinja_env.globals["session_locked"] = session_locked
 
-    @app.teardown_request
-    def forget_actor(_error=None):
-        # The actor lives in a context variable: reset it so that nothing done after this
-        # request in the same thread (a test, a job) is recorded as this request's user.
-        token = g.pop("actor_token", None)
-        if token is not None:
-            audit.reset_actor(token)
+def _forget_actor(_error=None):
+    """After each request: reset the audit actor."""
+    # The actor lives in a context variable: reset it so that nothing done after this
+    # request in the same thread (a test, a job) is recorded as this request's user.
+    token = g.pop("actor_token", None)
+    if token is not None:
+        audit.reset_actor(token)
 
-    @app.after_request
-    def headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        # A page whose URL is a secret (display and acknowledgement links) sets "no-referrer".
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if current_user.is_authenticated and request.endpoint != "static":
-            response.headers["Cache-Control"] = "no-store"
-        return response
+
+def _security_headers(app: Flask, response):
+    """The security headers on every response; no caching of a signed-in page."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    # A page whose URL is a secret (display and acknowledgement links) sets "no-referrer".
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if current_user.is_authenticated and request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _idle_expired(app: Flask):

@@ -22,7 +22,8 @@ from models.dispatch import (
     visible_open_dispatches,
 )
 from tests.conftest import csrf_token
-from webapp.api.dispatches import LiveSchema, dispatch_data
+from webapp.api.dispatch_schemas import LiveSchema
+from webapp.api.dispatches import dispatch_data
 
 NOON = datetime(2024, 3, 4, 12, 0, tzinfo=clock.TAIPEI)
 

@@ -2,8 +2,8 @@
 
 Each test fails when an arrow appears that the layout forbids, so a newcomer cannot add one
 by accident: `models` imports neither `webapp`, `jobs` nor `demo`; `jobs` does not import
-`webapp`; no import circle among CityDesk's modules; and the wheel's package list
-in pyproject.toml names every package on disk.
+`webapp`; nothing in `webapp` imports the factory back; no import circle among CityDesk's
+modules; and the wheel's package list in pyproject.toml names every package on disk.
 """
 
 import ast
@@ -87,6 +87,33 @@ def test_the_cli_wires_the_web_app_and_the_jobs():
     }
     assert importers <= {"webapp.cli", "webapp.ops.views"}
     assert "webapp.cli" in importers
+
+
+def _names_from_the_factory(path: Path) -> set[str]:
+    """Names `path` imports from the `webapp` package itself (its __init__, the factory), not
+    from one of its submodules: `from webapp import create_app`, `import webapp`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name == "webapp"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "webapp" and node.level == 0:
+            found |= {a.name for a in node.names if f"webapp.{a.name}" not in MODULES}
+    return found
+
+
+def test_nothing_in_webapp_imports_the_factory_back():
+    """No module under `webapp/` takes a name from `webapp/__init__.py` (the application
+    factory): what the factory and a module share lives in a module of its own. Only the CLI,
+    which builds the app for the `citydesk` command, imports `create_app`."""
+    wrong = sorted(
+        f"{module} imports webapp.{name}"
+        for module, path in MODULES.items()
+        if _top(module) == "webapp" and module != "webapp"
+        for name in _names_from_the_factory(path)
+        if (module, name) != ("webapp.cli", "create_app")
+    )
+    assert wrong == []
 
 
 def test_no_import_circle():

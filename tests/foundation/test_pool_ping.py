@@ -6,8 +6,8 @@ answered on a new connection."""
 import psycopg
 import pytest
 
-import webapp
 from models.core import db
+from webapp import pool_ping
 
 FEED = "/api/v1/dispatches/open"
 POLL = {"X-CityDesk-Poll": "1"}
@@ -53,6 +53,6 @@ def test_a_poll_on_a_connection_idle_for_a_while_is_pinged(app, login_as, monkey
     too: the drop costs the poll nothing."""
     client, _user = login_as("clerk")
     assert client.get(FEED, headers=POLL).status_code == 200
-    monkeypatch.setattr(webapp, "POLL_UNPINGED_SECONDS", 0)
+    monkeypatch.setattr(pool_ping, "POLL_UNPINGED_SECONDS", 0)
     assert _drop_pooled_connections(app) >= 1
     assert client.get(FEED, headers=POLL).status_code == 200

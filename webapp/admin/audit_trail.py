@@ -4,27 +4,26 @@ language, with ROC dates. The page and the XLSX export both read entries through
 Codes stay in the database; this module only names them."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from flask import url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, or_, select
 
 from models.core import audit, clock, db
-from models.dispatch.ack_links import ACTOR_PREFIX
-from models.dispatch.late import LateReason
-from models.facility import TICKET_MANAGER_ROLES
-from models.reference import Agency, DefectCategory, Zone
-from models.reports import REPORT_READER_ROLES
-from models.users import Role, User
+from webapp.admin.audit_filters import (
+    Filters,
+    parse_day,
+    search,  # noqa: F401 (the audit page's query, here too)
+)
+from webapp.admin.audit_objects import ISO_DAY, Names, actor_name, object_url, reference
 from webapp.desk.labels import KIND_LABELS, SCORE_LABELS, VISIT_STATUS_LABELS
 from webapp.desk.labels import STATE_LABELS as DISPATCH_STATES
 from webapp.facility.labels import STATE_LABELS as TICKET_STATES
-from webapp.filters import roc_date, roc_datetime, roc_year
+from webapp.filters import colon, roc_date, roc_datetime
 from webapp.i18n import LANGUAGE_NAMES
 from webapp.nav import ROLE_LABELS
 from webapp.xlsx import Book
@@ -228,23 +227,7 @@ SECONDS_FIELDS = {"sla_seconds", "wait_seconds", "reminder_before", "repeat_ever
 PHOTO_KINDS = {"before": _l("Before the repair"), "after": _l("After the repair")}
 DELIVERY_STATES = {"pending": _l("Waiting to be sent"), "sent": _l("Sent"), "dead": _l("Dead")}
 CHECK_RESULTS = {"ok": _l("No defect"), "defects": _l("Defects found")}
-SETTING_LABELS = {"dispatch_sla_seconds": _l("Dispatch time limit")}
 ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$")
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-# Who may open each object's page: (endpoint, its argument, the roles that reach it).
-STAFF = (Role.CLERK, Role.SUPERVISOR)
-LINKS = {
-    "dispatch": ("desk.dispatch", "dispatch_id", STAFF),
-    "visit": ("desk.visit", "visit_id", STAFF),
-    "defect": ("facility.ticket", "defect_id", TICKET_MANAGER_ROLES),
-    "inspection_round": ("facility.round_page", "round_id", TICKET_MANAGER_ROLES),
-    "user": ("admin.user_edit", "user_id", (Role.ADMIN,)),
-    "agency": ("admin.agency_edit", "code", (Role.ADMIN,)),
-    "late_reason": ("admin.late_reason_edit", "code", (Role.SUPERVISOR,)),
-    "report_snapshot": ("reports.yearly", "year", REPORT_READER_ROLES),
-    "year_target": ("reports.yearly", "year", REPORT_READER_ROLES),
-}
 
 
 def action_label(code: str) -> str:
@@ -281,52 +264,79 @@ class Readable:
     changes: list[Change] = field(default_factory=list)
 
 
-class _Names:
-    """The names behind codes and ids, loaded once per page (users by id; the small
-    reference tables whole)."""
+# --- values in words: one formatter per field -----------------------------------------------
 
-    def __init__(self, entries: list[audit.AuditEntry]):
-        ids = {e.user_id for e in entries if e.user_id}
-        for e in entries:
-            if e.object_type == "user" and e.object_id and e.object_id.isdigit():
-                ids.add(int(e.object_id))
-            for values in (e.before, e.after):
-                if isinstance(values, dict) and isinstance(values.get("assignee_id"), int):
-                    ids.add(values["assignee_id"])
-        self.users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
-        self.zh = not str(get_locale() or "zh").startswith("en")
-        self.agencies = {a.code: a for a in db.session.scalars(select(Agency))}
-        self.zones = {z.code: z for z in db.session.scalars(select(Zone))}
-        self.categories = {c.code: c for c in db.session.scalars(select(DefectCategory))}
-        self.reasons = {r.code: r for r in db.session.scalars(select(LateReason))}
-
-    def named(self, row, code: str) -> str:
-        if row is None:
-            return code
-        return row.name_zh if self.zh else row.name_en
-
-    def user(self, user_id) -> str:
-        user = self.users.get(user_id)
-        if user is None:
-            return f"#{user_id}"
-        return f"{user.name}（{user.username}）" if self.zh else f"{user.name} ({user.username})"
-
-    def reason(self, code: str) -> str:
-        row = self.reasons.get(code)
-        if row is None:
-            return code
-        return row.label_zh if self.zh else row.label_en
+# A formatter turns a field's stored value (and its text) into words, for an entry about
+# `object_type`; None: the value has no special meaning there (shown as a date or as typed).
+Formatter = Callable[[Any, str, str, Names], str | None]
 
 
-def _seconds(value) -> str:
-    seconds = int(value)
-    minutes, rest = divmod(seconds, 60)
+def _labelled(labels: dict) -> Formatter:
+    """A formatter that shows a code by its label (the code itself when it has none)."""
+    return lambda _value, text, _object_type, _names: str(labels.get(text, text))
+
+
+def _state(_value, text: str, object_type: str, _names: Names) -> str:
+    labels = {"defect": TICKET_STATES, "notification": DELIVERY_STATES}
+    return str(labels.get(object_type, DISPATCH_STATES).get(text, text))
+
+
+def _kind(_value, text: str, object_type: str, _names: Names) -> str:
+    labels = PHOTO_KINDS if object_type == "defect" else KIND_LABELS
+    return str(labels.get(text, text))
+
+
+def _named(table: str) -> Formatter:
+    """A formatter that shows a code of a reference table (agencies, zones...) by its name."""
+    return lambda _value, text, _object_type, names: names.named(
+        getattr(names, table).get(text), text
+    )
+
+
+def _late_reason(_value, text: str, object_type: str, names: Names) -> str | None:
+    if object_type == "dispatch" and text in names.reasons:
+        return names.reason(text)
+    return None
+
+
+def _seconds(value, text: str, _object_type: str, _names: Names) -> str | None:
+    if not text.lstrip("-").isdigit():
+        return None
+    minutes, rest = divmod(int(value), 60)
     if rest:
         return _("%(m)d min %(s)02d s", m=minutes, s=rest)
     return _("%(n)d min", n=minutes)
 
 
-def _value(key: str, value, object_type: str, names: _Names) -> str:
+def _dispatch(value, _text: str, _object_type: str, _names: Names) -> str:
+    return _("Dispatch #%(id)d", id=int(value))
+
+
+def _percent(value, _text: str, _object_type: str, _names: Names) -> str:
+    return f"{value}%"
+
+
+FORMATTERS: dict[str, Formatter] = {
+    **dict.fromkeys(SECONDS_FIELDS, _seconds),
+    "state": _state,
+    "status": _labelled(VISIT_STATUS_LABELS),
+    "kind": _kind,
+    "score": _labelled(SCORE_LABELS),
+    "result": _labelled(CHECK_RESULTS),
+    "role": _labelled(ROLE_LABELS),
+    **dict.fromkeys(("agency", "agencies", "below_target"), _named("agencies")),
+    "zone": _named("zones"),
+    "category": _named("categories"),
+    "reason": _late_reason,
+    "assignee_id": lambda value, _text, _object_type, names: names.user(value),
+    **dict.fromkeys(("transferred_to_id", "dispatch_id"), _dispatch),
+    "field": lambda _value, text, _object_type, _names: _field(text),
+    "locale": _labelled(LANGUAGE_NAMES),  # each language by its own name
+    **dict.fromkeys(("rate", "target"), _percent),
+}
+
+
+def _value(key: str, value, object_type: str, names: Names) -> str:
     """One stored value in words: dates as ROC dates, codes as their labels."""
     if value is None or value == "" or value == []:
         return "—"
@@ -339,41 +349,14 @@ def _value(key: str, value, object_type: str, names: _Names) -> str:
         return ("；" if names.zh else "; ").join(
             f"{_field(k)}{colon()}{_value(k, v, object_type, names)}" for k, v in value.items()
         )
-    if key in SECONDS_FIELDS and str(value).lstrip("-").isdigit():
-        return _seconds(value)
     text = str(value)
-    if key == "state":
-        labels = {"defect": TICKET_STATES, "notification": DELIVERY_STATES}
-        return str(labels.get(object_type, DISPATCH_STATES).get(text, text))
-    if key == "status":
-        return str(VISIT_STATUS_LABELS.get(text, text))
-    if key == "kind":
-        labels = PHOTO_KINDS if object_type == "defect" else KIND_LABELS
-        return str(labels.get(text, text))
-    if key == "score":
-        return str(SCORE_LABELS.get(text, text))
-    if key == "result":
-        return str(CHECK_RESULTS.get(text, text))
-    if key == "role":
-        return str(ROLE_LABELS.get(text, text))
-    if key in ("agency", "agencies", "below_target"):
-        return names.named(names.agencies.get(text), text)
-    if key == "zone":
-        return names.named(names.zones.get(text), text)
-    if key == "category":
-        return names.named(names.categories.get(text), text)
-    if key == "reason" and object_type == "dispatch" and text in names.reasons:
-        return names.reason(text)
-    if key == "assignee_id":
-        return names.user(value)
-    if key in ("transferred_to_id", "dispatch_id"):
-        return _("Dispatch #%(id)d", id=int(value))
-    if key == "field":
-        return _field(text)
-    if key == "locale":
-        return LANGUAGE_NAMES.get(text, text)  # each language by its own name
-    if key in ("rate", "target"):
-        return f"{value}%"
+    formatter = FORMATTERS.get(key)
+    shown = formatter(value, text, object_type, names) if formatter else None
+    return _plain(text) if shown is None else shown
+
+
+def _plain(text: str) -> str:
+    """A value no formatter named: an ISO instant or day as an ROC date, else as stored."""
     if ISO_INSTANT.match(text):
         return roc_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")))
     if ISO_DAY.match(text):
@@ -381,16 +364,11 @@ def _value(key: str, value, object_type: str, names: _Names) -> str:
     return text
 
 
-def colon() -> str:
-    """The colon between a field and its value: full-width in Chinese."""
-    return "：" if not str(get_locale() or "zh").startswith("en") else ": "
-
-
 def _field(key: str) -> str:
     return str(FIELD_LABELS.get(key, key))
 
 
-def _changes(entry: audit.AuditEntry, names: _Names) -> list[Change]:
+def _changes(entry: audit.AuditEntry, names: Names) -> list[Change]:
     """The entry's fields: the changed ones when it has a before and an after, else each."""
     before = entry.before if isinstance(entry.before, dict) else {}
     after = entry.after if isinstance(entry.after, dict) else {}
@@ -410,65 +388,13 @@ def _changes(entry: audit.AuditEntry, names: _Names) -> list[Change]:
     return changes
 
 
-def _reference(entry: audit.AuditEntry, names: _Names) -> str:
-    """The object's reference: dispatch and ticket numbers, a user's name, a year..."""
-    kind, oid = entry.object_type, entry.object_id or ""
-    if not oid:
-        return "—"
-    if kind == "dispatch" and oid.isdigit():
-        return _("Dispatch #%(id)d", id=int(oid))
-    if kind == "defect" and oid.isdigit():
-        return _("Ticket #%(id)s", id=oid)
-    if kind == "visit" and oid.isdigit():
-        return _("Visit #%(id)d", id=int(oid))
-    if kind == "inspection_round" and oid.isdigit():
-        return _("Round #%(id)s", id=oid)
-    if kind == "user" and oid.isdigit():
-        return names.user(int(oid))
-    if kind in ("report_snapshot", "year_target", "work_calendar_year") and oid.isdigit():
-        return roc_year(int(oid)) if kind != "work_calendar_year" else oid
-    if kind == "agency":
-        return names.named(names.agencies.get(oid), oid)
-    if kind in ("zone", "inspection_plan"):
-        return names.named(names.zones.get(oid), oid)
-    if kind == "defect_category":
-        return names.named(names.categories.get(oid), oid)
-    if kind == "late_reason":
-        return names.reason(oid)
-    if kind == "escalation_ladder":
-        if oid == "default":
-            return _("The default ladder")
-        return _("The ladder of %(agency)s", agency=names.named(names.agencies.get(oid), oid))
-    if kind == "setting":
-        return str(SETTING_LABELS.get(oid, oid))
-    if kind == "work_calendar_day" and ISO_DAY.match(oid):
-        return roc_date(date.fromisoformat(oid))
-    return f"#{oid}" if oid.isdigit() else oid
-
-
-def _url(entry: audit.AuditEntry) -> str | None:
-    """The object's page, when there is one and the reader may open it."""
-    link = LINKS.get(entry.object_type)
-    oid = entry.object_id
-    if link is None or not oid or not current_user.is_authenticated:
-        return None
-    endpoint, argument, roles = link
-    if current_user.role not in roles:
-        return None
-    if argument in ("dispatch_id", "visit_id", "defect_id", "round_id", "user_id", "year"):
-        if not oid.isdigit():
-            return None
-        return url_for(endpoint, **{argument: int(oid)})
-    return url_for(endpoint, **{argument: oid})
-
-
 def readable(entries: list[audit.AuditEntry]) -> list[Readable]:
     """The entries as people read them (names, words, links, changes, ROC dates)."""
-    names = _Names(entries)
+    names = Names(entries)
     rows = []
     for entry in entries:
         user = names.users.get(entry.user_id) if entry.user_id else None
-        who = user.name if user else _actor_name(entry.actor)
+        who = user.name if user else actor_name(entry.actor)
         rows.append(
             Readable(
                 entry=entry,
@@ -477,66 +403,12 @@ def readable(entries: list[audit.AuditEntry]) -> list[Readable]:
                 username=user.username if user else "",
                 action=action_label(entry.action),
                 object_type=object_label(entry.object_type),
-                reference=_reference(entry, names),
-                url=_url(entry),
+                reference=reference(entry, names),
+                url=object_url(entry),
                 changes=_changes(entry, names),
             )
         )
     return rows
-
-
-SYSTEM_ACTORS = {
-    "system": _l("The system"),
-    "cli": _l("Command line"),
-    "jobs": _l("Scheduled jobs"),
-}
-
-
-def _actor_name(actor: str) -> str:
-    """A process's name in words; a name typed at a failed sign-in as typed."""
-    if actor in SYSTEM_ACTORS:
-        return str(SYSTEM_ACTORS[actor])
-    if actor.startswith(ACTOR_PREFIX):
-        return _("e-mail link of %(address)s", address=actor.removeprefix(ACTOR_PREFIX))
-    return actor
-
-
-# --- filters ---------------------------------------------------------------------------------
-
-DAY_FORMATS = re.compile(r"^\s*(\d{2,4})\s*[/\-.年]\s*(\d{1,2})\s*[/\-.月]\s*(\d{1,2})\s*日?\s*$")
-
-
-def parse_day(text: str) -> date:
-    """A day typed as ROC (115/11/26, 115-11-26, 115年11月26日) or Western (2026-11-26,
-    2026/11/26); ValueError with a message otherwise."""
-    match = DAY_FORMATS.match(text or "")
-    if not match:
-        raise ValueError(_("Type a date like 115/11/26 or 2026-11-26."))
-    year, month, day = (int(part) for part in match.groups())
-    if year < 1000:
-        year += 1911
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise ValueError(_("There is no such day: %(text)s", text=text.strip())) from None
-
-
-@dataclass
-class Filters:
-    """The audit page's filters as read from the address, with any errors per field."""
-
-    person: str = ""
-    action: str = ""
-    object_type: str = ""
-    reference: str = ""
-    since: str = ""
-    until: str = ""
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def params(self) -> dict[str, str]:
-        """The filters for links (pager, export), without empty ones."""
-        keys = ("person", "action", "object_type", "reference", "since", "until")
-        return {k: getattr(self, k) for k in keys if getattr(self, k)}
 
 
 def read_filters(args) -> Filters:
@@ -564,64 +436,6 @@ def read_filters(args) -> Filters:
     if filters.object_type and filters.object_type not in OBJECT_LABELS:
         filters.errors["object_type"] = _("Choose an object type from the list.")
     return filters
-
-
-def _person(text: str) -> tuple[str, int | None]:
-    """The actor name and user id a person filter means: a username or a user's name."""
-    user = db.session.scalar(
-        select(User)
-        .where(or_(func.lower(User.username) == text.lower(), User.name == text))
-        .order_by(User.id)
-        .limit(1)
-    )
-    return (user.username if user else text), (user.id if user else None)
-
-
-def _object_id(object_type: str, reference: str) -> tuple[str | None, str | None]:
-    """The object type and id a typed reference means: #12 or 12 (a number), a username,
-    an ROC or Western year, an agency's name or code."""
-    text = reference.strip().lstrip("#＃").strip()
-    if not object_type:
-        return None, text
-    if object_type == "user" and not text.isdigit():
-        user = db.session.scalar(
-            select(User).where(or_(func.lower(User.username) == text.lower(), User.name == text))
-        )
-        return object_type, str(user.id) if user else text
-    if object_type in ("report_snapshot", "year_target", "work_calendar_year"):
-        digits = re.sub(r"\D", "", text)
-        if digits and int(digits) < 1000:
-            return object_type, str(int(digits) + 1911)
-        return object_type, digits or text
-    if object_type == "agency":
-        agency = db.session.scalar(
-            select(Agency).where(or_(Agency.code == text, Agency.name_zh == text))
-        )
-        return object_type, agency.code if agency else text
-    return object_type, text
-
-
-def search(filters: Filters):
-    """The select() of the entries the filters ask for, newest first."""
-    actor, user_id = _person(filters.person) if filters.person else (None, None)
-    object_type, object_id = (filters.object_type or None), None
-    if filters.reference:
-        object_type, object_id = _object_id(filters.object_type, filters.reference)
-    since = until = None
-    if filters.since and "since" not in filters.errors:
-        since = clock.day_bounds(parse_day(filters.since))[0]
-    if filters.until and "until" not in filters.errors:
-        until = clock.day_bounds(parse_day(filters.until))[1]
-    stmt = audit.search(
-        action=filters.action or None,
-        object_type=object_type,
-        object_id=object_id,
-        actor=actor,
-        user_id=user_id,
-        since=since,
-        until=until,
-    )
-    return stmt
 
 
 def action_choices() -> list[tuple[str, str]]:
@@ -685,7 +499,13 @@ def to_xlsx(stmt, filters: Filters) -> bytes:
                 ]
             )
         offset += batch
-    total = min(offset, EXPORT_LIMIT) if offset else 0
+    _about_sheet(book, filters, min(offset, EXPORT_LIMIT) if offset else 0)
+    return book.close()
+
+
+def _about_sheet(book: Book, filters: Filters, total: int) -> None:
+    """The export's filters in words, when and by whom it was made, and a word when the
+    limit cut it short."""
     about = book.sheet(_("Filters"), [_("Item"), _("Value")])
     for label, value in _filter_lines(filters):
         about.row([label, value])
@@ -694,7 +514,6 @@ def to_xlsx(stmt, filters: Filters) -> bytes:
     if total >= EXPORT_LIMIT:
         note = _("Only the newest %(n)d entries: narrow the filters.", n=total)
         about.row([_("Attention"), note])
-    return book.close()
 
 
 def _filter_lines(filters: Filters) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from models.core import clock, db
 from models.dispatch import Dispatch, dispatches_on_display, display_link_for
 from webapp.api.convention import ApiBlueprint
-from webapp.api.dispatches import STATE_VALUES, TaipeiDateTime
+from webapp.api.dispatch_schemas import STATE_VALUES, TaipeiDateTime
 from webapp.errors import json_error
 
 blp = ApiBlueprint(

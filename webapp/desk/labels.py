@@ -94,28 +94,48 @@ def urgency(dispatch: Dispatch, at: datetime | None = None) -> str:
 def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
     """Every step of a dispatch in order: who did it, when, and how long after the notice
     (the clerk's notes only for the counter staff)."""
-    events = []
+    events = _Timeline(dispatch)
+    _add_start(events, dispatch)
+    _add_acknowledgement(events, dispatch)
+    if dispatch.visit is not None and with_notes:
+        _add_visitor_steps(events, dispatch)
+    _add_end(events, dispatch)
+    events.sort(key=lambda e: (e["at"], e["kind"] == "end"))
+    return list(events)
 
-    def add(at, title, who=None, detail=None, kind="step"):
-        events.append(
+
+class _Timeline(list):
+    """A dispatch's steps as the timeline is built, each with how long after the notice."""
+
+    def __init__(self, dispatch: Dispatch):
+        super().__init__()
+        self.dispatch = dispatch
+
+    def add(self, at, title, who=None, detail=None, kind="step") -> None:
+        """One step: when, what, who, a detail and its kind (step, link, care, note, rating,
+        end)."""
+        self.append(
             {
                 "at": at,
                 "title": title,
                 "who": who,
                 "detail": detail,
                 "kind": kind,
-                "since": between(dispatch.notified_at, at),
+                "since": between(self.dispatch.notified_at, at),
             }
         )
 
+
+def _add_start(events: _Timeline, dispatch: Dispatch) -> None:
+    """The visit logged (or the dispatch this one was transferred from), then the notice."""
     visit = dispatch.visit
     previous = dispatch_transferred_from(dispatch)
     if visit is not None and previous is None:
-        add(
+        events.add(
             visit.created_at, _("Visit logged"), visit.created_by.name if visit.created_by else None
         )
     if previous is not None:
-        add(
+        events.add(
             previous.ended_at,
             _(
                 "Transferred from %(agency)s (dispatch #%(id)d)",
@@ -124,7 +144,7 @@ def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
             ),
             kind="link",
         )
-    add(
+    events.add(
         dispatch.notified_at,
         _(
             "%(agency)s notified (time limit %(limit)s)",
@@ -133,40 +153,51 @@ def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
         ),
         dispatch.notified_by.name if dispatch.notified_by else None,
     )
-    if dispatch.acknowledged_at:
-        detail = _("Responder: %(name)s", name=dispatch.responder or "—")
-        if dispatch.eta_minutes is not None:
-            detail += " · " + _("ETA %(n)d min", n=dispatch.eta_minutes)
-        who = dispatch.acknowledged_by.name if dispatch.acknowledged_by else None
-        link = used_link(dispatch)
-        if link is not None:
-            who = _("e-mail link of %(address)s", address=link.recipient)
-        add(dispatch.acknowledged_at, _("Acknowledged"), who, detail)
-    if visit is not None and with_notes:
-        locale = str(get_locale() or "")
-        for note in visit.note_entries:
-            if note.dispatch_id in (None, dispatch.id):
-                title = _("Looking after the visitor") if note.kind else _("Note")
-                who = note.by.name if note.by else None
-                add(note.at, title, who, note_label(note, locale), "care" if note.kind else "note")
-        rating = visit.rating
-        if rating is not None and rating.dispatch_id == dispatch.id:
-            answer = SCORE_LABELS.get(rating.score, rating.score)
-            add(rating.at, _("The visitor answered: %(answer)s", answer=answer), kind="rating")
+
+
+def _add_acknowledgement(events: _Timeline, dispatch: Dispatch) -> None:
+    """The acknowledgement, with the responder and the ETA (by e-mail link: its address)."""
+    if not dispatch.acknowledged_at:
+        return
+    detail = _("Responder: %(name)s", name=dispatch.responder or "—")
+    if dispatch.eta_minutes is not None:
+        detail += " · " + _("ETA %(n)d min", n=dispatch.eta_minutes)
+    who = dispatch.acknowledged_by.name if dispatch.acknowledged_by else None
+    link = used_link(dispatch)
+    if link is not None:
+        who = _("e-mail link of %(address)s", address=link.recipient)
+    events.add(dispatch.acknowledged_at, _("Acknowledged"), who, detail)
+
+
+def _add_visitor_steps(events: _Timeline, dispatch: Dispatch) -> None:
+    """The clerk's notes and care about the visitor, and the visitor's answer."""
+    visit = dispatch.visit
+    locale = str(get_locale() or "")
+    for note in visit.note_entries:
+        if note.dispatch_id in (None, dispatch.id):
+            title = _("Looking after the visitor") if note.kind else _("Note")
+            who, kind = (note.by.name if note.by else None), "care" if note.kind else "note"
+            events.add(note.at, title, who, note_label(note, locale), kind)
+    rating = visit.rating
+    if rating is not None and rating.dispatch_id == dispatch.id:
+        answer = SCORE_LABELS.get(rating.score, rating.score)
+        events.add(rating.at, _("The visitor answered: %(answer)s", answer=answer), kind="rating")
+
+
+def _add_end(events: _Timeline, dispatch: Dispatch) -> None:
+    """How the dispatch ended: arrived, cancelled or transferred (nothing while open)."""
     ended_by = dispatch.ended_by.name if dispatch.ended_by else None
     if dispatch.state == DispatchState.ARRIVED:
-        add(
+        events.add(
             dispatch.arrived_at,
             _("Responder arrived"),
             dispatch.arrived_by.name if dispatch.arrived_by else ended_by,
             kind="end",
         )
     elif dispatch.state == DispatchState.CANCELLED:
-        add(dispatch.ended_at, _("Cancelled"), ended_by, dispatch.end_reason, "end")
+        events.add(dispatch.ended_at, _("Cancelled"), ended_by, dispatch.end_reason, "end")
     elif dispatch.state == DispatchState.TRANSFERRED:
-        add(dispatch.ended_at, _("Transferred"), ended_by, dispatch.end_reason, "end")
-    events.sort(key=lambda e: (e["at"], e["kind"] == "end"))
-    return events
+        events.add(dispatch.ended_at, _("Transferred"), ended_by, dispatch.end_reason, "end")
 
 
 def correction_rows(dispatch: Dispatch) -> list[audit.AuditEntry]:

@@ -389,6 +389,18 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     """The report as an XLSX workbook for people (Chinese sheets, headers and labels, sized
     and set up to print on A4): a summary, one sheet per table, and every raw row."""
     book = Book()
+    _summary_sheet(book, report)
+    _dispatch_sheets(book, report["dispatch"])
+    _late_reason_sheets(book, report["dispatch"])
+    _defect_sheets(book, report["defects"])
+    _visitor_sheet(book, report)
+    _restatement_sheet(book, report.get("period") or {})
+    _record_sheets(book, report, at)
+    return book.close()
+
+
+def _summary_sheet(book: Book, report: dict) -> None:
+    """The summary: each figure this year (and the year before), the close, the narrative."""
     year = report["year"]
     prev = report.get("previous_year")
     summary = book.sheet(
@@ -409,6 +421,9 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     for sentence in report["narrative"]:
         summary.note(sentence)
 
+
+def _dispatch_sheets(book: Book, d: dict) -> None:
+    """The dispatches by agency and by month."""
     counts = ["counted", "on_time", "late", "pending", "cancelled", "transferred", "rate"]
     agencies = book.sheet(
         _("By agency"), [label("code"), label("agency")] + [label(k) for k in counts]
@@ -419,26 +434,28 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     for row in d["by_month"]:
         months.row([row["month"]] + [row[k] for k in counts], rates=(7,))
 
-    _late_reason_sheets(book, d)
 
-    f = report["defects"]
-    category_keys = [
-        "found",
-        "fixed",
-        "open",
-        "median_working_days_to_fix",
-        "within_due",
-        "past_due",
-        "not_yet_due",
-        "share_within_due",
-    ]
+CATEGORY_KEYS = [
+    "found",
+    "fixed",
+    "open",
+    "median_working_days_to_fix",
+    "within_due",
+    "past_due",
+    "not_yet_due",
+    "share_within_due",
+]
+
+
+def _defect_sheets(book: Book, f: dict) -> None:
+    """The defects by category and by zone, and the inspection rounds done and planned."""
     categories = book.sheet(
         _("Defects by category"),
-        [label("code"), label("category")] + [label(k) for k in category_keys],
+        [label("code"), label("category")] + [label(k) for k in CATEGORY_KEYS],
     )
     for row in f["by_category"]:
         categories.row(
-            [row["category"], row["name_zh"]] + [row[k] for k in category_keys], rates=(9,)
+            [row["category"], row["name_zh"]] + [row[k] for k in CATEGORY_KEYS], rates=(9,)
         )
     zones = book.sheet(
         _("Defects by zone"),
@@ -453,14 +470,19 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     for row in f["inspection_rounds"]:
         rounds.row([row["zone"], row["name_zh"], row["done"], row["planned"]])
 
-    _visitor_sheet(book, report)
 
+def _restatement_sheet(book: Book, period: dict) -> None:
+    """A closed year's frozen figures beside the current ones, when they differ."""
     if period.get("restatement"):
         restated = book.sheet(_("Restatement"), [_("Figure"), _("Frozen"), _("Current")])
         for change in period["restatement"]:
             restated.row([change["figure"], change["frozen"], change["current"]])
 
-    reasons = {r["code"]: r["label"] for r in d.get("late_reasons") or []}
+
+def _record_sheets(book: Book, report: dict, at: datetime | None) -> None:
+    """Every raw row: the year's dispatches and defects, by the same rules as the figures."""
+    year = report["year"]
+    reasons = {r["code"]: r["label"] for r in report["dispatch"].get("late_reasons") or []}
     raw_dispatches = book.sheet(
         _("Dispatches (records)"),
         _record_header([*DISPATCH_ROW_KEYS[:-1], "minutes_to_arrival"]),
@@ -470,7 +492,6 @@ def to_xlsx(report: dict, at: datetime | None = None) -> bytes:
     raw_defects = book.sheet(_("Defects (records)"), _record_header(DEFECT_ROW_KEYS))
     for row in defect_rows(year, at):
         raw_defects.row(_defect_record(row))
-    return book.close()
 
 
 # --- The visitor: the whole wait and the verdict (issue 13) ----------------------------------

@@ -50,61 +50,18 @@ def report():
     similar, status, error = [], 200, None
     if form.validate_on_submit():
         try:
-            category = fac.category_by_code(form.category.data)
-            zone, floor = fac.zone_by_code(form.zone.data), fac.floor_by_code(form.floor.data)
+            category, zone, floor = _reported_place(form)
             add_to = request.form.get("add_to", type=int)
             if add_to:
-                defect = fac.by_id(Defect, add_to)
-                if defect is None:
-                    raise NotFound(_("No such ticket."))
-                fac.add_report(
-                    defect,
-                    by=acting_user(),
-                    category=category,
-                    zone=zone,
-                    floor=floor,
-                    description=form.description.data,
-                    uploads=uploads_of(form.photos.data),
-                )
-                db.session.commit()
-                flash(
-                    _("Thank you: your report was added to ticket #%(id)s.", id=defect.id),
-                    "success",
-                )
-                return redirect(url_for("facility.ticket", defect_id=defect.id))
+                return _add_to_ticket(form, add_to, category, zone, floor)
             similar = fac.similar_open(zone, floor, category)
             if similar and form.duplicate_checked.data != "1":
                 form.duplicate_checked.data = "1"
-                error = _(
-                    "There is already an open ticket here. Add your report to it, or send "
-                    "yours as a new report (choose your photos again)."
-                )
+                error = _duplicate_hint()
             else:
-                defect = fac.report_defect(
-                    by=acting_user(),
-                    category=category,
-                    zone=zone,
-                    floor=floor,
-                    location=form.location.data,
-                    description=form.description.data,
-                    uploads=uploads_of(form.photos.data),
-                )
-                db.session.commit()
-                flash(
-                    _(
-                        "Thank you: repair ticket #%(id)s was filed. Facility staff will take it "
-                        "from here.",
-                        id=defect.id,
-                    ),
-                    "success",
-                )
-                return redirect(url_for("facility.ticket", defect_id=defect.id))
+                return _file_ticket(form, category, zone, floor)
         except DomainError as exc:
-            if getattr(exc, "field", None):
-                status = field_error(form, exc, "description")
-            else:
-                db.session.rollback()
-                status, error = exc.status, exc.message
+            status, error = _report_refused(form, exc, error)
     elif form.is_submitted():
         status = 422
     return (
@@ -117,6 +74,71 @@ def report():
         ),
         status,
     )
+
+
+def _reported_place(form: ReportForm) -> tuple:
+    """The report's category, zone and floor (each refused when unknown)."""
+    category = fac.category_by_code(form.category.data)
+    zone, floor = fac.zone_by_code(form.zone.data), fac.floor_by_code(form.floor.data)
+    return category, zone, floor
+
+
+def _add_to_ticket(form: ReportForm, defect_id: int, category, zone, floor):
+    """Add the report to an open ticket (the reporter chose it among the similar ones)."""
+    defect = fac.by_id(Defect, defect_id)
+    if defect is None:
+        raise NotFound(_("No such ticket."))
+    fac.add_report(
+        defect,
+        by=acting_user(),
+        category=category,
+        zone=zone,
+        floor=floor,
+        description=form.description.data,
+        uploads=uploads_of(form.photos.data),
+    )
+    db.session.commit()
+    flash(_("Thank you: your report was added to ticket #%(id)s.", id=defect.id), "success")
+    return redirect(url_for("facility.ticket", defect_id=defect.id))
+
+
+def _file_ticket(form: ReportForm, category, zone, floor):
+    """File the report as a new ticket."""
+    defect = fac.report_defect(
+        by=acting_user(),
+        category=category,
+        zone=zone,
+        floor=floor,
+        location=form.location.data,
+        description=form.description.data,
+        uploads=uploads_of(form.photos.data),
+    )
+    db.session.commit()
+    flash(
+        _(
+            "Thank you: repair ticket #%(id)s was filed. Facility staff will take it from here.",
+            id=defect.id,
+        ),
+        "success",
+    )
+    return redirect(url_for("facility.ticket", defect_id=defect.id))
+
+
+def _duplicate_hint() -> str:
+    """Why the form came back: an open ticket is already there."""
+    return _(
+        "There is already an open ticket here. Add your report to it, or send "
+        "yours as a new report (choose your photos again)."
+    )
+
+
+def _report_refused(form: ReportForm, exc: DomainError, error: str | None):
+    """The status and message of a refused report: at its field when it has one (the
+    message stays `error`), else above the form (the transaction rolled back)."""
+    if getattr(exc, "field", None):
+        return field_error(form, exc, "description"), error
+    db.session.rollback()
+    return exc.status, exc.message
 
 
 @bp.route("/mine")
