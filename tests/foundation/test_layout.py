@@ -3,7 +3,8 @@
 Each test fails when an arrow appears that the layout forbids, so a newcomer cannot add one
 by accident: `models` imports neither `webapp`, `jobs` nor `demo`; `jobs` does not import
 `webapp`; nothing in `webapp` imports the factory back; no import circle among CityDesk's
-modules; and the wheel's package list in pyproject.toml names every package on disk.
+modules; the wheel's package list in pyproject.toml names every package on disk; and no
+function in `models`, `webapp` and `jobs` is over 60 lines, no file over 600.
 """
 
 import ast
@@ -156,3 +157,25 @@ def test_the_wheel_lists_every_package_on_disk():
     assert listed == on_disk
     for shipped in config.get("package-dir", {}).values():
         assert (ROOT / shipped).is_dir()
+
+
+MAX_FUNCTION_LINES = 60
+MAX_FILE_LINES = 600
+
+
+def test_no_function_over_60_lines_and_no_file_over_600():
+    """Short enough to read at once: a longer function is split into named steps, a longer
+    module into modules by what they hold (issue 25)."""
+    too_long = []
+    for package in ("models", "webapp", "jobs"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            name = path.relative_to(ROOT)
+            if len(source.splitlines()) > MAX_FILE_LINES:
+                too_long.append(f"{name}: {len(source.splitlines())} lines")
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = node.end_lineno - node.lineno + 1
+                    if length > MAX_FUNCTION_LINES:
+                        too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []
