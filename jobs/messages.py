@@ -44,10 +44,9 @@ class Prepared:
 def _local(value: datetime | None, roc: bool) -> str:
     if value is None:
         return "—"
-    local = clock.local(value)
     if roc:
-        return f"{local.year - 1911}/{local:%m/%d %H:%M}"
-    return f"{local:%Y-%m-%d %H:%M}"
+        return clock.roc_datetime(value)
+    return f"{clock.local(value):%Y-%m-%d %H:%M}"
 
 
 def _instant(text) -> datetime | None:

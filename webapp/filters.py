@@ -21,9 +21,7 @@ def roc_datetime(value: datetime | None, seconds: bool = False) -> str:
     """An instant as ROC date and Taipei time: 113/01/05 14:03."""
     if value is None:
         return "—"
-    local = clock.local(value)
-    text = f"{local.year - 1911}/{local:%m/%d %H:%M}"
-    return text + f":{local:%S}" if seconds else text
+    return clock.roc_datetime(value, seconds)
 
 
 def roc_date(value) -> str:
@@ -32,7 +30,7 @@ def roc_date(value) -> str:
         return "—"
     if isinstance(value, datetime):
         value = clock.local(value).date()
-    return f"{value.year - 1911}/{value:%m/%d}"
+    return clock.roc_date(value)
 
 
 def roc_year(year: int) -> str:

@@ -116,7 +116,7 @@ def _late_row(row: dict[str, Any]) -> dict[str, Any]:
         "agency": row["agency"],
         "agency_name": row["agency_name"],
         "agency_name_en": row["agency_name_en"],
-        "notified_roc": f"{local.year - 1911}/{local:%m/%d %H:%M}",
+        "notified_roc": clock.roc_datetime(notified),
         "notified_en": f"{local:%Y-%m-%d %H:%M}",
         "minutes_to_arrival": row["minutes_to_arrival"],
         "reason": reason["code"] if reason else None,
@@ -134,7 +134,7 @@ def _common(year: int, month: int, at: datetime) -> dict[str, Any]:
     return {
         "period": month_key(year, month),
         "year": year,
-        "roc_year": year - 1911,
+        "roc_year": clock.roc_year(year),
         "month": month,
         "as_of": at.isoformat(),
         "year_over": year != clock.taipei_year(at),
@@ -146,7 +146,7 @@ def agency_payload(
 ) -> dict[str, Any]:
     """What one agency's digest carries: its month and year, its late dispatches of the month
     with their reasons, and whether the year so far is below the target."""
-    roc = year - 1911
+    roc = clock.roc_year(year)
     return {
         **_common(year, month, at),
         "title": f"{roc}年{month}月派員到場月報：{agency.name_zh}",
@@ -172,7 +172,7 @@ def chief_payload(
 ) -> dict[str, Any]:
     """What the chief's digest carries: the centre's month and year, each agency's, the
     agencies below the target, and the month's late dispatches with their reasons."""
-    roc = year - 1911
+    roc = clock.roc_year(year)
     rows = [
         {
             "agency": agency.code,
