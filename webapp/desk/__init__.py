@@ -26,6 +26,7 @@ def dispatch_labels():
         "urgency": labels.urgency,
         "between": labels.between,
         "clock_text": labels.clock_text,
+        "warn_seconds": labels.WARN_SECONDS,
     }
 
 

@@ -81,14 +81,19 @@ def clock_text(seconds: float) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+# The warning colour: WARN_SECONDS or less left. The live pages get it from the server
+# (`data-warn-seconds`, read by live.js), the board's legend words it in minutes.
+WARN_SECONDS = 180
+
+
 def urgency(dispatch: Dispatch, at: datetime | None = None) -> str:
-    """ok (more than 3 minutes left), warn (3 minutes or less), overdue, or ended."""
+    """ok (more than WARN_SECONDS left), warn (WARN_SECONDS or less), overdue, or ended."""
     if not dispatch.is_open:
         return "ended"
     at = at or clock.now()
     if dispatch.is_overdue(at):
         return "overdue"
-    return "warn" if (dispatch.deadline_at - at).total_seconds() <= 180 else "ok"
+    return "warn" if (dispatch.deadline_at - at).total_seconds() <= WARN_SECONDS else "ok"
 
 
 def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
