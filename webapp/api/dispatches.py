@@ -5,11 +5,11 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app, request
-from flask_babel import get_locale
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models.core import clock, db
 from models.core.errors import Forbidden
+from models.core.text import reads_english
 from models.dispatch import (
     EARLIER_COUNT_CAP,
     MAX_ETA_MINUTES,
@@ -56,6 +56,7 @@ from webapp.api.convention import (
 )
 from webapp.api.live_kept import KeptAnswer, change_count, keep_answer, kept_answer
 from webapp.extensions import login_manager
+from webapp.i18n import current_locale
 from webapp.paging import API_DAY_MESSAGE, validate_day
 from webapp.security import reload_viewer, session_locked
 
@@ -379,7 +380,7 @@ def dispatch_data(dispatch: Dispatch, at: datetime | None = None) -> dict:
     at = at or clock.now()
     visit = dispatch.visit
     outcome = dispatch.outcome(at)
-    locale = str(get_locale() or "zh")
+    locale = current_locale()
     return {
         "id": dispatch.id,
         "visit_id": dispatch.visit_id,
@@ -438,7 +439,7 @@ def live_item(row, at: datetime, locale: str, inbox_open: bool) -> dict:
         "id": row.id,
         "visit_id": row.visit_id,
         "agency": row.agency_code,
-        "agency_name": row.agency_name_en if locale.startswith("en") else row.agency_name_zh,
+        "agency_name": row.agency_name_en if reads_english(locale) else row.agency_name_zh,
         "agency_extension": row.agency_extension,
         "subject": row.subject,
         "state": row.state,
@@ -658,7 +659,7 @@ def live(args):
     answered 304 without being built."""
     user = _dispatch_viewer()
     at = clock.now()
-    locked, locale = session_locked(), str(get_locale() or "zh")
+    locked, locale = session_locked(), current_locale()
     count = change_count()  # read before the statement: a change during it makes it stale
     unchanged = _kept_unchanged(user, args["inbox"], locked, locale, count, at)
     if unchanged is not None:

@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -18,6 +17,7 @@ from models.dispatch import (
 )
 from models.dispatch import corrections as dispatch_corrections
 from models.dispatch import transferred_from as dispatch_transferred_from
+from webapp.i18n import current_locale
 
 KIND_LABELS = {
     VisitKind.INQUIRY: _l("Inquiry"),
@@ -148,7 +148,7 @@ def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
             who = _("e-mail link of %(address)s", address=link.recipient)
         add(dispatch.acknowledged_at, _("Acknowledged"), who, detail)
     if visit is not None and with_notes:
-        locale = str(get_locale() or "")
+        locale = current_locale()
         for note in visit.note_entries:
             if note.dispatch_id in (None, dispatch.id):
                 title = _("Looking after the visitor") if note.kind else _("Note")
