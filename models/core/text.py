@@ -15,6 +15,11 @@ CHINESE = "zh_Hant_TW"
 ENGLISH = "en"
 
 
+def N_(message: str) -> str:
+    """Mark a message for the catalogue; it is translated later (by in_each_language)."""
+    return message
+
+
 def in_each_language(message: str, **params) -> tuple[str, str]:
     """`message` (an English msgid of the catalogue) in Chinese and in English, as (zh, en),
     for what is written once for readers of both (e-mails, notices); a parameter with
