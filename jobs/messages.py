@@ -16,6 +16,7 @@ from jobs.config import MailSettings
 from models.core import clock, db
 from models.core.notices import absolute_url, notice_link
 from models.core.outbox import Channel, Notification
+from models.core.text import N_, in_each_language
 from models.dispatch import Dispatch
 from models.dispatch.ack_links import PAYLOAD_KEY as ACK_KEY
 from models.dispatch.ack_links import without_token
@@ -44,10 +45,9 @@ class Prepared:
 def _local(value: datetime | None, roc: bool) -> str:
     if value is None:
         return "—"
-    local = clock.local(value)
     if roc:
-        return f"{local.year - 1911}/{local:%m/%d %H:%M}"
-    return f"{local:%Y-%m-%d %H:%M}"
+        return clock.roc_datetime(value)
+    return f"{clock.local(value):%Y-%m-%d %H:%M}"
 
 
 def _instant(text) -> datetime | None:
@@ -86,10 +86,11 @@ def _context(notice: Notification, dispatch: Dispatch | None) -> dict:
     }
 
 
+# How a dispatch ended, as a delayed e-mail says it (the catalogue's words, in both languages).
 ENDED = {
-    "arrived": ("已到場", "someone arrived"),
-    "cancelled": ("已取消", "cancelled"),
-    "transferred": ("已轉派其他機關", "transferred to another agency"),
+    "arrived": N_("someone arrived"),
+    "cancelled": N_("cancelled"),
+    "transferred": N_("transferred to another agency"),
 }
 
 
@@ -97,7 +98,8 @@ def _ended(dispatch: Dispatch | None) -> dict | None:
     """How a dispatch ended, when a delayed notice goes out after it did."""
     if dispatch is None or dispatch.is_open:
         return None
-    zh, en = ENDED.get(dispatch.state, (dispatch.state, dispatch.state))
+    message = ENDED.get(dispatch.state)
+    zh, en = in_each_language(message) if message else (dispatch.state, dispatch.state)
     at = dispatch.arrived_at or dispatch.ended_at
     return {"zh": zh, "en": en, "roc": _local(at, True), "en_at": _local(at, False)}
 

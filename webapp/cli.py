@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from models.core import audit, audit_checkpoint, db
 from models.core.errors import DomainError
+from models.core.text import CHINESE, ENGLISH, reads_english
 
 
 def _create_app(*_args):
@@ -63,9 +64,9 @@ def cli_locale() -> str:
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = (os.environ.get(name) or "").lower()
         if value.startswith("zh"):
-            return "zh_Hant_TW"
-        if value.startswith("en"):
-            return "en"
+            return CHINESE
+        if reads_english(value):
+            return ENGLISH
         if value:
             break
     return current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -4,10 +4,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import Flask
-from flask_babel import get_locale
 
 from models.core import clock
 from webapp.forms import year_input
+from webapp.i18n import reads_chinese
 
 
 def taipei(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -21,9 +21,7 @@ def roc_datetime(value: datetime | None, seconds: bool = False) -> str:
     """An instant as ROC date and Taipei time: 113/01/05 14:03."""
     if value is None:
         return "—"
-    local = clock.local(value)
-    text = f"{local.year - 1911}/{local:%m/%d %H:%M}"
-    return text + f":{local:%S}" if seconds else text
+    return clock.roc_datetime(value, seconds)
 
 
 def roc_date(value) -> str:
@@ -32,13 +30,13 @@ def roc_date(value) -> str:
         return "—"
     if isinstance(value, datetime):
         value = clock.local(value).date()
-    return f"{value.year - 1911}/{value:%m/%d}"
+    return clock.roc_date(value)
 
 
 def roc_year(year: int) -> str:
     """A Gregorian year as the ROC fiscal-year label: 112年度 (in English: ROC 112)."""
     roc = clock.roc_year(int(year))
-    return f"{roc}年度" if _chinese() else f"ROC {roc}"
+    return f"{roc}年度" if reads_chinese() else f"ROC {roc}"
 
 
 def percent(value: Decimal | float | None) -> str:
@@ -48,13 +46,9 @@ def percent(value: Decimal | float | None) -> str:
     return f"{Decimal(value):.2f}%"
 
 
-def _chinese() -> bool:
-    return str(get_locale() or "zh").startswith("zh")
-
-
 def colon() -> str:
     """The colon after a label: full-width in Chinese (「帳號：」), `: ` in English."""
-    return "：" if _chinese() else ": "
+    return "：" if reads_chinese() else ": "
 
 
 def labelled(label, value) -> str:
@@ -65,7 +59,7 @@ def labelled(label, value) -> str:
 def aside(text) -> str:
     """A remark in parentheses after the text before it: full-width in Chinese (「（每 7 天）」),
     ` (every 7 days)` in English."""
-    return f"（{text}）" if _chinese() else f" ({text})"
+    return f"（{text}）" if reads_chinese() else f" ({text})"
 
 
 def init_app(app: Flask) -> None:

@@ -4,7 +4,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from babel import support
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, StringField
@@ -12,7 +11,8 @@ from wtforms.i18n import messages_path
 
 from models.core import clock
 from models.reports import FIRST_YEAR, LAST_YEAR, not_a_year
-from webapp.labels import reads_chinese, shown_year
+from webapp.i18n import current_locale, reads_chinese
+from webapp.labels import shown_year
 
 # WTForms ships zh (Simplified) and zh_TW (Traditional) catalogues; gettext would map our
 # zh_Hant_TW to the Simplified one.
@@ -38,7 +38,7 @@ class Form(FlaskForm):
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):
             """WTForms' catalogue for the request's language."""
-            return wtforms_translations(str(get_locale() or "zh_Hant_TW"))
+            return wtforms_translations(current_locale())
 
     def validate(self, extra_validators=None) -> bool:
         """Validate, then say which field a person left empty in words of its own label

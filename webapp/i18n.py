@@ -12,6 +12,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, request, session
 from flask_login import current_user
 
+from models.core.text import CHINESE, ENGLISH, reads_english
 from webapp.extensions import babel
 
 SOURCE = Path(__file__).resolve().parent / "translations"
@@ -58,7 +59,17 @@ def reads_chinese() -> bool:
     default: no request, no locale, or any zh locale)."""
     from flask_babel import get_locale
 
-    return not str(get_locale() or "zh").startswith("en")
+    return not reads_english(get_locale())
+
+
+def current_locale() -> str:
+    """The current reader's locale code: zh_Hant_TW (the default) or en."""
+    return CHINESE if reads_chinese() else ENGLISH
+
+
+def language_tag() -> str:
+    """The current reader's language as an HTML/manifest lang tag: zh-Hant-TW or en."""
+    return "zh-Hant-TW" if reads_chinese() else "en"
 
 
 def select_locale() -> str:
@@ -86,4 +97,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def languages():
-        return {"language_names": LANGUAGE_NAMES, "current_locale": select_locale()}
+        return {"language_names": LANGUAGE_NAMES, "current_locale": current_locale()}
+
+    app.add_template_global(reads_chinese)
+    app.add_template_global(language_tag)

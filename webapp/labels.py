@@ -1,13 +1,13 @@
 """Labels more than one area shows, in one wording everywhere (desk, agency, reports)."""
 
 from flask import Flask
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models.core import clock
 from models.dispatch import Outcome
 from models.reports import format_target
+from webapp.i18n import reads_chinese
 
 OUTCOME_LABELS = {
     Outcome.ON_TIME: _l("On time"),
@@ -34,11 +34,6 @@ def outcome_label(outcome: str) -> str:
 def outcome_badge(outcome: str) -> str:
     """The badge's CSS class for an outcome."""
     return OUTCOME_BADGES.get(outcome, "")
-
-
-def reads_chinese() -> bool:
-    """True when the page is in Chinese (any locale but English)."""
-    return not str(get_locale() or "").startswith("en")
 
 
 def shown_year(year: int) -> int:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from flask import request
 from flask_babel import lazy_gettext as _l
+from flask_sqlalchemy.pagination import Pagination, SelectPagination
 from marshmallow import ValidationError, fields
 from wtforms.validators import ValidationError as FormError
 
@@ -25,18 +26,40 @@ def requested_page() -> int:
     return min(max(int(text), 1), MAX_PAGE)
 
 
-def last_page(total: int, per_page: int) -> int:
-    """The number of the last page of `total` rows (1 when there are none)."""
-    return max((total + per_page - 1) // per_page, 1)
+class RowPagination(SelectPagination):
+    """A select()'s page of whole rows (every column), where db.paginate gives the first's."""
+
+    def _query_items(self) -> list:
+        select = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
+        return list(self._query_args["session"].execute(select).all())
 
 
-def paginate(stmt, per_page: int):
-    """The requested page of the select() `stmt`; the last page when asked past the end."""
-    page = requested_page()
-    rows = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
-    if page > rows.pages > 0:
-        rows = db.paginate(stmt, page=rows.pages, per_page=per_page, error_out=False)
-    return rows
+class ListPagination(Pagination):
+    """A page of a list already read (ids in their order, say)."""
+
+    def _query_items(self) -> list:
+        start = self._query_offset
+        return list(self._query_args["items"][start : start + self.per_page])
+
+    def _query_count(self) -> int:
+        return len(self._query_args["items"])
+
+
+def paginate(source, per_page: int, *, rows: bool = False):
+    """The requested page of the select() `source` (its first column's objects, or whole rows
+    with `rows=True`) or of a list; the last page when asked past the end."""
+
+    def page_of(number: int):
+        if isinstance(source, list | tuple):
+            return ListPagination(number, per_page, None, False, items=source)
+        if rows:
+            return RowPagination(number, per_page, None, False, select=source, session=db.session())
+        return db.paginate(source, page=number, per_page=per_page, error_out=False)
+
+    found = page_of(requested_page())
+    if found.page > found.pages > 0:
+        found = page_of(found.pages)
+    return found
 
 
 def _day_message() -> str:

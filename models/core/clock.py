@@ -88,6 +88,18 @@ def gregorian_year(roc: int) -> int:
     return roc + ROC_OFFSET
 
 
+def roc_date(day: date) -> str:
+    """A date as an ROC date: 113/01/05."""
+    return f"{roc_year(day.year)}/{day:%m/%d}"
+
+
+def roc_datetime(at: datetime, seconds: bool = False) -> str:
+    """An instant as an ROC date and Taipei time: 113/01/05 14:03 (14:03:09 with seconds)."""
+    wall = local(at)
+    text = f"{roc_date(wall)} {wall:%H:%M}"
+    return text + f":{wall:%S}" if seconds else text
+
+
 def parse_year(value: object) -> int:
     """The Gregorian year of a year typed as ROC (115, 民國115年) or Gregorian (2026).
 

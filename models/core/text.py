@@ -10,6 +10,38 @@ from models.core.errors import InvalidInput
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
+# The two languages: Traditional Chinese (the default) and English.
+CHINESE = "zh_Hant_TW"
+ENGLISH = "en"
+
+
+def N_(message: str) -> str:
+    """Mark a message for the catalogue; it is translated later (by in_each_language)."""
+    return message
+
+
+def in_each_language(message: str, **params) -> tuple[str, str]:
+    """`message` (an English msgid of the catalogue) in Chinese and in English, as (zh, en),
+    for what is written once for readers of both (e-mails, notices); a parameter with
+    `display_name(locale)` (an agency, a zone...) is named in each language."""
+    from flask_babel import force_locale
+
+    texts = []
+    for locale in (CHINESE, ENGLISH):
+        with force_locale(locale):
+            values = {
+                key: value.display_name(locale) if hasattr(value, "display_name") else value
+                for key, value in params.items()
+            }
+            texts.append(_(message, **values))
+    return texts[0], texts[1]
+
+
+def reads_english(locale) -> bool:
+    """Does a reader of `locale` read English? Only an en… locale does; any other (a zh one,
+    None, "") reads Chinese, the default. The one rule for "zh or en" of a locale."""
+    return str(locale or "").startswith("en")
+
 
 def is_storable(value: str) -> bool:
     """True when every character of `value` can be stored (no NUL, no lone surrogate)."""

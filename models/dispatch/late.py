@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.core import audit, clock, db
 from models.core.errors import Conflict, InvalidInput
-from models.core.text import clean_text
+from models.core.text import clean_text, reads_english
 from models.dispatch.access import may_act_for_agency, require_own_agency_or_clerk, require_role
 from models.dispatch.tables import Dispatch, Outcome
 from models.users import Role, User
@@ -46,7 +46,7 @@ class LateReason(db.Model):
 
     def label(self, locale: str = "zh") -> str:
         """The reason's label in the given language."""
-        return self.label_en if str(locale).startswith("en") else self.label_zh
+        return self.label_en if reads_english(locale) else self.label_zh
 
     def to_dict(self) -> dict:
         """Audit/API view of the reason."""

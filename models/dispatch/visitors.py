@@ -18,6 +18,7 @@ from sqlalchemy import select
 from models.core import audit, clock, db
 from models.core.errors import Conflict, InvalidInput
 from models.core.sql import insert_ignore
+from models.core.text import reads_english
 from models.dispatch.access import require_role
 from models.dispatch.notices import enqueue_dissatisfied
 from models.dispatch.tables import (
@@ -48,7 +49,7 @@ class CareNote:
 
     def label(self, locale: str | None) -> str:
         """The label in `locale` (English for en*, else Chinese)."""
-        return self.en if str(locale or "").startswith("en") else self.zh
+        return self.en if reads_english(locale) else self.zh
 
 
 def care_notes() -> list[CareNote]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.core import audit, clock, db
 from models.core.errors import InvalidInput, NotFound
+from models.core.text import reads_english
 from models.reference.seed import CATEGORIES
 from models.reference.webhooks import check_webhook_url
 
@@ -75,7 +76,7 @@ class Agency(db.Model):
 
     def display_name(self, locale: str = "zh") -> str:
         """The agency's name in the given language."""
-        return self.name_en if locale.startswith("en") else self.name_zh
+        return self.name_en if reads_english(locale) else self.name_zh
 
     def to_dict(self) -> dict:
         """Audit/API view of the agency."""
@@ -108,7 +109,7 @@ class Zone(db.Model):
 
     def display_name(self, locale: str = "zh") -> str:
         """The zone's name in the given language."""
-        return self.name_en if locale.startswith("en") else self.name_zh
+        return self.name_en if reads_english(locale) else self.name_zh
 
 
 class Floor(db.Model):
@@ -149,7 +150,7 @@ class DefectCategory(db.Model):
 
     def display_name(self, locale: str = "zh") -> str:
         """The category's name in the given language."""
-        return self.name_en if locale.startswith("en") else self.name_zh
+        return self.name_en if reads_english(locale) else self.name_zh
 
 
 def categories() -> list[DefectCategory]:

@@ -28,6 +28,7 @@ from models.core import audit, clock, db
 from models.core.notices import report_path, scorecard_path
 from models.core.outbox import Channel, enqueue
 from models.core.sql import insert_ignore
+from models.core.text import N_, in_each_language
 from models.reference import Agency
 from models.reports.narrative import format_rate, format_target
 from models.reports.scorecard import late_dispatches, month_standing
@@ -101,8 +102,12 @@ def _figures(figures: dict[str, Any]) -> dict[str, Any]:
         found["target_text"] = found["target_text_en"] = text
         if target is not None and figures.get("target_carried"):  # an earlier year's target
             set_for = figures["target_year"]
-            found["target_text"] = f"{text}（沿用{clock.roc_year(set_for)}年度目標）"
-            found["target_text_en"] = f"{text} (carried over from the {set_for} target)"
+            found["target_text"], found["target_text_en"] = in_each_language(
+                N_("%(target)s (carried over from the %(year)s target)"),
+                target=text,
+                year=set_for,
+                roc_year=clock.roc_year(set_for),
+            )
     return found
 
 
@@ -110,18 +115,19 @@ def _late_row(row: dict[str, Any]) -> dict[str, Any]:
     notified = datetime.fromisoformat(row["notified_at"])
     local = clock.local(notified)
     reason = row["reason"]
+    no_reason = None if reason else in_each_language(N_("No reason recorded"))
     return {
         "id": row["id"],
         "reference": row["reference"] or f"#{row['id']}",
         "agency": row["agency"],
         "agency_name": row["agency_name"],
         "agency_name_en": row["agency_name_en"],
-        "notified_roc": f"{local.year - 1911}/{local:%m/%d %H:%M}",
+        "notified_roc": clock.roc_datetime(notified),
         "notified_en": f"{local:%Y-%m-%d %H:%M}",
         "minutes_to_arrival": row["minutes_to_arrival"],
         "reason": reason["code"] if reason else None,
-        "reason_label": reason["label"] if reason else "未填原因",
-        "reason_label_en": reason["label_en"] if reason else "No reason recorded",
+        "reason_label": reason["label"] if reason else no_reason[0],
+        "reason_label_en": reason["label_en"] if reason else no_reason[1],
         "note": reason["note"] if reason else "",
     }
 
@@ -134,7 +140,7 @@ def _common(year: int, month: int, at: datetime) -> dict[str, Any]:
     return {
         "period": month_key(year, month),
         "year": year,
-        "roc_year": year - 1911,
+        "roc_year": clock.roc_year(year),
         "month": month,
         "as_of": at.isoformat(),
         "year_over": year != clock.taipei_year(at),
@@ -146,11 +152,17 @@ def agency_payload(
 ) -> dict[str, Any]:
     """What one agency's digest carries: its month and year, its late dispatches of the month
     with their reasons, and whether the year so far is below the target."""
-    roc = year - 1911
+    title, title_en = in_each_language(
+        N_("Monthly dispatch digest, %(year)s-%(month)02d: %(agency)s"),
+        year=year,
+        roc_year=clock.roc_year(year),
+        month=month,
+        agency=agency,
+    )
     return {
         **_common(year, month, at),
-        "title": f"{roc}年{month}月派員到場月報：{agency.name_zh}",
-        "title_en": f"Monthly dispatch digest, {year}-{month:02d}: {agency.name_en}",
+        "title": title,
+        "title_en": title_en,
         "agency": agency.code,
         "agency_name": agency.name_zh,
         "agency_name_en": agency.name_en,
@@ -172,7 +184,12 @@ def chief_payload(
 ) -> dict[str, Any]:
     """What the chief's digest carries: the centre's month and year, each agency's, the
     agencies below the target, and the month's late dispatches with their reasons."""
-    roc = year - 1911
+    title, title_en = in_each_language(
+        N_("Monthly dispatch digest, %(year)s-%(month)02d: all agencies"),
+        year=year,
+        roc_year=clock.roc_year(year),
+        month=month,
+    )
     rows = [
         {
             "agency": agency.code,
@@ -186,8 +203,8 @@ def chief_payload(
     ]
     return {
         **_common(year, month, at),
-        "title": f"{roc}年{month}月派員到場月報（全中心）",
-        "title_en": f"Monthly dispatch digest, {year}-{month:02d}: all agencies",
+        "title": title,
+        "title_en": title_en,
         "month_figures": _figures(centre["month"]),
         "year_figures": _figures(centre["year"]),
         "warning": _warning(centre["year"]),

@@ -443,6 +443,18 @@ def test_the_board_lists_open_dispatches_overdue_first(
     assert 'class="wall"' in wall
 
 
+def test_the_warning_threshold_reaches_the_board_and_its_script_from_the_server(clerk_client):
+    """The 3-minute warning is one server constant: the page hands it to live.js (with the
+    shared countdown.js before it) and the legend words it."""
+    from webapp.desk.labels import WARN_SECONDS
+
+    page = text(clerk_client.get("/desk/board"))
+    assert f'data-warn-seconds="{WARN_SECONDS}"' in page
+    assert page.index("/static/js/countdown.js") < page.index("/static/js/live.js")
+    assert page.index("/static/js/countdown.js") < page.index("/static/js/alerts.js")
+    assert "剩 3 分鐘以上" in page and "剩 3 分鐘以內" in page
+
+
 def test_the_board_words_an_acknowledgement_with_full_width_brackets(
     clerk_client, notify_from_the_form
 ):

@@ -85,6 +85,16 @@ def test_display_filters():
     assert percent(86.4407) == "86.44%"
 
 
+def test_roc_years_and_dates_have_one_rule_in_the_clock():
+    """The ROC year and the ROC date and time are written by the clock (the filters call it)."""
+    assert clock.roc_year(2024) == 113
+    assert clock.gregorian_year(113) == 2024
+    instant = datetime(2023, 12, 31, 16, 3, 9, tzinfo=UTC)  # 2024-01-01 00:03:09 in Taipei
+    assert clock.roc_datetime(instant) == "113/01/01 00:03"
+    assert clock.roc_datetime(instant, seconds=True) == "113/01/01 00:03:09"
+    assert clock.roc_date(clock.local(instant).date()) == "113/01/01"
+
+
 @pytest.mark.parametrize(
     ("typed", "year"),
     [("115", 2026), ("2026", 2026), (" 112 ", 2023), ("民國112年", 2023), ("112年度", 2023),

@@ -3,7 +3,6 @@ kept by supervisors (and administrators, as targets and settings). Saving adds a
 dispatches notified before keep the one they recorded (models.dispatch.ladder)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from models.reference import Agency, agency_by_code
 from webapp.admin import bp
 from webapp.admin.forms import ConfirmForm, LadderForm, OverrideForm
 from webapp.forms import choices
+from webapp.i18n import current_locale
 from webapp.security import OVERSIGHT_ROLES, acting_user, role_required
 
 
@@ -36,7 +36,7 @@ def describe(rungs: Rungs) -> dict[str, str]:
 
 
 def _name(agency: Agency) -> str:
-    return agency.display_name(str(get_locale() or "zh"))
+    return agency.display_name(current_locale())
 
 
 def _agency_choices():

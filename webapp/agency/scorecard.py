@@ -9,7 +9,6 @@ read the yearly report choose any agency in a select.
 from datetime import datetime
 
 from flask import render_template, request
-from flask_babel import get_locale
 
 from models.core import clock
 from models.core.errors import DomainError
@@ -24,6 +23,7 @@ from webapp.agency import bp
 from webapp.agency.chart import year_line
 from webapp.agency.views import dispatch_page
 from webapp.desk.late import record_late_reason
+from webapp.i18n import reads_chinese
 from webapp.reports.export import label, year_label, yes_no
 from webapp.reports.forms import YearPickForm
 from webapp.security import acting_user, role_required
@@ -78,7 +78,7 @@ def scorecard_page():
         fmt_target=format_target,
         dispatch_page=None if user.role == Role.ADMIN else _dispatch_page(user),
         may_read_evidence=user.role != Role.AGENCY,
-        english=str(get_locale() or "").startswith("en"),
+        english=not reads_chinese(),
         year_picker=year_picker,
     ), status
 

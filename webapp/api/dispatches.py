@@ -5,8 +5,6 @@ body, ETag and 304) in webapp.api.live_feed."""
 
 from datetime import datetime
 
-from flask_babel import get_locale
-
 from models.core import clock, db
 from models.core.errors import Forbidden
 from models.dispatch import (
@@ -50,6 +48,7 @@ from webapp.api.dispatch_schemas import (
     query_bounds,
 )
 from webapp.api.live_feed import live_answer
+from webapp.i18n import current_locale
 
 visits_blp = ApiBlueprint("visits", __name__, path="/visits", description="Counter visits (clerks)")
 dispatches_blp = ApiBlueprint(
@@ -68,7 +67,7 @@ def dispatch_data(dispatch: Dispatch, at: datetime | None = None) -> dict:
     at = at or clock.now()
     visit = dispatch.visit
     outcome = dispatch.outcome(at)
-    locale = str(get_locale() or "zh")
+    locale = current_locale()
     return {
         "id": dispatch.id,
         "visit_id": dispatch.visit_id,

@@ -6,7 +6,6 @@ the agency, its extension, the kind of visit and the clock. No visitor, subject,
 or care flags.
 """
 
-from flask_babel import get_locale
 from marshmallow import Schema, fields, validate
 
 from models.core import clock, db
@@ -14,6 +13,7 @@ from models.dispatch import Dispatch, dispatches_on_display, display_link_for
 from webapp.api.convention import ApiBlueprint
 from webapp.api.dispatch_schemas import STATE_VALUES, TaipeiDateTime
 from webapp.errors import json_error
+from webapp.i18n import current_locale
 
 blp = ApiBlueprint(
     "display", __name__, path="/display", description="The wall display (a display link)"
@@ -47,7 +47,7 @@ def display_data(dispatch: Dispatch) -> dict:
     return {
         "id": dispatch.id,
         "agency": dispatch.agency.code,
-        "agency_name": dispatch.agency.display_name(str(get_locale() or "zh")),
+        "agency_name": dispatch.agency.display_name(current_locale()),
         "agency_extension": dispatch.agency.extension,
         "kind": dispatch.visit.kind if dispatch.visit else None,
         "state": dispatch.state,

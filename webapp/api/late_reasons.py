@@ -1,13 +1,13 @@
 """Why a dispatch was late, over JSON: the reasons in use, and recording one on a late
 dispatch (the same operation as the dispatch pages: models.dispatch.late.set_late_reason)."""
 
-from flask_babel import get_locale
 from marshmallow import Schema, fields, validate
 
 from models.core import clock, db
 from models.dispatch import dispatch_for
 from models.dispatch.late import MAX_NOTE, DispatchLateReason, late_reasons, set_late_reason
 from webapp.api.convention import ApiBlueprint, acting_user
+from webapp.i18n import current_locale
 
 blp = ApiBlueprint(
     "late-reasons",
@@ -59,7 +59,7 @@ class RecordedLateReasonSchema(Schema):
 
 
 def _recorded(row: DispatchLateReason) -> dict:
-    locale = str(get_locale() or "zh")
+    locale = current_locale()
     by = row.recorded_by
     return {
         "dispatch_id": row.dispatch_id,
@@ -76,7 +76,7 @@ def _recorded(row: DispatchLateReason) -> dict:
 @blp.errors()
 def list_reasons():
     """The late reasons in use (any signed-in caller)."""
-    locale = str(get_locale() or "zh")
+    locale = current_locale()
     return {
         "reasons": [
             {

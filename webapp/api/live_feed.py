@@ -8,13 +8,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app, request
-from flask_babel import get_locale
 
 from models.core import clock, db
+from models.core.text import reads_english
 from models.dispatch import LiveRows, Outcome, inbox_seen_due, live_rows, record_inbox_seen
 from models.users import Role, User
 from webapp.api.live_kept import KeptAnswer, change_count, keep_answer, kept_answer
 from webapp.extensions import login_manager
+from webapp.i18n import current_locale
 from webapp.pool_ping import poll_connection
 from webapp.security import reload_viewer, session_locked
 
@@ -56,7 +57,7 @@ def live_item(row, at: datetime, locale: str, inbox_open: bool) -> dict:
         "id": row.id,
         "visit_id": row.visit_id,
         "agency": row.agency_code,
-        "agency_name": row.agency_name_en if locale.startswith("en") else row.agency_name_zh,
+        "agency_name": row.agency_name_en if reads_english(locale) else row.agency_name_zh,
         "agency_extension": row.agency_extension,
         "subject": row.subject,
         "state": row.state,
@@ -125,7 +126,7 @@ def live_answer(viewer: Callable[[], User], inbox: bool):
     of the ETag in If-None-Match, else the body (LiveSchema) with its ETag."""
     user = viewer()
     at = clock.now()
-    locked, locale = session_locked(), str(get_locale() or "zh")
+    locked, locale = session_locked(), current_locale()
     count = change_count()  # read before the statement: a change during it makes it stale
     unchanged = _kept_unchanged(user, inbox, locked, locale, count, at)
     if unchanged is not None:

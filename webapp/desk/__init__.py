@@ -10,14 +10,13 @@ bp = Blueprint("desk", __name__)
 @bp.app_context_processor
 def dispatch_labels():
     """Labels and helpers for the desk and agency templates."""
-    from flask_babel import get_locale
-
     from models.dispatch import care_notes, note_label
     from webapp.desk import labels
+    from webapp.i18n import current_locale
 
     return {
         "care_notes": care_notes,
-        "note_text": lambda note: note_label(note, str(get_locale() or "")),
+        "note_text": lambda note: note_label(note, current_locale()),
         "kind_label": lambda k: labels.KIND_LABELS.get(k, k),
         "visit_status_label": lambda s: labels.VISIT_STATUS_LABELS.get(s, s),
         "state_label": lambda s: labels.STATE_LABELS.get(s, s),
@@ -26,6 +25,7 @@ def dispatch_labels():
         "urgency": labels.urgency,
         "between": labels.between,
         "clock_text": labels.clock_text,
+        "warn_seconds": labels.WARN_SECONDS,
     }
 
 

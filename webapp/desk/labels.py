@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -18,6 +17,7 @@ from models.dispatch import (
 )
 from models.dispatch import corrections as dispatch_corrections
 from models.dispatch import transferred_from as dispatch_transferred_from
+from webapp.i18n import current_locale
 
 KIND_LABELS = {
     VisitKind.INQUIRY: _l("Inquiry"),
@@ -81,14 +81,19 @@ def clock_text(seconds: float) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+# The warning colour: WARN_SECONDS or less left. The live pages get it from the server
+# (`data-warn-seconds`, read by live.js), the board's legend words it in minutes.
+WARN_SECONDS = 180
+
+
 def urgency(dispatch: Dispatch, at: datetime | None = None) -> str:
-    """ok (more than 3 minutes left), warn (3 minutes or less), overdue, or ended."""
+    """ok (more than WARN_SECONDS left), warn (WARN_SECONDS or less), overdue, or ended."""
     if not dispatch.is_open:
         return "ended"
     at = at or clock.now()
     if dispatch.is_overdue(at):
         return "overdue"
-    return "warn" if (dispatch.deadline_at - at).total_seconds() <= 180 else "ok"
+    return "warn" if (dispatch.deadline_at - at).total_seconds() <= WARN_SECONDS else "ok"
 
 
 def timeline(dispatch: Dispatch, *, with_notes: bool = True) -> list[dict]:
@@ -172,7 +177,7 @@ def _add_acknowledgement(events: _Timeline, dispatch: Dispatch) -> None:
 def _add_visitor_steps(events: _Timeline, dispatch: Dispatch) -> None:
     """The clerk's notes and care about the visitor, and the visitor's answer."""
     visit = dispatch.visit
-    locale = str(get_locale() or "")
+    locale = current_locale()
     for note in visit.note_entries:
         if note.dispatch_id in (None, dispatch.id):
             title = _("Looking after the visitor") if note.kind else _("Note")

@@ -6,7 +6,6 @@ what to show; the operation is `models.dispatch.late.set_late_reason` (409 when 
 """
 
 from flask import flash, g, redirect, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, SubmitField, TextAreaField
@@ -26,6 +25,7 @@ from models.users import Role
 from webapp.desk import bp
 from webapp.desk.views import dispatch_page
 from webapp.forms import Form, choices, field_error
+from webapp.i18n import current_locale
 from webapp.security import acting_user, role_required
 
 
@@ -44,7 +44,7 @@ class LateReasonForm(Form):
 def late_reason_form(current=None) -> LateReasonForm:
     """The form with the reasons in use, preset to the current reason (if any)."""
     form = LateReasonForm()
-    locale = str(get_locale() or "zh")
+    locale = current_locale()
     reasons = [(r.code, r.label(locale)) for r in late_reasons(active_only=True)]
     form.reason.choices = choices([("", _("Choose a reason")), *reasons])
     if current is not None and not form.is_submitted():

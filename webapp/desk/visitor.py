@@ -2,7 +2,6 @@
 page on which they give their verdict after the arrival (質化指標)."""
 
 from flask import redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from models.core import db
@@ -20,6 +19,7 @@ from models.users import Role
 from webapp.desk import bp
 from webapp.desk.forms import CareNoteForm, RatingForm
 from webapp.desk.views import _dispatch_action
+from webapp.i18n import current_locale
 from webapp.security import acting_user, role_required
 
 
@@ -34,7 +34,7 @@ def dispatch_care(dispatch_id: int):
 
     def done(_dispatch):
         chosen = care_note(request.form.get("code", ""))
-        label = chosen.label(str(get_locale() or "")) if chosen else ""
+        label = chosen.label(current_locale()) if chosen else ""
         return _("Recorded: %(note)s", note=label)
 
     return _dispatch_action(dispatch_id, CareNoteForm(), run, done)

@@ -9,13 +9,13 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from models.core import db
 from models.users import update_user
 from webapp.auth.views import _safe_next
+from webapp.i18n import language_tag
 from webapp.main import bp
 from webapp.main.forms import LanguageForm
 from webapp.nav import items_for
@@ -57,7 +57,7 @@ def manifest():
     body = {
         "name": _("CityDesk"),
         "short_name": _("CityDesk"),
-        "lang": "zh-Hant-TW" if get_locale().language == "zh" else "en",
+        "lang": language_tag(),
         "start_url": url_for("main.home"),
         "scope": "/",
         "display": "standalone",

@@ -3,7 +3,6 @@
 import logging
 
 from flask import redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,6 +19,7 @@ from models.core.notices import (
 from models.dispatch import Dispatch
 from webapp.admin.forms import ConfirmForm
 from webapp.filters import roc_datetime
+from webapp.i18n import current_locale, reads_chinese
 from webapp.notifications import bp
 from webapp.paging import paginate
 from webapp.security import acting_user
@@ -52,12 +52,12 @@ def describe(notice, dispatch: Dispatch | None) -> str:
     """One line saying what a notice is about, in the reader's language."""
     payload = notice.payload or {}
     template = TITLES.get(notice.kind)
-    english = str(get_locale() or "").startswith("en")
+    english = not reads_chinese()
     if template is None:
         title = (payload.get("title_en") if english else None) or payload.get("title")
         return str(title or payload.get("subject") or notice.kind)
     if dispatch is not None:
-        agency = dispatch.agency.display_name("en" if english else "zh")
+        agency = dispatch.agency.display_name(current_locale())
         deadline = roc_datetime(dispatch.deadline_at)
     else:
         agency = payload.get("agency_name_en" if english else "agency_name") or payload.get(

@@ -29,7 +29,8 @@ from webapp.desk.labels import STATE_LABELS as DISPATCH_STATES
 from webapp.facility.labels import SOURCE_LABELS
 from webapp.facility.labels import STATE_LABELS as TICKET_STATES
 from webapp.filters import aside, colon, labelled
-from webapp.labels import outcome_label, reads_chinese, target_note
+from webapp.i18n import reads_chinese
+from webapp.labels import outcome_label, target_note
 from webapp.xlsx import Book
 
 # Labels of the figures, shared by the page, the XLSX sheets and the text output.

@@ -3,11 +3,10 @@
 from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models.core import clock, db
 from models.core.errors import DomainError
@@ -31,8 +30,9 @@ from models.reports import (
     round_evidence,
     yearly_report,
 )
+from webapp.i18n import reads_chinese
 from webapp.labels import outcome_label
-from webapp.paging import last_page, paginate, requested_page
+from webapp.paging import paginate
 from webapp.reports import bp, charts
 from webapp.reports.export import (
     MIME,
@@ -194,14 +194,12 @@ def dispatches(year: int):
     except DomainError:
         abort(404)
     at = clock.now()
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    page = _Page(total, requested_page())
-    rows = db.session.execute(stmt.limit(PAGE_SIZE).offset((page.page - 1) * PAGE_SIZE)).all()
+    page = paginate(stmt, PAGE_SIZE, rows=True)
     return render_template(
         "reports/dispatches.html",
         year=year,
-        rows=[(d, minutes(seconds), d.outcome(at)) for d, seconds in rows],
-        reasons=late_reasons_of([d.id for d, _seconds in rows]),
+        rows=[(d, minutes(seconds), d.outcome(at)) for d, seconds in page.items],
+        reasons=late_reasons_of([d.id for d, _seconds in page.items]),
         page=page,
         filters=filters,
         agency=agency,
@@ -235,8 +233,8 @@ def defects(year: int):
         category=filters.get("category"),
         zone=filters.get("zone"),
     )
-    page = _Page(len(ids), requested_page())
-    chosen = ids[(page.page - 1) * PAGE_SIZE : page.page * PAGE_SIZE]
+    page = paginate(ids, PAGE_SIZE)
+    chosen = page.items
     by_id = {d.id: d for d in db.session.scalars(select(Defect).where(Defect.id.in_(chosen)))}
     return render_template(
         "reports/defects.html",
@@ -267,23 +265,11 @@ def rounds(year: int):
     )
 
 
-class _Page:
-    """Just enough of Flask-SQLAlchemy's Pagination for the pager macro, over a list."""
-
-    def __init__(self, total: int, page: int):
-        self.total = total
-        self.pages = last_page(total, PAGE_SIZE)
-        self.page = min(page, self.pages)
-        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
-        self.prev_num, self.next_num = self.page - 1, self.page + 1
-
-
 def _name_of(row) -> str:
     """A row's name in the reader's language (agency, category or zone)."""
     if not isinstance(row, dict):
         return ""
-    english = str(get_locale() or "").startswith("en")
-    return row.get("name_en" if english else "name_zh") or row.get("name_zh") or ""
+    return row.get("name_zh" if reads_chinese() else "name_en") or row.get("name_zh") or ""
 
 
 def _figure_label(path: str, report: dict) -> str:

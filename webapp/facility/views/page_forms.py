@@ -8,13 +8,7 @@ from models.core import db
 from models.core.errors import DomainError
 from models.photos import PhotoTooLarge, Upload, accepted_types, max_bytes
 from webapp.forms import choices
-
-
-def page_locale() -> str:
-    """The language the page is shown in."""
-    from webapp.i18n import select_locale
-
-    return select_locale()
+from webapp.i18n import current_locale
 
 
 def uploads_of(files) -> list[Upload]:
@@ -33,7 +27,7 @@ def photo_hint() -> str:
 
 def place_choices(form) -> None:
     """Fill the category, zone and floor choices of a report form."""
-    locale = page_locale()
+    locale = current_locale()
     if hasattr(form, "category"):
         form.category.choices = choices((c.code, c.display_name(locale)) for c in fac.categories())
     form.zone.choices = choices(

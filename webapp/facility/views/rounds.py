@@ -13,11 +13,11 @@ from webapp.facility.forms import ButtonForm, CheckForm, FindingForm, StartRound
 from webapp.facility.labels import ROUND_STATUS_LABELS
 from webapp.facility.views.page_forms import (
     field_error,
-    page_locale,
     photo_hint,
     uploads_of,
 )
 from webapp.forms import choices
+from webapp.i18n import current_locale
 from webapp.security import acting_user, role_required
 
 # --- inspection rounds --------------------------------------------------------------------
@@ -43,7 +43,7 @@ def rounds():
 def round_new():
     """Start a round: pick the zone and the floors."""
     form = StartRoundForm()
-    locale = page_locale()
+    locale = current_locale()
     form.zone.choices = choices([(z.code, z.display_name(locale)) for z in fac.zones()])
     form.floors.choices = choices([(f.code, f.code) for f in fac.floors()])
     if request.method == "GET":
@@ -193,7 +193,7 @@ def round_finish(round_id: int):
     flash(
         _(
             "Round finished: %(zone)s, %(count)s findings.",
-            zone=inspection.zone.display_name(page_locale()),
+            zone=inspection.zone.display_name(current_locale()),
             count=count,
         ),
         "success",

@@ -13,8 +13,9 @@ from models.core.errors import DomainError
 from webapp.facility import bp
 from webapp.facility.forms import ButtonForm, CalendarDayForm, DueDaysForm, PlanForm
 from webapp.facility.posters import poster_svg
-from webapp.facility.views.page_forms import field_error, page_locale
+from webapp.facility.views.page_forms import field_error
 from webapp.forms import choices
+from webapp.i18n import current_locale
 from webapp.security import OVERSIGHT_ROLES, role_required
 
 # --- settings, calendar, posters ----------------------------------------------------------
@@ -50,7 +51,7 @@ def settings_plan(zone_code: str):
     if form.validate_on_submit():
         fac.set_plan(zone, form.frequency_days.data, active=form.active.data)
         db.session.commit()
-        flash(_("Plan for %(zone)s saved.", zone=zone.display_name(page_locale())), "success")
+        flash(_("Plan for %(zone)s saved.", zone=zone.display_name(current_locale())), "success")
     else:
         flash(str(fac.ROUND_FREQUENCY_DAYS.message), "error")
     return redirect(url_for("facility.settings"))
@@ -68,7 +69,7 @@ def settings_due_days(category_code: str):
         flash(
             _(
                 "%(category)s: due in %(days)s working days (new tickets).",
-                category=category.display_name(page_locale()),
+                category=category.display_name(current_locale()),
                 days=form.days.data,
             ),
             "success",

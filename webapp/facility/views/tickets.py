@@ -24,12 +24,12 @@ from webapp.facility.forms import (
 from webapp.facility.labels import AGE_BANDS, SOURCE_LABELS, STATE_LABELS
 from webapp.facility.views.page_forms import (
     field_error,
-    page_locale,
     photo_hint,
     place_choices,
     uploads_of,
 )
 from webapp.forms import choices
+from webapp.i18n import current_locale
 from webapp.paging import paginate
 from webapp.security import acting_user, role_required
 
@@ -155,7 +155,7 @@ def mine():
 def _filter_form() -> tuple[TicketFilterForm, TicketFilter]:
     form = TicketFilterForm(formdata=request.args)
     place_choices(form)
-    locale = page_locale()
+    locale = current_locale()
     form.state.choices = choices(
         [("open", _("Open")), ("closed", _("Fixed or verified")), ("", _("All"))]
         + [(s.value, label) for s, label in STATE_LABELS.items()]

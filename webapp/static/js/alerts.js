@@ -100,20 +100,13 @@
   var lastAlert = 0;
   var offset = 0; // server clock minus the browser's
 
-  function fmt(text, vars) {
-    return String(text || "").replace(/\{(\w+)\}/g, function (match, key) {
-      return Object.prototype.hasOwnProperty.call(vars, key) ? String(vars[key]) : match;
-    });
-  }
-
-  function pad(n) {
-    return n < 10 ? "0" + n : String(n);
-  }
+  // fmt and the mm:ss clock are countdown.js's (live.js uses the same).
+  var fmt = window.CityDeskCountdown.fmt;
+  var clockText = window.CityDeskCountdown.clockText;
 
   function timeText(d) {
     var ms = Date.parse(d.deadline_at) - (Date.now() + offset);
-    var seconds = Math.floor(Math.abs(ms) / 1000);
-    var time = pad(Math.floor(seconds / 60)) + ":" + pad(seconds % 60);
+    var time = clockText(Math.floor(Math.abs(ms) / 1000));
     return fmt(ms < 0 ? T.timeOverdue : T.timeLeft, { time: time });
   }
 

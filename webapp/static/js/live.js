@@ -11,8 +11,9 @@
  * - Shows how many open dispatches from earlier days wait for the end of day (日結).
  * - Ticks every countdown each second by the SERVER's clock: each response carries the
  *   server time and the page keeps the offset to the browser's clock.
- * - Colours by urgency (more than 3 minutes left / 3 minutes or less / overdue), overdue
- *   judged from deadline_at like the server does.
+ * - Colours by urgency (more than the warning's minutes left / that or less / overdue), the
+ *   threshold from the page (data-warn-seconds, the server's), overdue judged from
+ *   deadline_at like the server does.
  * - Ticks the visitor's own wait beside the agency's clock (from the visit's logging, across
  *   transfers) and marks seniors and visitors needing accessibility (listed first by the server).
  * - A page with no data-source (the acknowledgement link's page, signed out) only ticks.
@@ -25,7 +26,6 @@
 
   var POLL_MS = 2000;
   var TICK_MS = 500;
-  var WARN_MS = 3 * 60 * 1000;
 
   // Small things any page may use -------------------------------------------------------
 
@@ -50,6 +50,8 @@
   // page's content, takes the template away): decided now, not after the feed event.
   var locksInPlace = !!document.querySelector("[data-lock-template]");
   var source = root.getAttribute("data-source");
+  // The warning colour's threshold is the server's (webapp.desk.labels.WARN_SECONDS).
+  var WARN_MS = parseInt(root.getAttribute("data-warn-seconds"), 10) * 1000;
   var T = {};
   try {
     T = JSON.parse(root.getAttribute("data-i18n") || "{}");
@@ -78,20 +80,9 @@
     return timeFormat.format(new Date(ms));
   }
 
-  function fmt(text, vars) {
-    return String(text || "").replace(/\{(\w+)\}/g, function (match, key) {
-      return Object.prototype.hasOwnProperty.call(vars, key) ? String(vars[key]) : match;
-    });
-  }
-
-  function pad(n) {
-    return n < 10 ? "0" + n : String(n);
-  }
-
-  function clockText(seconds) {
-    seconds = Math.max(0, seconds);
-    return pad(Math.floor(seconds / 60)) + ":" + pad(seconds % 60);
-  }
+  // fmt and the mm:ss clock are countdown.js's (alerts.js uses the same).
+  var fmt = window.CityDeskCountdown.fmt;
+  var clockText = window.CityDeskCountdown.clockText;
 
   function setText(el, text) {
     if (el && el.textContent !== text) el.textContent = text;
