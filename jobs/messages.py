@@ -41,6 +41,20 @@ class Prepared:
     # The payload to keep once sent: without the clear token of an acknowledgement link.
     payload_after: dict | None = None
 
+    @classmethod
+    def of(cls, notice: Notification, attempts: int, **rendered) -> "Prepared":
+        """The claimed notice's own fields, with what was rendered (or the problem)."""
+        return cls(
+            id=notice.id,
+            attempts=attempts,
+            channel=notice.channel,
+            recipient=notice.recipient,
+            event_key=notice.event_key,
+            kind=notice.kind,
+            dispatch_id=notice.dispatch_id,
+            **rendered,
+        )
+
 
 def _local(value: datetime | None, roc: bool) -> str:
     if value is None:
@@ -175,15 +189,7 @@ def prepare(
 ) -> Prepared:
     """Render a claimed notice (`dispatch`: its dispatch as loaded, None when it has none) for
     its channel, or name the problem that stops it for good."""
-    ready = Prepared(
-        id=notice.id,
-        attempts=attempts,
-        channel=notice.channel,
-        recipient=notice.recipient,
-        event_key=notice.event_key,
-        kind=notice.kind,
-        dispatch_id=notice.dispatch_id,
-    )
+    ready = Prepared.of(notice, attempts)
     if notice.channel == Channel.IN_APP:
         if notice.user_id is None:
             ready.problem = "an in-app notice needs a user"

@@ -253,15 +253,8 @@ def _prepare(notice: Notification, dispatch, attempts: int, settings: RelaySetti
         return prepare(notice, dispatch, attempts, settings.mail)
     except Exception as exc:
         log.exception(kv(job=NAME, notification=notice.id, result="unrenderable"))
-        return Prepared(
-            id=notice.id,
-            attempts=attempts,
-            channel=notice.channel,
-            recipient=notice.recipient,
-            event_key=notice.event_key,
-            kind=notice.kind,
-            dispatch_id=notice.dispatch_id,
-            problem=f"cannot be rendered: {type(exc).__name__}: {exc}",
+        return Prepared.of(
+            notice, attempts, problem=f"cannot be rendered: {type(exc).__name__}: {exc}"
         )
 
 

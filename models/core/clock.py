@@ -60,6 +60,17 @@ def minutes(seconds: int | Fraction | None) -> float | None:
     return float(tenths)
 
 
+def whole_seconds(span: timedelta) -> int:
+    """A span in whole seconds, rounded half up (as the roll-up's SQL rounds a wait)."""
+    exact = Decimal(str(span.total_seconds()))
+    return int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def is_past(deadline: datetime, at: datetime) -> bool:
+    """A deadline has passed at `at` (in Python; `Dispatch.past_deadline` is it in SQL)."""
+    return at > deadline
+
+
 def local(at: datetime) -> datetime:
     """The same instant in Asia/Taipei time."""
     return at.astimezone(TAIPEI)

@@ -44,7 +44,7 @@ class LiveRows:
         ends (today's dispatches become earlier ones). Until then, only a write changes it."""
         ends = [clock.day_bounds(clock.local(at).date())[1]]
         for row in self.rows:
-            if row.deadline_at >= at:  # not yet `Dispatch.past_deadline(at)` (plain rows here)
+            if not clock.is_past(row.deadline_at, at):
                 ends.append(row.deadline_at + INSTANT)
             if row.inbox_seen_at is not None:  # open is `seen_at >= at - INBOX_OPEN_SECONDS`
                 ends.append(row.inbox_seen_at + timedelta(seconds=INBOX_OPEN_SECONDS) + INSTANT)

@@ -12,7 +12,6 @@ dispatch whose arrival ended the wait); `Visit.priority_expr()` is the SQL twin 
 
 import enum
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -149,10 +148,7 @@ class Visit(db.Model):
     def wait_seconds(self) -> int | None:
         """The visitor's whole wait in whole seconds (half up, as the roll-up's SQL rounds)."""
         wait = self.visitor_wait()
-        if wait is None:
-            return None
-        exact = Decimal(str(wait.total_seconds()))
-        return int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+        return None if wait is None else clock.whole_seconds(wait)
 
     def wait_at(self, at: datetime | None = None) -> timedelta:
         """How long the visitor has waited at instant `at`: the whole wait once served, else
@@ -213,7 +209,7 @@ class Dispatch(db.Model):
 
     def is_overdue(self, at: datetime | None = None) -> bool:
         """Open past its deadline (computed from deadline_at, never from a job's flag)."""
-        return self.is_open and (at or clock.now()) > self.deadline_at
+        return self.is_open and clock.is_past(self.deadline_at, at or clock.now())
 
     def outcome(self, at: datetime | None = None) -> Outcome:
         """How this dispatch counts at instant `at` (the same rule as outcome_expr)."""

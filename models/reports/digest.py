@@ -163,14 +163,21 @@ def agency_payload(
         **_common(year, month, at),
         "title": title,
         "title_en": title_en,
+        **_agency_figures(agency, figures),
+        "late": [_late_row(row) for row in late],
+        "path": scorecard_path(year),
+    }
+
+
+def _agency_figures(agency: Agency, figures: dict[str, Any]) -> dict[str, Any]:
+    """An agency's names with its month and year figures and whether the year is below target."""
+    return {
         "agency": agency.code,
         "agency_name": agency.name_zh,
         "agency_name_en": agency.name_en,
         "month_figures": _figures(figures["month"]),
         "year_figures": _figures(figures["year"]),
         "warning": _warning(figures["year"]),
-        "late": [_late_row(row) for row in late],
-        "path": scorecard_path(year),
     }
 
 
@@ -190,17 +197,7 @@ def chief_payload(
         roc_year=clock.roc_year(year),
         month=month,
     )
-    rows = [
-        {
-            "agency": agency.code,
-            "agency_name": agency.name_zh,
-            "agency_name_en": agency.name_en,
-            "month_figures": _figures(figures["month"]),
-            "year_figures": _figures(figures["year"]),
-            "warning": _warning(figures["year"]),
-        }
-        for agency, figures in agencies
-    ]
+    rows = [_agency_figures(agency, figures) for agency, figures in agencies]
     return {
         **_common(year, month, at),
         "title": title,

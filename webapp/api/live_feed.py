@@ -5,7 +5,6 @@ answer kept per process, webapp.api.live_kept, or from the rows as read)."""
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app, request
 
@@ -46,13 +45,12 @@ def _wait_seconds(created_at: datetime | None, served_at: datetime | None) -> in
     """`Visit.wait_seconds` from the visit's logging and its latest arrival."""
     if created_at is None or served_at is None:
         return None
-    exact = Decimal(str((served_at - created_at).total_seconds()))
-    return int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+    return clock.whole_seconds(served_at - created_at)
 
 
 def live_item(row, at: datetime, locale: str, inbox_open: bool) -> dict:
     """The API view of one open dispatch of the live feed (a `live_rows` row) at `at`."""
-    overdue = at > row.deadline_at
+    overdue = clock.is_past(row.deadline_at, at)
     return {
         "id": row.id,
         "visit_id": row.visit_id,
