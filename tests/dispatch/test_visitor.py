@@ -170,7 +170,9 @@ def test_one_tap_care_notes_appear_on_the_timeline(frozen_clock, make_dispatch, 
     agency_client, _agency = login_as("agency", agency="social-welfare")
     assert "已請入座" not in text(agency_client.get(f"/agency/dispatches/{dispatch.id}"))
     actions = db.session.scalars(
-        select(audit.AuditEntry.after).where(audit.AuditEntry.action == "visit.note")
+        select(audit.AuditEntry.after)
+        .where(audit.AuditEntry.action == "visit.note")
+        .order_by(audit.AuditEntry.id)
     ).all()
     assert [a.get("kind") for a in actions] == ["seated", "tea", None]
 

@@ -23,7 +23,10 @@ def main_pages(year: int) -> list[tuple[str | None, str]]:
     """(role that views it or None for anonymous, path) for every main page, on demo data."""
     dispatch = db.session.scalar(select(Dispatch).order_by(Dispatch.id.desc()))
     social = db.session.scalar(
-        select(Dispatch).join(Dispatch.agency).where(Agency.code == "social-welfare")
+        select(Dispatch)
+        .join(Dispatch.agency)
+        .where(Agency.code == "social-welfare")
+        .order_by(Dispatch.id)
     )
     ticket = db.session.scalar(select(Defect).order_by(Defect.id))
     walk = db.session.scalar(select(InspectionRound).order_by(InspectionRound.id))

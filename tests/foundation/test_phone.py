@@ -156,11 +156,13 @@ def wall_display_link() -> str:
 def extra_pages(role: str) -> list[str]:
     """Pages the walk may not reach by the first link of their kind: each state matters."""
     if role == "clerk":
+        # The first by id (a query without ORDER BY answers in whatever order its plan reads).
+        by_id = select(Dispatch).order_by(Dispatch.id)
         open_one = db.session.scalar(
-            select(Dispatch).where(Dispatch.state.in_([s.value for s in OPEN_STATES]))
+            by_id.where(Dispatch.state.in_([s.value for s in OPEN_STATES]))
         )
         closed = db.session.scalar(
-            select(Dispatch).where(Dispatch.state.not_in([s.value for s in OPEN_STATES]))
+            by_id.where(Dispatch.state.not_in([s.value for s in OPEN_STATES]))
         )
         return [
             f"/desk/dispatches/{open_one.id}",
@@ -169,7 +171,12 @@ def extra_pages(role: str) -> list[str]:
             "/desk/end-of-day",
         ]
     if role == "agency":
-        mine = select(Dispatch).join(Dispatch.agency).where(Agency.code == "social-welfare")
+        mine = (
+            select(Dispatch)
+            .join(Dispatch.agency)
+            .where(Agency.code == "social-welfare")
+            .order_by(Dispatch.id)
+        )
         open_one = db.session.scalar(mine.where(Dispatch.state.in_([s.value for s in OPEN_STATES])))
         return [f"/agency/dispatches/{open_one.id}"] if open_one else []
     if role in ("facility", "supervisor"):
