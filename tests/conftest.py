@@ -259,6 +259,39 @@ def module_database(app):
         db.session.remove()
 
 
+@pytest.fixture(scope="session")
+def _worker_locks(tmp_path_factory, worker_id):
+    """The lock files the xdist workers share (None in one process): a `gate` that gives a
+    test run alone priority, and the `room` that every test holds while it runs."""
+    if worker_id == "master":
+        return None
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder above each worker's own
+    return shared / "alone.gate", shared / "alone.room"
+
+
+@pytest.fixture(autouse=True)
+def _alone_when_marked(request, _worker_locks):
+    """A test marked `alone` (real processes racing the clock: a takeover in 30 s, a restart
+    in 15) runs while no other worker runs a test; every other test shares the room."""
+    if _worker_locks is None:
+        yield
+        return
+    import fcntl
+
+    alone = request.node.get_closest_marker("alone") is not None
+    gate_path, room_path = _worker_locks
+    with gate_path.open("a") as gate, room_path.open("a") as room:
+        fcntl.flock(gate, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)  # a test waiting to run alone goes next
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
 @pytest.fixture
 def is_postgres(app) -> bool:
     """True when the suite runs on PostgreSQL."""

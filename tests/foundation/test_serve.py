@@ -11,7 +11,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
+
+pytestmark = pytest.mark.alone  # a real server started against the clock (60 s to answer)
 
 
 def _wait_for(url: str, process, seconds: float = 60) -> None:

@@ -8,6 +8,7 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from jobs.records import current_lease, job_statuses
@@ -19,6 +20,8 @@ from models.reference import agency_by_code, sla_seconds, update_agency
 from models.users import create_token, create_user
 from tests.conftest import TEST_AUDIT_KEY, TEST_PASSWORD, free_port
 from tests.jobs.conftest import Process
+
+pytestmark = pytest.mark.alone  # real processes against the real clock
 
 
 def _env(instance: Path, database_url: str | None = None, **settings) -> dict:
@@ -282,7 +285,14 @@ def test_a_standby_jobs_process_takes_over_when_the_leader_dies(
         return found
 
     wait_until(breached, 10, "the new leader's sweep", standby)
-    db.session.expire_all()
+
+    def swept_by_standby():  # the run's record is written once the sweep has committed
+        db.session.expire_all()
+        holder = job_statuses()["overdue_sweep"].holder
+        db.session.rollback()
+        return str(standby.pid) in holder
+
+    wait_until(swept_by_standby, 10, "the new leader's sweep to be recorded", standby)
     assert str(standby.pid) in job_statuses()["overdue_sweep"].holder
     assert standby.stop() == 0  # a clean stop (SIGTERM) releases the lock
     assert holder_pid() is None
