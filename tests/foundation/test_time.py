@@ -142,3 +142,23 @@ def test_minutes_from_seconds_have_one_decimal_rounded_half_up():
     assert clock.minutes(Fraction(3051, 10)) == 5.1  # a percentile of 305.1 s is 5.085 min
     assert clock.minutes(Fraction(3045, 10)) == 5.1  # 5.075 min: half up
     assert clock.minutes(None) is None
+
+
+def test_a_wait_in_whole_seconds_rounds_half_up():
+    """The one whole-seconds rule (a visitor's wait, the live feed's rows): 2.5 s is 3 (banker's
+    rounding would give 2), 3.5 s is 4, 1.4 s is 1, and an int comes back."""
+    assert clock.whole_seconds(timedelta(seconds=2.5)) == 3
+    assert clock.whole_seconds(timedelta(seconds=3.5)) == 4
+    assert clock.whole_seconds(timedelta(seconds=1.4)) == 1
+    assert clock.whole_seconds(timedelta(minutes=14, seconds=37, milliseconds=500)) == 878
+    assert isinstance(clock.whole_seconds(timedelta(seconds=600)), int)
+
+
+def test_a_deadline_has_passed_only_after_its_instant():
+    """`is_past` (Python's side of `Dispatch.past_deadline`): not at the deadline itself, one
+    microsecond after it yes."""
+    deadline = datetime(2024, 3, 4, 10, 10, tzinfo=clock.TAIPEI)
+    assert not clock.is_past(deadline, deadline)
+    assert not clock.is_past(deadline, deadline - timedelta(microseconds=1))
+    assert clock.is_past(deadline, deadline + timedelta(microseconds=1))
+
