@@ -161,4 +161,3 @@ def test_a_deadline_has_passed_only_after_its_instant():
     assert not clock.is_past(deadline, deadline)
     assert not clock.is_past(deadline, deadline - timedelta(microseconds=1))
     assert clock.is_past(deadline, deadline + timedelta(microseconds=1))
-
