@@ -512,7 +512,8 @@ def new_page(browser, live_server):
         context = browser.new_context(
             viewport=viewport or DESKTOP, locale=locale, base_url=live_server
         )
-        context.set_default_timeout(10_000)
+        # 30 s: with a worker per core, another worker's browser sweep may share the CPU.
+        context.set_default_timeout(30_000)
         contexts.append(context)
         return context.new_page()
 
