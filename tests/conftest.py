@@ -533,7 +533,14 @@ def browser_login(page, username: str, password: str = TEST_PASSWORD) -> None:
     page.locator("main form [type=submit]").first.click()
     # The next page's document is enough (its "load", which also waits for every script and
     # image, timed out on a loaded CI machine).
-    page.wait_for_url(lambda url: "/login" not in url, wait_until="domcontentloaded")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_url(lambda url: "/login" not in url, wait_until="domcontentloaded")
+    except PlaywrightTimeout:
+        # Say what the page said (a form error, a wait) so that a failed sign-in explains itself.
+        said = page.locator("main").inner_text(timeout=5_000)
+        raise AssertionError(f"signing in as {username} stayed on {page.url}: {said!r}") from None
 
 
 def screenshot(page, name: str) -> Path:

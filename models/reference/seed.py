@@ -120,6 +120,11 @@ LATE_REASON_TABLE = sa.table(
 )
 
 
+# An agency has no webhook secret until an administrator sets one (an empty string, not a
+# hard-coded password).
+NO_WEBHOOK_SECRET = ""  # nosec B105
+
+
 def _agency_rows() -> list[dict]:
     """The seeded agencies as rows of the agency table, in their order."""
     return [
@@ -131,8 +136,7 @@ def _agency_rows() -> list[dict]:
             "extension": ext,
             "emails": "",
             "webhook_url": "",
-            # No secret until an administrator sets one (not a hard-coded password).
-            "webhook_secret": "",  # nosec B105
+            "webhook_secret": NO_WEBHOOK_SECRET,
             "active": True,
             "sort_order": order,
         }
