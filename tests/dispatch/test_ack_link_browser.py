@@ -12,7 +12,7 @@ from models.dispatch import Dispatch
 from models.reference import agency_by_code, update_agency
 from tests.conftest import screenshot
 from tests.dispatch.test_browser import watch_errors
-from tests.foundation.test_accessibility import _violations
+from tests.foundation.test_accessibility import serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,7 @@ def test_the_agency_acknowledges_from_the_emailed_link(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= viewport["width"], f"the page is {width}px wide"
     screenshot(page, f"ack-link-open-{viewport['width']}")
-    assert _violations(page) == []  # axe-core: no serious or critical violation
+    assert serious_violations(page) == []  # axe-core: no serious or critical violation
 
     db.session.expire_all()
     assert db.session.get(Dispatch, dispatch.id).state == "notified"  # opening changed nothing
@@ -64,7 +64,7 @@ def test_the_agency_acknowledges_from_the_emailed_link(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= viewport["width"], f"the page is {width}px wide"
     screenshot(page, f"ack-link-done-{viewport['width']}")
-    assert _violations(page) == []
+    assert serious_violations(page) == []
     assert errors == []
 
     db.session.expire_all()
