@@ -339,11 +339,8 @@ def _cheap_password_hashes():
 @pytest.fixture(autouse=True)
 def fast_passwords(request, monkeypatch):
     """Cheap password hashes (the session's default); scrypt, werkzeug's default, for a test
-    marked `real_password_hash` and for the browser tests (a sign-in there takes as long as on
-    a real server: two of them failed to leave the sign-in page on a quiet CI machine when it
-    took a millisecond, and the cause is not found yet)."""
-    real = request.node.get_closest_marker("real_password_hash") is not None
-    if real or "browser" in request.fixturenames:
+    marked `real_password_hash`."""
+    if request.node.get_closest_marker("real_password_hash") is not None:
         from werkzeug.security import generate_password_hash
 
         monkeypatch.setattr("models.users.generate_password_hash", generate_password_hash)

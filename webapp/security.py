@@ -3,7 +3,8 @@
 from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask import Flask, abort, flash, g, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh as babel_refresh
 from flask_login import current_user, logout_user
@@ -14,14 +15,15 @@ from models.dispatch.access import can_see_dispatches
 from models.users import Role, SessionViewer, load_session_user, user_for_token
 from webapp.extensions import csrf, login_manager
 
+# What a page loads beside itself: its files, the service worker and the app manifest.
+ASSET_ENDPOINTS = {"static", "main.service_worker", "main.manifest"}
+
 # Endpoints an anonymous visitor may reach; every other route requires sign-in.
 PUBLIC_ENDPOINTS = {
-    "static",
+    *ASSET_ENDPOINTS,
     "auth.login",
     "main.set_language",
     "api-docs.openapi_json",
-    "main.service_worker",
-    "main.manifest",
     "desk.wall_display",  # a display link stands in for a session (models.dispatch.display)
     "display.display_feed",
     "ack.page",  # an acknowledgement link stands in for a session (models.dispatch.ack_links)
@@ -119,6 +121,19 @@ STAFF = (Role.CLERK, Role.SUPERVISOR)
 OVERSIGHT_ROLES = (Role.SUPERVISOR, Role.ADMIN)  # settings, targets and the audit trail
 
 
+class AssetsLeaveTheCookie(SecureCookieSessionInterface):
+    """The session cookie, never sent with an asset's answer. A page's files and the service
+    worker's cache fill are requested beside the sign-in form's POST (or a language switch)
+    with the cookie of before, and may be answered after it: the browser would keep the
+    cookie that came last, the session as it was (signed in, then sent back to the sign-in
+    page)."""
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        if has_request_context() and request.endpoint in ASSET_ENDPOINTS:
+            return False
+        return super().should_set_cookie(app, session)
+
+
 def is_api_request() -> bool:
     """True for requests to the JSON API."""
     return request.path.startswith("/api/")
@@ -130,6 +145,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to continue.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    app.session_interface = AssetsLeaveTheCookie()
     login_manager.user_loader(load_request_user)
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(lambda: _guard(app))
@@ -272,13 +288,11 @@ def _renew_for_polls(now: float, seen: float | None, limit: float) -> None:
 # What a locked session may still reach: the alert feed (it answers with minimal data), the
 # lock screen itself, signing out, and what every page loads.
 WHILE_LOCKED = {
+    *ASSET_ENDPOINTS,
     "dispatches.live",
     "auth.unlock",
     "auth.logout",
     "main.set_language",
-    "main.service_worker",
-    "main.manifest",
-    "static",
 }
 
 

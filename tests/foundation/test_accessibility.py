@@ -10,7 +10,7 @@ from models.core import clock, db
 from models.dispatch import Dispatch, Outcome
 from models.facility import Defect, InspectionRound
 from models.reference import Agency
-from tests.conftest import DESKTOP, PHONE, screenshot
+from tests.conftest import DESKTOP, PHONE, browser_login, screenshot
 from tests.foundation.conftest import DEMO_LOGINS
 
 # The demo data is built once for the four sweeps (they only read it).
@@ -134,11 +134,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
                     page.goto("/login")
                     page.get_by_role("button", name="English").click()
                 if role is not None:
-                    page.goto("/login")
-                    page.locator("#username").fill(DEMO_LOGINS[role])
-                    page.locator("#password").fill(module_demo[DEMO_LOGINS[role]])
-                    page.locator("main form [type=submit]").click()
-                    page.wait_for_url(lambda url: "/login" not in url)
+                    browser_login(page, DEMO_LOGINS[role], module_demo[DEMO_LOGINS[role]])
                 contexts[role] = (context, page)
             page = contexts[role][1]
             response = page.goto(path)

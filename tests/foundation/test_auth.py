@@ -466,3 +466,33 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(app, create_
         sa.select(AuditEntry.action).where(AuditEntry.object_id == str(user.id))
     )
     assert "user.password_change" in set(actions)
+
+
+def _session_cookies_set(response) -> list[str]:
+    return [c for c in response.headers.getlist("Set-Cookie") if c.startswith("citydesk_session=")]
+
+
+@pytest.mark.parametrize("asset", ["/static/css/citydesk.css", "/sw.js", "/manifest.webmanifest"])
+def test_an_asset_answered_after_a_sign_in_does_not_undo_it(csrf_app, create_user, asset):
+    """A page's assets and the service worker's cache fill are requested beside the sign-in
+    form's POST; one asked with the old cookie and answered after the sign-in must not send
+    that old session back (the browser would keep it: signed in, then bounced to the sign-in
+    page, as a phone's first visit was)."""
+    create_user(role="clerk", username="racer")
+    browser = csrf_app.test_client()
+    token = csrf_token(browser, "/login")
+    before = browser.get_cookie("citydesk_session").value
+    signed_in = browser.post(
+        "/login", data={"username": "racer", "password": TEST_PASSWORD, "csrf_token": token}
+    )
+    assert signed_in.status_code == 302 and "Set-Cookie" in signed_in.headers
+    late = csrf_app.test_client()  # the asset's request, sent before the sign-in's answer came
+    late.set_cookie("citydesk_session", before)
+    answer = late.get(asset)
+    answer.close()
+    assert answer.status_code == 200
+    assert _session_cookies_set(answer) == []
+    after = browser.get(asset)  # signed in: an asset's answer leaves the cookie alone too
+    after.close()
+    assert after.status_code == 200 and _session_cookies_set(after) == []
+    assert browser.get("/").status_code == 200  # still signed in

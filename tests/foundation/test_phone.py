@@ -33,7 +33,7 @@ from models.dispatch import OPEN_STATES, Dispatch, create_display_link
 from models.facility import Defect, InspectionRound
 from models.reference import Agency
 from models.users import User
-from tests.conftest import screenshot
+from tests.conftest import browser_login, screenshot
 from tests.foundation.conftest import DEMO_LOGINS
 
 pytestmark = pytest.mark.browser
@@ -289,10 +289,7 @@ def test_every_page_fits_a_360px_phone(browser, live_server, app, module_demo, r
                 if problems:
                     found[f"{name} {shot}"] = problems
         else:
-            page.locator("#username").fill(DEMO_LOGINS[role])
-            page.locator("#password").fill(module_demo[DEMO_LOGINS[role]])
-            page.locator("main form [type=submit]").click()
-            page.wait_for_url(lambda url: "/login" not in url)
+            browser_login(page, DEMO_LOGINS[role], module_demo[DEMO_LOGINS[role]])
             visited, found = walk(page, app, role, live_server, name)
     finally:
         context.close()
