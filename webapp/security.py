@@ -3,7 +3,7 @@
 from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, abort, flash, g, has_request_context, redirect, request, session, url_for
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh as babel_refresh
@@ -129,9 +129,8 @@ class AssetsLeaveTheCookie(SecureCookieSessionInterface):
     page)."""
 
     def should_set_cookie(self, app: Flask, session) -> bool:
-        if has_request_context() and request.endpoint in ASSET_ENDPOINTS:
-            return False
-        return super().should_set_cookie(app, session)
+        # Flask saves the session inside the request it answers.
+        return request.endpoint not in ASSET_ENDPOINTS and super().should_set_cookie(app, session)
 
 
 def is_api_request() -> bool:
