@@ -303,7 +303,7 @@ def jobs_command(once):
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=int, help="0 takes a free port")
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Also load demo users and sample data")
 @with_appcontext
@@ -332,6 +332,7 @@ def serve_command(host, port, threads, demo):
         )
     runner = _start_jobs(app)
     db.session.remove()
+    port = server.effective_port  # --port 0 takes a free port: say which one
     click.echo(f"CityDesk on http://{host}:{port}/  (sign in at http://{host}:{port}/login)")
     try:
         server.run()

@@ -13,9 +13,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-
 pytestmark = pytest.mark.alone  # a real server started against the clock (60 s to answer)
+
+
+STARTED = re.compile(r"^CityDesk on (http://127\.0\.0\.1:\d+)/ ", re.M)
+
+
+def _started(process, log_path: Path, seconds: float = 60) -> str:
+    """The address a `citydesk serve --port 0` says it took, once it answers there.
+
+    The server takes its own free port: a port chosen by the test could be taken by another
+    worker's server in the seconds the demo takes to load, and answer in its place."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"citydesk serve exited with {process.returncode}")
+        found = STARTED.search(log_path.read_text())
+        if found:
+            _wait_for(found.group(1) + "/login", process, deadline - time.monotonic())
+            return found.group(1)
+        time.sleep(0.3)
+    raise AssertionError(f"citydesk serve did not start within {seconds}s:\n{log_path.read_text()}")
 
 
 def _wait_for(url: str, process, seconds: float = 60) -> None:
@@ -33,24 +51,24 @@ def _wait_for(url: str, process, seconds: float = 60) -> None:
 
 
 def test_serve_demo_starts_and_a_demo_clerk_signs_in(tmp_path):
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
     env["CITYDESK_INSTANCE_PATH"] = str(tmp_path)
     script = Path(sys.executable).parent / "citydesk"
-    log = (tmp_path / "serve.log").open("w+")
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
-        [str(script), "serve", "--demo", "--port", str(port)],
+        [str(script), "serve", "--demo", "--port", "0"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(base + "/login", process)
-        log.seek(0)
-        output = log.read()
-        password = re.search(r"^\s+clerk\s+(demo-\w+)$", output, re.M).group(1)
+        base = _started(process, log_path)
+        output = log_path.read_text()
+        clerk = re.search(r"^\s+clerk\s+(demo-\w+)$", output, re.M)
+        assert clerk, f"the demo clerk's password is printed before the server starts:\n{output}"
+        password = clerk.group(1)
         opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
@@ -101,13 +119,12 @@ def test_a_second_start_is_quiet_and_its_log_times_carry_their_zone(tmp_path):
     started on a port in use says so and stops, no traceback."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
     env["CITYDESK_INSTANCE_PATH"] = str(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    first, *files = _serve(env, port, tmp_path / "first", "--demo")
+    first, *files = _serve(env, 0, tmp_path / "first", "--demo")
     try:
-        _wait_for(base + "/login", first)
+        base = _started(first, tmp_path / "first.out")
     finally:
         _stop(first, *files)
+    port = int(base.rsplit(":", 1)[1])
 
     second, *files = _serve(env, port, tmp_path / "second", "--demo")
     try:
