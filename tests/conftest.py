@@ -540,6 +540,11 @@ def browser_login(page, username: str, password: str = TEST_PASSWORD) -> None:
         raise AssertionError(f"signing in as {username} stayed on {page.url}: {said!r}") from None
 
 
+def sets_session_cookie(response) -> bool:
+    """True when the answer sends the session cookie (a new or renewed session)."""
+    return any(c.startswith("citydesk_session=") for c in response.headers.getlist("Set-Cookie"))
+
+
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/ (kept by CI)."""
     path = ARTIFACTS / f"{name}.png"

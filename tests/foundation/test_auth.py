@@ -16,7 +16,7 @@ from models.users import (
     FREE_FAILURES,
     sign_in_wait,
 )
-from tests.conftest import TEST_PASSWORD, csrf_token, login
+from tests.conftest import TEST_PASSWORD, csrf_token, login, sets_session_cookie
 from webapp.security import PUBLIC_ENDPOINTS
 
 EXPECTED_PUBLIC = {
@@ -468,10 +468,6 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(app, create_
     assert "user.password_change" in set(actions)
 
 
-def _session_cookies_set(response) -> list[str]:
-    return [c for c in response.headers.getlist("Set-Cookie") if c.startswith("citydesk_session=")]
-
-
 @pytest.mark.parametrize("asset", ["/static/css/citydesk.css", "/sw.js", "/manifest.webmanifest"])
 def test_an_asset_answered_after_a_sign_in_does_not_undo_it(csrf_app, create_user, asset):
     """A page's assets and the service worker's cache fill are requested beside the sign-in
@@ -491,8 +487,8 @@ def test_an_asset_answered_after_a_sign_in_does_not_undo_it(csrf_app, create_use
     answer = late.get(asset)
     answer.close()
     assert answer.status_code == 200
-    assert _session_cookies_set(answer) == []
+    assert not sets_session_cookie(answer)
     after = browser.get(asset)  # signed in: an asset's answer leaves the cookie alone too
     after.close()
-    assert after.status_code == 200 and _session_cookies_set(after) == []
+    assert after.status_code == 200 and not sets_session_cookie(after)
     assert browser.get("/").status_code == 200  # still signed in

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from models.core import audit, clock, db
 from models.dispatch import log_visit, notify
 from models.users import FREE_FAILURES, LoginFailure
-from tests.conftest import TEST_PASSWORD, login
+from tests.conftest import TEST_PASSWORD, login, sets_session_cookie
 
 POLL = {"X-CityDesk-Poll": "1"}
 FEED = "/api/v1/dispatches/open?inbox=1"
@@ -118,7 +118,7 @@ def test_the_poll_sends_the_cookie_only_to_renew_it_half_way_to_expiry(
     for minute in range(70):
         response = client.get(FEED, headers=POLL)
         assert response.status_code == 200
-        if any("citydesk_session=" in c for c in response.headers.getlist("Set-Cookie")):
+        if sets_session_cookie(response):
             sent.append(minute)
         clock.advance(minutes=1)
     # 16: renewed; 31: the session locks (a change); then renewed every 16 minutes.
